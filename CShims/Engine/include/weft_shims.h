@@ -1,0 +1,130 @@
+// C glue for the engine: things Swift cannot say directly or cheaply.
+// Everything here is static inline or a thin, documented syscall wrapper.
+#ifndef WEFT_SHIMS_H
+#define WEFT_SHIMS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <linux/if_packet.h>
+#include <linux/if_ether.h>
+
+/// Time-stamp counter: per-node clocks in `show runtime`.
+static inline uint64_t weft_rdtsc(void) {
+#if defined(__x86_64__)
+    uint32_t lo, hi;
+    __asm__ __volatile__("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+#else
+    return 0;
+#endif
+}
+
+static inline void weft_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+static inline void weft_prefetch_store(const void *p) { __builtin_prefetch(p, 1, 3); }
+static inline void weft_cpu_relax(void) {
+#if defined(__x86_64__)
+    __asm__ __volatile__("pause");
+#endif
+}
+
+/// Ring status words are shared with the kernel: read with acquire, write with
+/// release, so packet bytes are never read before the status says they are ours.
+static inline uint32_t weft_load_acquire_u32(const volatile uint32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void weft_store_release_u32(volatile uint32_t *p, uint32_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/// TPACKET_V3 ring accessors. The block descriptor's fields sit in a union
+/// Swift imports as computed properties (copies), so they are reached here.
+static inline uint32_t weft_v3_block_status(const void *blk) {
+    return __atomic_load_n(&((const struct tpacket_block_desc *)blk)->hdr.bh1.block_status, __ATOMIC_ACQUIRE);
+}
+static inline void weft_v3_block_release(void *blk) {
+    __atomic_store_n(&((struct tpacket_block_desc *)blk)->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+static inline uint32_t weft_v3_block_packets(const void *blk) {
+    return ((const struct tpacket_block_desc *)blk)->hdr.bh1.num_pkts;
+}
+static inline uint32_t weft_v3_block_first(const void *blk) {
+    return ((const struct tpacket_block_desc *)blk)->hdr.bh1.offset_to_first_pkt;
+}
+static inline uint32_t weft_v3_pkt_next(const void *h) { return ((const struct tpacket3_hdr *)h)->tp_next_offset; }
+static inline uint32_t weft_v3_pkt_snaplen(const void *h) { return ((const struct tpacket3_hdr *)h)->tp_snaplen; }
+static inline uint32_t weft_v3_pkt_len(const void *h) { return ((const struct tpacket3_hdr *)h)->tp_len; }
+static inline uint32_t weft_v3_pkt_mac(const void *h) { return ((const struct tpacket3_hdr *)h)->tp_mac; }
+static inline uint32_t weft_v3_pkt_status(const void *h) { return ((const struct tpacket3_hdr *)h)->tp_status; }
+static inline uint16_t weft_v3_pkt_vlan_tci(const void *h) { return (uint16_t)((const struct tpacket3_hdr *)h)->hv1.tp_vlan_tci; }
+static inline uint16_t weft_v3_pkt_vlan_tpid(const void *h) { return (uint16_t)((const struct tpacket3_hdr *)h)->hv1.tp_vlan_tpid; }
+
+/// Transmit slots (V3 tx is frame-based, one tpacket3_hdr per slot).
+static inline uint32_t weft_v3_tx_status(const void *slot) {
+    return __atomic_load_n(&((const struct tpacket3_hdr *)slot)->tp_status, __ATOMIC_ACQUIRE);
+}
+static inline void weft_v3_tx_submit(void *slot, uint32_t len) {
+    struct tpacket3_hdr *h = (struct tpacket3_hdr *)slot;
+    h->tp_len = len;
+    h->tp_snaplen = len;
+    h->tp_next_offset = 0;
+    __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+}
+
+enum {
+    WEFT_TP_STATUS_USER = TP_STATUS_USER,
+    WEFT_TP_STATUS_AVAILABLE = TP_STATUS_AVAILABLE,
+    WEFT_TP_STATUS_WRONG_FORMAT = TP_STATUS_WRONG_FORMAT,
+    WEFT_TP_STATUS_CSUM_NOT_READY = TP_STATUS_CSUMNOTREADY,
+    WEFT_TP_STATUS_VLAN_VALID = TP_STATUS_VLAN_VALID,
+    WEFT_TP_STATUS_VLAN_TPID_VALID = TP_STATUS_VLAN_TPID_VALID,
+    WEFT_TP_STATUS_LOSING = TP_STATUS_LOSING,
+};
+
+/// Pins the calling thread to one CPU. Returns 0 or -errno.
+int weft_pin_current_thread(int cpu);
+
+/// Measured TSC frequency in Hz (calibrated once against CLOCK_MONOTONIC).
+uint64_t weft_tsc_hz(void);
+
+/// Monotonic clock in nanoseconds (vDSO; cheap enough per poll loop, not per packet).
+uint64_t weft_monotonic_ns(void);
+
+/// AF_PACKET socket with a TPACKET_V3 receive ring and a transmit ring, both
+/// mmap'd in one region. Options: PACKET_QDISC_BYPASS (tx skips the qdisc),
+/// PACKET_IGNORE_OUTGOING (rx does not see our own tx), promiscuous membership.
+struct weft_afp_ring {
+    int fd;
+    int ifindex;
+    uint8_t *map;            // rx ring then tx ring
+    size_t map_len;
+    uint8_t *rx_ring;
+    uint32_t rx_block_size;
+    uint32_t rx_block_count;
+    uint8_t *tx_ring;
+    uint32_t tx_frame_size;
+    uint32_t tx_frame_count;
+    uint32_t tx_data_offset;  // where frame bytes start inside a tx slot
+    uint8_t mac[6];
+    int mtu;
+};
+
+/// Opens `ifname` (in the caller's network namespace). `retire_ms` is the
+/// TPACKET_V3 block retire timeout. Returns 0 or -errno; on failure `err`
+/// names the step that failed and nothing stays open.
+int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_count,
+                  uint32_t retire_ms, uint32_t tx_frame_count,
+                  struct weft_afp_ring *ring, char *err, size_t errlen);
+void weft_afp_close(struct weft_afp_ring *ring);
+
+/// Kicks the kernel to send every TP_STATUS_SEND_REQUEST slot (non-blocking).
+/// Returns 0 or -errno (EAGAIN/ENOBUFS mean "try again later").
+int weft_afp_kick_tx(int fd);
+
+/// Packets the kernel dropped because the rx ring was full (PACKET_STATISTICS,
+/// reset on read).
+uint32_t weft_afp_rx_drops(int fd);
+
+/// Waits until any fd is readable or `timeout_ms` elapses (idle worker).
+int weft_poll_readable(const int *fds, int nfds, int timeout_ms);
+
+#endif

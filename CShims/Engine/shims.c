@@ -1,0 +1,149 @@
+#define _GNU_SOURCE
+#include "weft_shims.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <arpa/inet.h>
+
+int weft_pin_current_thread(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    return rc == 0 ? 0 : -rc;
+}
+
+uint64_t weft_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t weft_tsc_hz(void) {
+    static uint64_t hz;
+    if (hz) return hz;
+    uint64_t t0 = weft_monotonic_ns(), c0 = weft_rdtsc();
+    struct timespec d = {0, 20 * 1000 * 1000};
+    nanosleep(&d, NULL);
+    uint64_t t1 = weft_monotonic_ns(), c1 = weft_rdtsc();
+    hz = (uint64_t)((double)(c1 - c0) * 1e9 / (double)(t1 - t0));
+    return hz;
+}
+
+static int fail(char *err, size_t errlen, const char *ifname, const char *step, int e) {
+    snprintf(err, errlen, "af-packet %s: %s: %s", ifname, step, strerror(e));
+    return -e;
+}
+
+int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_count,
+                  uint32_t retire_ms, uint32_t tx_frame_count,
+                  struct weft_afp_ring *ring, char *err, size_t errlen) {
+    memset(ring, 0, sizeof(*ring));
+    ring->fd = -1;
+    int e;
+    unsigned idx = if_nametoindex(ifname);
+    if (idx == 0) return fail(err, errlen, ifname, "no such interface", errno ? errno : ENODEV);
+
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);   // protocol 0: bind enables rx
+    if (fd < 0) return fail(err, errlen, ifname, "socket(AF_PACKET)", errno);
+
+    int v3 = TPACKET_V3;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof v3) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_VERSION V3", e); }
+    int one = 1;
+    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_QDISC_BYPASS", e); }
+#ifdef PACKET_IGNORE_OUTGOING
+    if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_IGNORE_OUTGOING", e); }
+#endif
+
+    struct tpacket_req3 rx = {0};
+    rx.tp_block_size = rx_block_size;
+    rx.tp_block_nr = rx_block_count;
+    rx.tp_frame_size = 2048;
+    rx.tp_frame_nr = (rx_block_size / 2048) * rx_block_count;
+    rx.tp_retire_blk_tov = retire_ms;
+    rx.tp_feature_req_word = 0;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_RX_RING", e); }
+
+    // V3 transmit is frame-based: fixed 2048-byte slots, block fields describe the area only.
+    struct tpacket_req3 tx = {0};
+    tx.tp_block_size = 1 << 16;
+    tx.tp_frame_size = 2048;
+    uint32_t per_block = tx.tp_block_size / tx.tp_frame_size;
+    tx.tp_block_nr = (tx_frame_count + per_block - 1) / per_block;
+    tx.tp_frame_nr = tx.tp_block_nr * per_block;
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_TX_RING", e); }
+
+    size_t rx_len = (size_t)rx_block_size * rx_block_count;
+    size_t tx_len = (size_t)tx.tp_block_size * tx.tp_block_nr;
+    uint8_t *map = mmap(NULL, rx_len + tx_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
+    if (map == MAP_FAILED) {
+        map = mmap(NULL, rx_len + tx_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (map == MAP_FAILED) { e = errno; close(fd); return fail(err, errlen, ifname, "mmap rings", e); }
+    }
+
+    struct sockaddr_ll sll = {0};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = (int)idx;
+    if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { e = errno; munmap(map, rx_len + tx_len); close(fd); return fail(err, errlen, ifname, "bind", e); }
+
+    // Frames for other MACs must reach us: we are the switch behind this port.
+    struct packet_mreq mreq = {0};
+    mreq.mr_ifindex = (int)idx;
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) { e = errno; munmap(map, rx_len + tx_len); close(fd); return fail(err, errlen, ifname, "PACKET_ADD_MEMBERSHIP promisc", e); }
+
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+    if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) memcpy(ring->mac, ifr.ifr_hwaddr.sa_data, 6);
+    if (ioctl(fd, SIOCGIFMTU, &ifr) == 0) ring->mtu = ifr.ifr_mtu;
+
+    ring->fd = fd;
+    ring->ifindex = (int)idx;
+    ring->map = map;
+    ring->map_len = rx_len + tx_len;
+    ring->rx_ring = map;
+    ring->rx_block_size = rx_block_size;
+    ring->rx_block_count = rx_block_count;
+    ring->tx_ring = map + rx_len;
+    ring->tx_frame_size = tx.tp_frame_size;
+    ring->tx_frame_count = tx.tp_frame_nr;
+    ring->tx_data_offset = TPACKET3_HDRLEN - sizeof(struct sockaddr_ll);
+    return 0;
+}
+
+void weft_afp_close(struct weft_afp_ring *ring) {
+    if (ring->map) munmap(ring->map, ring->map_len);
+    if (ring->fd >= 0) close(ring->fd);
+    ring->map = NULL;
+    ring->fd = -1;
+}
+
+int weft_afp_kick_tx(int fd) {
+    ssize_t n = sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0);
+    return n < 0 ? -errno : 0;
+}
+
+uint32_t weft_afp_rx_drops(int fd) {
+    struct tpacket_stats_v3 st = {0};
+    socklen_t len = sizeof st;
+    if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0) return 0;
+    return st.tp_drops;
+}
+
+int weft_poll_readable(const int *fds, int nfds, int timeout_ms) {
+    struct pollfd p[64];
+    if (nfds > 64) nfds = 64;
+    for (int i = 0; i < nfds; i++) { p[i].fd = fds[i]; p[i].events = POLLIN; p[i].revents = 0; }
+    return poll(p, (nfds_t)nfds, timeout_ms);
+}

@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Engine targets trade runtime exclusivity checks for speed: the per-packet
+// path touches buffer metadata through unsafe pointers only, so the checks
+// would guard nothing and cost a call per access.
+let engineSwift: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "Weft",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "weftd", targets: ["weftd"]),
+        .executable(name: "weftctl", targets: ["weftctl"]),
+        .executable(name: "weft-bench", targets: ["weft-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // C glue: rdtsc, prefetch, TPACKET_V3 ring layout, CPU pinning.
+        .target(name: "CShims", path: "CShims/Engine"),
+        // Netlink (libnl-route-3) and setns: veth pairs, addresses, routes.
+        .target(
+            name: "CNetlink", path: "CShims/Netlink",
+            cSettings: [.unsafeFlags(["-I/usr/include/libnl3"])],
+            linkerSettings: [.linkedLibrary("nl-3"), .linkedLibrary("nl-route-3")]),
+        // malloc/free interposer that counts calls; linked into weft-bench only.
+        .target(name: "CMallocCounter", path: "CShims/MallocCounter"),
+
+        .target(name: "WeftEngine", dependencies: ["CShims"], swiftSettings: engineSwift),
+        .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
+        .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
+        .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
+        .target(
+            name: "WeftControl",
+            dependencies: [
+                "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CNetlink",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+
+        .executableTarget(
+            name: "weftd",
+            dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "weftctl",
+            dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "weft-bench",
+            dependencies: [
+                "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CMallocCounter",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: engineSwift),
+
+        .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine"]),
+        .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine"]),
+        .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

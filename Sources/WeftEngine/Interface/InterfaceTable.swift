@@ -1,0 +1,93 @@
+/// Software interfaces (VPP's sw_if_index space). The forwarding path reads
+/// the flat per-interface arrays; names and descriptive fields are for the
+/// control thread. Changes happen under the worker barrier.
+public final class InterfaceTable {
+    public static let capacity = 4096
+    public static let noBridgeDomain: UInt32 = 0
+
+    /// Bridge domain of each interface, `noBridgeDomain` when not bridged.
+    public let bridgeDomain: UnsafeMutablePointer<UInt32>
+    /// Node that transmits on each interface (af-packet-output, pg-output, ...).
+    public let outputNode: UnsafeMutablePointer<Int32>
+    /// Index of the interface in its driver's own table.
+    public let driverInstance: UnsafeMutablePointer<Int32>
+    public let up: UnsafeMutablePointer<Bool>
+    /// Largest L3 payload; ethernet-input drops longer frames.
+    public let mtu: UnsafeMutablePointer<UInt16>
+    public let rxPackets: UnsafeMutablePointer<UInt64>
+    public let rxBytes: UnsafeMutablePointer<UInt64>
+    public let txPackets: UnsafeMutablePointer<UInt64>
+    public let txBytes: UnsafeMutablePointer<UInt64>
+    public let drops: UnsafeMutablePointer<UInt64>
+
+    public struct Description: Sendable {
+        public var name: String
+        public var driver: String
+        public var mac: [UInt8]
+        public var mtu: Int
+    }
+    public private(set) var descriptions: [Description?] = []
+
+    public init() {
+        let n = InterfaceTable.capacity
+        bridgeDomain = .allocate(capacity: n); bridgeDomain.initialize(repeating: 0, count: n)
+        outputNode = .allocate(capacity: n); outputNode.initialize(repeating: -1, count: n)
+        driverInstance = .allocate(capacity: n); driverInstance.initialize(repeating: -1, count: n)
+        up = .allocate(capacity: n); up.initialize(repeating: false, count: n)
+        mtu = .allocate(capacity: n); mtu.initialize(repeating: 1500, count: n)
+        rxPackets = .allocate(capacity: n); rxPackets.initialize(repeating: 0, count: n)
+        rxBytes = .allocate(capacity: n); rxBytes.initialize(repeating: 0, count: n)
+        txPackets = .allocate(capacity: n); txPackets.initialize(repeating: 0, count: n)
+        txBytes = .allocate(capacity: n); txBytes.initialize(repeating: 0, count: n)
+        drops = .allocate(capacity: n); drops.initialize(repeating: 0, count: n)
+        // Index 0 is never handed out: it reads as "no interface" in metadata.
+        descriptions = [Description(name: "local0", driver: "local", mac: [0, 0, 0, 0, 0, 0], mtu: 0)]
+    }
+
+    deinit {
+        bridgeDomain.deallocate(); outputNode.deallocate(); driverInstance.deallocate(); up.deallocate(); mtu.deallocate()
+        rxPackets.deallocate(); rxBytes.deallocate(); txPackets.deallocate(); txBytes.deallocate(); drops.deallocate()
+    }
+
+    /// Adds an interface (admin up) and returns its index, or nil when full.
+    public func add(name: String, driver: String, mac: [UInt8], mtu: Int, outputNode node: Int32, driverInstance instance: Int32) -> UInt32? {
+        var slot = descriptions.firstIndex(where: { $0 == nil })
+        if slot == nil {
+            guard descriptions.count < InterfaceTable.capacity else { return nil }
+            descriptions.append(nil)
+            slot = descriptions.count - 1
+        }
+        let i = slot!
+        descriptions[i] = Description(name: name, driver: driver, mac: mac, mtu: mtu)
+        outputNode[i] = node
+        driverInstance[i] = instance
+        bridgeDomain[i] = InterfaceTable.noBridgeDomain
+        up[i] = true
+        self.mtu[i] = UInt16(clamping: mtu)
+        for c in [rxPackets, rxBytes, txPackets, txBytes, drops] { c[i] = 0 }
+        return UInt32(i)
+    }
+
+    public func remove(_ index: UInt32) {
+        let i = Int(index)
+        guard i > 0, i < descriptions.count else { return }
+        descriptions[i] = nil
+        up[i] = false
+        outputNode[i] = -1
+        driverInstance[i] = -1
+        bridgeDomain[i] = InterfaceTable.noBridgeDomain
+    }
+
+    public func index(named name: String) -> UInt32? {
+        descriptions.firstIndex(where: { $0?.name == name }).map { UInt32($0) }
+    }
+
+    public func name(_ index: UInt32) -> String {
+        Int(index) < descriptions.count ? descriptions[Int(index)]?.name ?? "if\(index)" : "if\(index)"
+    }
+
+    /// Indices of existing interfaces (index 0, local0, excluded).
+    public var indices: [UInt32] {
+        descriptions.indices.dropFirst().filter { descriptions[$0] != nil }.map { UInt32($0) }
+    }
+}

@@ -1,0 +1,110 @@
+import CShims
+import WeftEngine
+import WeftPacket
+
+/// af-packet-output: copies frames into their port's tx ring and kicks the
+/// kernel once per port per vector (one sendto for up to 256 frames).
+/// Partial L4 checksums left by veth senders are completed first: the
+/// receiving veth would otherwise drop TCP (ping works, TCP breaks).
+///
+/// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending).
+public final class AfPacketOutputNode: GraphNode {
+    public enum Error: String, NodeError {
+        case txRingFull = "tx-ring-full"
+        case notAfPacket = "not-af-packet"
+        case kickFailed = "tx-kick-failed"
+        public var help: String {
+            switch self {
+            case .txRingFull: return "frames dropped: transmit ring full"
+            case .notAfPacket: return "transmit interface has no af-packet port"
+            case .kickFailed: return "sendto on the tx ring failed (frames stay queued)"
+            }
+        }
+    }
+
+    public static let registration = NodeRegistration(name: "af-packet-output", next: NoNext.self, errors: Error.self)
+
+    let ports: AfPacketPorts
+    var errFull = UInt32(0), errNotAfPacket = UInt32(0), errKick = UInt32(0)
+    /// Ports written in the current vector, to kick once each.
+    let touched: UnsafeMutablePointer<Int32>
+
+    public init(ports: AfPacketPorts) {
+        self.ports = ports
+        touched = .allocate(capacity: Graph.vectorSize)
+        super.init(registration: Self.registration)
+    }
+
+    deinit { touched.deallocate() }
+
+    public override func didResolve(_ graph: Graph) {
+        errFull = errorIndex(Error.txRingFull)
+        errNotAfPacket = errorIndex(Error.notAfPacket)
+        errKick = errorIndex(Error.kickFailed)
+    }
+
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+        let md = graph.metadata
+        let instance = graph.interfaces.driverInstance
+        let txPackets = graph.interfaces.txPackets
+        let txBytes = graph.interfaces.txBytes
+        let drops = graph.interfaces.drops
+        let tracing = graph.trace.enabled
+        var touchedCount = 0
+        for i in 0..<count {
+            let bi = vector[i]
+            let m = md + Int(bi)
+            let tx = Int(m.pointee.txInterface)
+            let slot = instance[tx]
+            if _slowPath(slot < 0) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
+            let port = ports.ports + Int(slot)
+            if _slowPath(!port.pointee.active) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
+            let frameSize = Int(port.pointee.ring.tx_frame_size)
+            let frame = UnsafeMutableRawPointer(port.pointee.ring.tx_ring!) + Int(port.pointee.txSlot) * frameSize
+            let status = weft_v3_tx_status(frame)
+            if _slowPath(status != UInt32(WEFT_TP_STATUS_AVAILABLE) && status != UInt32(WEFT_TP_STATUS_WRONG_FORMAT)) {
+                graph.count(errFull); drops[tx] &+= 1; continue
+            }
+            let p = graph.data(bi) + Int(m.pointee.dataOffset)
+            let len = Int(m.pointee.length)
+            if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { completeChecksum(p, len) }
+            (frame + Int(port.pointee.ring.tx_data_offset)).copyMemory(from: p, byteCount: len)
+            weft_v3_tx_submit(frame, UInt32(len))
+            port.pointee.txSlot = port.pointee.txSlot &+ 1 == port.pointee.ring.tx_frame_count ? 0 : port.pointee.txSlot &+ 1
+            if !port.pointee.txPending {
+                port.pointee.txPending = true
+                touched[touchedCount] = slot
+                touchedCount &+= 1
+            }
+            txPackets[tx] &+= 1
+            txBytes[tx] &+= UInt64(len)
+            if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
+        }
+        for k in 0..<touchedCount {
+            let port = ports.ports + Int(touched[k])
+            port.pointee.txPending = false
+            let rc = weft_afp_kick_tx(port.pointee.ring.fd)
+            if rc != 0 && rc != -EAGAIN { graph.count(errKick) }
+        }
+        graph.buffers.free(vector, count: count)
+    }
+
+    @inline(__always)
+    private func completeChecksum(_ frame: UnsafeMutableRawPointer, _ len: Int) {
+        var l3 = Ethernet.headerLength
+        var type = Ethernet.u16(frame, 12)
+        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ {
+            guard len >= 18 else { return }
+            type = Ethernet.u16(frame, 16)
+            l3 = 18
+        }
+        guard type == Ethernet.typeIPv4, len > l3 else { return }
+        Checksum.completeIPv4L4(ip: frame + l3, length: len - l3)
+    }
+
+    public override func formatTrace(_ r: TraceRecord) -> String { "af-packet-output: sw_if_index \(r.a), \(r.b) bytes" }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

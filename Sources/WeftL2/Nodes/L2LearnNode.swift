@@ -1,0 +1,76 @@
+import WeftEngine
+import WeftPacket
+
+/// l2-learn: records which interface each source MAC lives behind. A MAC
+/// seen on a new interface moves; past the domain's learn limit new MACs are
+/// counted and not learned (the frame is still forwarded).
+///
+/// Uses: bridgeDomain, rxInterface, l2Offset.
+public final class L2LearnNode: GraphNode {
+    public enum Next: String, NodeNext {
+        case fwd = "l2-fwd"
+    }
+
+    public enum Error: String, NodeError {
+        case learned = "learned"
+        case moved = "moved"
+        case limitReached = "learn-limit"
+        case tableFull = "table-full"
+        public var help: String {
+            switch self {
+            case .learned: return "MACs learned"
+            case .moved: return "MACs moved to another interface"
+            case .limitReached: return "MACs not learned: bridge domain learn limit reached"
+            case .tableFull: return "MACs not learned: MAC table full"
+            }
+        }
+    }
+
+    public static let registration = NodeRegistration(name: "l2-learn", next: Next.self, errors: Error.self)
+
+    let table: MacTable
+    var toFwd = Int32(0)
+    var errLearned = UInt32(0), errMoved = UInt32(0), errLimit = UInt32(0), errFull = UInt32(0)
+
+    public init(table: MacTable) {
+        self.table = table
+        super.init(registration: Self.registration)
+    }
+
+    public override func didResolve(_ graph: Graph) {
+        toFwd = nextIndex(Next.fwd)
+        errLearned = errorIndex(Error.learned)
+        errMoved = errorIndex(Error.moved)
+        errLimit = errorIndex(Error.limitReached)
+        errFull = errorIndex(Error.tableFull)
+    }
+
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+        let md = graph.metadata
+        let now = graph.nowSeconds
+        let tracing = graph.trace.enabled
+        for i in 0..<count {
+            let bi = vector[i]
+            let m = md + Int(bi)
+            let src = Ethernet.source(graph.data(bi) + Int(m.pointee.l2Offset))
+            let result = table.learn(domain: m.pointee.bridgeDomain, mac: src, interface: m.pointee.rxInterface, now: now)
+            switch result {
+            case .refreshed: break
+            case .learned: graph.count(errLearned)
+            case .moved: graph.count(errMoved)
+            case .limitReached: graph.count(errLimit)
+            case .tableFull: graph.count(errFull)
+            }
+            if tracing {
+                let code: UInt64 = result == .refreshed ? 0 : result == .learned ? 1 : result == .moved ? 2 : 3
+                graph.traceIfSelected(bi, node: index, a: src, b: UInt64(m.pointee.rxInterface), c: code)
+            }
+            graph.enqueue(bi, to: toFwd)
+        }
+    }
+
+    public override func formatTrace(_ r: TraceRecord) -> String {
+        let what = ["refreshed", "learned", "moved", "not learned"][Int(min(r.c, 3))]
+        return "l2-learn: \(MACAddress.format(r.a)) on sw_if_index \(r.b) \(what)"
+    }
+}
