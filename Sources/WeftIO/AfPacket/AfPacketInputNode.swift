@@ -64,6 +64,8 @@ public final class AfPacketInputNode: GraphNode {
         var traceBudget = graph.trace.remaining(index)
         var got = 0
         var bytes = 0
+        var out = NextCursor(to: toEthernet)
+        defer { graph.close(&out) }
         while got < budget {
             let block = UnsafeMutableRawPointer(port.pointee.ring.rx_ring!) + Int(port.pointee.rxBlock) * blockSize
             if weft_v3_block_status(block) & UInt32(WEFT_TP_STATUS_USER) == 0 { break }
@@ -109,7 +111,7 @@ public final class AfPacketInputNode: GraphNode {
                     graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(rx), b: UInt64(len), c: UInt64(status)))
                     traceBudget -= 1
                 }
-                graph.enqueue(bi, to: toEthernet)
+                graph.put(bi, &out)
             }
             if k >= packets {
                 weft_v3_block_release(block)

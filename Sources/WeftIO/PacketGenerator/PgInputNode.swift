@@ -51,6 +51,8 @@ public final class PgInputNode: GraphNode {
         var traceBudget = graph.trace.remaining(index)
         var made = 0
         var bytes = 0
+        var out = NextCursor(to: toEthernet)
+        defer { graph.close(&out) }
         for _ in 0..<n {
             let bi = graph.buffers.alloc()
             if _slowPath(bi == BufferPool.invalid) { graph.count(errNoBuffers); break }
@@ -66,7 +68,7 @@ public final class PgInputNode: GraphNode {
                 graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(rx), b: UInt64(length)))
                 traceBudget -= 1
             }
-            graph.enqueue(bi, to: toEthernet)
+            graph.put(bi, &out)
             made += 1
         }
         if s.remaining != nil { s.remaining! -= made }

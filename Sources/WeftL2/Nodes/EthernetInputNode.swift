@@ -49,6 +49,8 @@ public final class EthernetInputNode: GraphNode {
         let ifBD = graph.interfaces.bridgeDomain
         let ifMTU = graph.interfaces.mtu
         let tracing = graph.trace.enabled
+        var out = NextCursor(to: toL2)
+        defer { graph.close(&out) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -77,7 +79,7 @@ public final class EthernetInputNode: GraphNode {
                                       c: UInt64(type), d: UInt64(m.pointee.vlan))
             }
             if _slowPath(ifBD[rx] == InterfaceTable.noBridgeDomain) { graph.drop(bi, error: errNotBridged); continue }
-            graph.enqueue(bi, to: toL2)
+            graph.put(bi, &out)
         }
     }
 

@@ -42,6 +42,8 @@ public final class L2FloodNode: GraphNode {
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
         let tracing = graph.trace.enabled
+        var out = NextCursor(to: toOutput)
+        defer { graph.close(&out) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -60,10 +62,10 @@ public final class L2FloodNode: GraphNode {
                 if c == BufferPool.invalid { graph.count(errNoBuffers); continue }
                 md[Int(c)].txInterface = members[k]
                 md[Int(c)].flags.remove(.traced)
-                graph.enqueue(c, to: toOutput)
+                graph.put(c, &out)
             }
             m.pointee.txInterface = members[last]
-            graph.enqueue(bi, to: toOutput)
+            graph.put(bi, &out)
         }
     }
 

@@ -46,6 +46,8 @@ public final class L2FwdNode: GraphNode {
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
         let tracing = graph.trace.enabled
+        var out = NextCursor(to: toOutput)
+        defer { graph.close(&out) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -66,7 +68,7 @@ public final class L2FwdNode: GraphNode {
             if tracing { graph.traceIfSelected(bi, node: index, a: dst, b: UInt64(tx), c: 0) }
             if _slowPath(tx == m.pointee.rxInterface) { graph.drop(bi, error: errFiltered); continue }
             m.pointee.txInterface = tx
-            graph.enqueue(bi, to: toOutput)
+            graph.put(bi, &out)
         }
     }
 

@@ -47,6 +47,8 @@ public final class L2InputNode: GraphNode {
         let exists = domains.exists
         let learning = domains.learning
         let tracing = graph.trace.enabled
+        var toLearnCursor = NextCursor(to: toLearn)
+        defer { graph.close(&toLearnCursor) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -56,7 +58,7 @@ public final class L2InputNode: GraphNode {
             if _slowPath(!exists[Int(bd)]) { graph.drop(bi, error: errNoDomain); continue }
             m.pointee.bridgeDomain = bd
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bd), b: UInt64(m.pointee.rxInterface)) }
-            graph.enqueue(bi, to: learning[Int(bd)] ? toLearn : toFwd)
+            if learning[Int(bd)] { graph.put(bi, &toLearnCursor) } else { graph.enqueue(bi, to: toFwd) }
         }
     }
 

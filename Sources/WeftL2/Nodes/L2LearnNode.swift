@@ -49,6 +49,8 @@ public final class L2LearnNode: GraphNode {
         let md = graph.metadata
         let now = graph.nowSeconds
         let tracing = graph.trace.enabled
+        var out = NextCursor(to: toFwd)
+        defer { graph.close(&out) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -65,7 +67,7 @@ public final class L2LearnNode: GraphNode {
                 let code: UInt64 = result == .refreshed ? 0 : result == .learned ? 1 : result == .moved ? 2 : 3
                 graph.traceIfSelected(bi, node: index, a: src, b: UInt64(m.pointee.rxInterface), c: code)
             }
-            graph.enqueue(bi, to: toFwd)
+            graph.put(bi, &out)
         }
     }
 
