@@ -1,0 +1,88 @@
+// Thin netlink / netns / ethtool calls for attaching containers with veth
+// pairs (libnl-route-3 underneath).
+//
+// Conventions, shared by every function:
+//  - Returns 0 (or a non-negative value where documented) on success and a
+//    negative errno on failure. Kernel errors are reported with the kernel's
+//    own errno (not libnl's lossy NLE_* code).
+//  - On failure, `err` (size `errlen`) receives a human message naming the
+//    operation and object: "moving veth wf1 into /var/run/netns/c1: ...".
+//    `err` may be NULL.
+//  - Every call opens its own netlink / ioctl socket and closes it before
+//    returning. A socket belongs to the namespace of the thread that created
+//    it, so a fresh socket per call acts on the caller's *current* netns.
+//  - Not thread-safe with respect to namespaces: call only from the one
+//    thread that owns setns() switching (NetnsWorker's thread).
+#ifndef WEFT_NETLINK_H
+#define WEFT_NETLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Opens a network namespace file (/var/run/netns/X, /proc/PID/ns/net,
+/// /proc/thread-self/ns/net) O_RDONLY|O_CLOEXEC. Returns the fd (>= 0).
+/// Fails with -EINVAL if the file is not a network namespace (e.g. a stale,
+/// unmounted /var/run/netns entry).
+int weft_netns_open(const char *path, char *err, size_t errlen);
+
+/// setns(fd, CLONE_NEWNET) for the calling thread. `label` names the
+/// namespace in error messages.
+int weft_netns_enter(int fd, const char *label, char *err, size_t errlen);
+
+/// Creates a veth pair `name` <-> `peer` in the current netns, both ends with
+/// `mtu` (0 = kernel default). Atomic: on failure neither end exists (and an
+/// existing link with either name is left untouched, -EEXIST).
+int weft_veth_create(const char *name, const char *peer, int mtu,
+                     char *err, size_t errlen);
+
+/// Moves link `name` into the namespace open at `nsfd`. `nslabel` is for
+/// messages only. The link keeps its name and arrives down.
+int weft_link_move_to_netns(const char *name, int nsfd, const char *nslabel,
+                            char *err, size_t errlen);
+
+/// Changes link `name` in the current netns in a single request. Each part is
+/// optional: `newname` NULL = keep, `mac` NULL = keep (else 6 bytes), `mtu` 0 =
+/// keep, `up` nonzero = set IFF_UP. The kernel applies the rename before the
+/// up flag, so renaming a down link and bringing it up in one call works.
+int weft_link_configure(const char *name, const char *newname,
+                        const uint8_t *mac, int mtu, int up,
+                        char *err, size_t errlen);
+
+/// Adds IPv4 `addr`/`prefixlen` (addr dotted quad) to link `ifname`.
+int weft_addr_add_ipv4(const char *ifname, const char *addr, int prefixlen,
+                       char *err, size_t errlen);
+
+/// Adds the IPv4 default route via `gateway` out of `ifname` (main table).
+/// The link must be up with an address covering the gateway (-ENETUNREACH
+/// otherwise).
+int weft_route_add_default_ipv4(const char *ifname, const char *gateway,
+                                char *err, size_t errlen);
+
+/// Turns every segmentation offload of `ifname` off (TSO, GSO, UDP/tunnel/
+/// SCTP segmentation, gso-list) with ETHTOOL_SFEATURES, so that the kernel
+/// hands the device MTU-sized frames only. Checksum offloads are untouched.
+/// Verifies afterwards that TSO and GSO are really off.
+int weft_ethtool_segmentation_off(const char *ifname, char *err, size_t errlen);
+
+/// Writes 1 to /proc/sys/net/ipv6/conf/<ifname>/disable_ipv6 (the current
+/// thread's netns). Succeeds doing nothing if IPv6 is absent from the kernel.
+int weft_ipv6_disable(const char *ifname, char *err, size_t errlen);
+
+/// Deletes link `name` (for a veth, both ends). -ENODEV if it does not exist.
+int weft_link_delete(const char *name, char *err, size_t errlen);
+
+/// Returns the ifindex (> 0) of link `name`, or -ENODEV if there is none.
+int weft_link_ifindex(const char *name, char *err, size_t errlen);
+
+/// Copies the 6-byte MAC of link `name` into `mac`.
+int weft_link_mac(const char *name, uint8_t mac[6], char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,58 @@
+/// Body of POST /v1/networks. Optional fields take the documented defaults.
+public struct CreateNetworkRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var subnet: String
+    public var mtu: Int?
+    public var bridgeDomain: Int?
+    public var macAgeSeconds: Int?
+    public var learnLimit: Int?
+
+    public init(name: String, subnet: String, mtu: Int? = nil, bridgeDomain: Int? = nil, macAgeSeconds: Int? = nil,
+                learnLimit: Int? = nil) {
+        self.name = name; self.subnet = subnet; self.mtu = mtu; self.bridgeDomain = bridgeDomain
+        self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
+    }
+}
+
+/// Body of POST /v1/attachments.
+public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
+    public var containerId: String
+    public var netns: String
+    public var ifName: String?        // default eth0
+    public var network: String
+    public var mtu: Int?              // default: the network's MTU
+
+    public init(containerId: String, netns: String, ifName: String? = nil, network: String, mtu: Int? = nil) {
+        self.containerId = containerId; self.netns = netns; self.ifName = ifName; self.network = network; self.mtu = mtu
+    }
+}
+
+/// Body of POST /v1/trace: trace the next `count` packets entering input node `node`.
+public struct TraceAddRequest: Codable, Sendable, Equatable {
+    public var node: String
+    public var count: Int
+    public init(node: String, count: Int) { self.node = node; self.count = count }
+}
+
+/// Body of GET /v1/health.
+public struct HealthInfo: Codable, Sendable, Equatable {
+    public var status: String
+    public var version: String
+    public init(status: String, version: String) { self.status = status; self.version = version }
+}
+
+/// Body of every 4xx/5xx response.
+public struct ErrorResponse: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        public var code: String
+        public var message: String
+        public var field: String?
+        public init(code: String, message: String, field: String?) {
+            self.code = code; self.message = message; self.field = field
+        }
+    }
+    public var error: Detail
+    public init(_ error: ControlError) {
+        self.error = Detail(code: error.code, message: error.message, field: error.field)
+    }
+}

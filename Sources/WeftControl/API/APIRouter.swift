@@ -1,0 +1,165 @@
+// Maps HTTP method + path to the control-plane operation. Runs on the
+// control thread and never throws: every outcome, including a bug, becomes
+// a JSON response. docs/api/openapi.yaml describes exactly these routes.
+
+import Foundation
+
+public final class APIRouter {
+    let networks: NetworkService
+    let attachments: AttachmentService
+    let dataplane: Dataplane
+    let log: WeftLogger
+
+    public init(networks: NetworkService, attachments: AttachmentService, dataplane: Dataplane,
+                log: WeftLogger = .shared) {
+        self.networks = networks; self.attachments = attachments; self.dataplane = dataplane; self.log = log
+    }
+
+    public func handle(_ request: APIRequest) -> APIResponse {
+        do {
+            return try route(request)
+        } catch let notAllowed as MethodNotAllowed {
+            return .error(notAllowed.error, headers: [("Allow", notAllowed.allowed.joined(separator: ", "))])
+        } catch let error as ControlError {
+            if error.kind == .internal { log.error("\(request.method) \(request.path): \(error.message)") }
+            return .error(error)
+        } catch {
+            log.error("\(request.method) \(request.path): unexpected error: \(error)")
+            return .error(ControlError(.internal, code: "internal", message: "internal error: \(error)"))
+        }
+    }
+
+    private func route(_ request: APIRequest) throws -> APIResponse {
+        let segments = request.path.split(separator: "/").map { String($0).removingPercentEncodingOrSelf }
+        guard segments.first == "v1" else { throw notFound(request) }
+        let method = request.method
+        switch Array(segments.dropFirst()) {
+        case ["health"]:
+            try allow(["GET"], request)
+            return .json(HealthInfo(status: "ok", version: WeftVersion.current))
+
+        case ["networks"]:
+            try allow(["GET", "POST"], request)
+            if method == "GET" { return .json(try networks.list()) }
+            let body = try APIJSON.decodeRequest(CreateNetworkRequest.self, from: request.body)
+            return .json(try networks.create(body), status: 201)
+
+        case let path where path.count == 2 && path[0] == "networks":
+            try allow(["GET", "DELETE"], request)
+            if method == "GET" { return .json(try networks.get(name: path[1])) }
+            try networks.delete(name: path[1])
+            return .noContent
+
+        case ["attachments"]:
+            try allow(["GET", "POST"], request)
+            if method == "GET" { return .json(try attachments.list()) }
+            let body = try APIJSON.decodeRequest(CreateAttachmentRequest.self, from: request.body)
+            return .json(try attachments.attach(body), status: 201)
+
+        case let path where path.count == 3 && path[0] == "attachments":
+            try allow(["GET", "DELETE"], request)
+            if method == "GET" { return .json(try attachments.get(containerId: path[1], ifName: path[2])) }
+            try attachments.detach(containerId: path[1], ifName: path[2])
+            return .noContent
+
+        case ["interfaces"]:
+            try allow(["GET"], request)
+            return .json(dataplane.interfaces())
+
+        case ["runtime"]:
+            try allow(["GET"], request)
+            return .json(dataplane.runtime())
+
+        case ["runtime", "clear"]:
+            try allow(["POST"], request)
+            dataplane.clearRuntime()
+            return .noContent
+
+        case ["errors"]:
+            try allow(["GET"], request)
+            return .json(dataplane.errors())
+
+        case ["bridge-domains"]:
+            try allow(["GET"], request)
+            return .json(dataplane.bridgeDomains(detail: try detailFlag(request)))
+
+        case let path where path.count == 2 && path[0] == "bridge-domains":
+            try allow(["GET"], request)
+            guard let id = UInt32(path[1]) else {
+                throw ControlError(.badRequest, code: "invalid_parameter",
+                                   message: "bridge domain id \"\(path[1])\" is not a number", field: "id")
+            }
+            let detail = try detailFlag(request)
+            guard let domain = dataplane.bridgeDomains(detail: detail).first(where: { $0.id == id }) else {
+                throw ControlError(.notFound, code: "bridge_domain_not_found", message: "bridge domain \(id) does not exist")
+            }
+            return .json(domain)
+
+        case ["trace"]:
+            try allow(["GET", "POST", "DELETE"], request)
+            switch method {
+            case "GET":
+                return .json(dataplane.traceShow())
+            case "DELETE":
+                dataplane.traceClear()
+                return .noContent
+            default:
+                let body = try APIJSON.decodeRequest(TraceAddRequest.self, from: request.body)
+                try traceAdd(body)
+                return .noContent
+            }
+
+        default:
+            throw notFound(request)
+        }
+    }
+
+    private func traceAdd(_ request: TraceAddRequest) throws {
+        try FieldRules.check(request.count, in: FieldRules.traceCountRange, field: "count")
+        do {
+            try dataplane.traceAdd(node: request.node, count: request.count)
+        } catch DataplaneError.notFound(let message) {
+            throw ControlError(.notFound, code: "node_not_found",
+                               message: "no graph node named \"\(request.node)\" (\(message))", field: "node")
+        } catch DataplaneError.invalid(let message) {
+            throw ControlError(.badRequest, code: "not_input_node",
+                               message: "\"\(request.node)\" is not an input node; trace starts at an input such as af-packet-input (\(message))",
+                               field: "node")
+        } catch {
+            throw ControlError.wrap(error, code: "dataplane_error", context: "trace add \(request.node)")
+        }
+    }
+
+    private func detailFlag(_ request: APIRequest) throws -> Bool {
+        switch request.query["detail"] {
+        case nil, "false", "0": return false
+        case "true", "1", "": return true
+        case let other?:
+            throw ControlError(.badRequest, code: "invalid_parameter",
+                               message: "query parameter detail=\(other) must be true or false", field: "detail")
+        }
+    }
+
+    private func allow(_ methods: [String], _ request: APIRequest) throws {
+        guard methods.contains(request.method) else {
+            throw MethodNotAllowed(allowed: methods, error: ControlError(
+                .methodNotAllowed, code: "method_not_allowed",
+                message: "\(request.method) is not allowed on \(request.path); use \(methods.joined(separator: " or "))"))
+        }
+    }
+
+    private func notFound(_ request: APIRequest) -> ControlError {
+        ControlError(.notFound, code: "not_found",
+                     message: "no such endpoint: \(request.method) \(request.path) (see docs/api/openapi.yaml)")
+    }
+}
+
+/// 405 needs an Allow header besides the error body.
+struct MethodNotAllowed: Error {
+    var allowed: [String]
+    var error: ControlError
+}
+
+extension String {
+    var removingPercentEncodingOrSelf: String { removingPercentEncoding ?? self }
+}

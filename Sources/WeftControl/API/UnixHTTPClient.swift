@@ -1,0 +1,120 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A small blocking HTTP/1.1 client for weftd's unix socket: one request per
+/// connection (Connection: close), response framed by Content-Length or by
+/// the server closing. Used by weftctl and the API tests.
+public struct UnixHTTPClient: Sendable {
+    public let socketPath: String
+    public var timeoutSeconds: Int
+
+    public init(socketPath: String, timeoutSeconds: Int = 60) {
+        self.socketPath = socketPath
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        public func header(_ name: String) -> String? {
+            headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+        public var bodyText: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    public enum ClientError: Error, CustomStringConvertible {
+        /// weftd is not reachable: no socket, nobody listening, no permission.
+        case cannotConnect(path: String, reason: String)
+        /// Connected, but the exchange failed or the answer is not HTTP.
+        case exchangeFailed(path: String, reason: String)
+
+        public var description: String {
+            switch self {
+            case .cannotConnect(let path, let reason):
+                return "cannot connect to weftd at \(path): \(reason) (is weftd running? set --socket or WEFT_SOCKET)"
+            case .exchangeFailed(let path, let reason):
+                return "request to weftd at \(path) failed: \(reason)"
+            }
+        }
+    }
+
+    public func send(method: String, path: String, body: [UInt8]? = nil,
+                     extraHeaders: [(String, String)] = []) throws -> Response {
+        let fd: Int32
+        do {
+            fd = try UnixSocket.connect(path: socketPath, timeoutSeconds: timeoutSeconds)
+        } catch let failure as UnixSocket.Failure {
+            throw ClientError.cannotConnect(path: socketPath, reason: String(cString: strerror(failure.errno)))
+        }
+        defer { close(fd) }
+
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: weftd\r\nUser-Agent: weftctl/\(WeftVersion.current)\r\n"
+        head += "Accept: application/json\r\nConnection: close\r\n"
+        if let body {
+            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        } else if method == "POST" || method == "PUT" {
+            head += "Content-Length: 0\r\n"
+        }
+        for (name, value) in extraHeaders { head += "\(name): \(value)\r\n" }
+        head += "\r\n"
+        do {
+            do {
+                try UnixSocket.writeAll(fd, Array(head.utf8) + (body ?? []))
+            } catch let failure as UnixSocket.Failure where failure.errno == EPIPE || failure.errno == ECONNRESET {
+                // The server may answer early and hang up (413 for an
+                // oversized body): its answer is still ours to read.
+                if let early = try? Self.parse(try UnixSocket.readToEnd(fd)) { return early }
+                throw failure
+            }
+            return try Self.parse(try UnixSocket.readToEnd(fd))
+        } catch let failure as UnixSocket.Failure {
+            throw ClientError.exchangeFailed(path: socketPath, reason: failure.description)
+        } catch let malformed as MalformedResponse {
+            throw ClientError.exchangeFailed(path: socketPath, reason: malformed.reason)
+        }
+    }
+
+    struct MalformedResponse: Error { var reason: String }
+
+    static func parse(_ raw: [UInt8]) throws -> Response {
+        guard let headEnd = findHeaderEnd(raw) else {
+            throw MalformedResponse(reason: raw.isEmpty ? "connection closed without a response" : "response has no complete header")
+        }
+        let headText = String(decoding: raw[0..<headEnd], as: UTF8.self)
+        var lines = headText.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let statusParts = statusLine.split(separator: " ", maxSplits: 2)
+        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
+            throw MalformedResponse(reason: "not an HTTP response: \(statusLine)")
+        }
+        var headers: [(name: String, value: String)] = []
+        for line in lines where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        var body = Array(raw[(headEnd + 4)...])
+        let response = Response(status: status, headers: headers, body: [])
+        if let length = response.header("content-length").flatMap(Int.init) {
+            guard body.count >= length else {
+                throw MalformedResponse(reason: "response body truncated (\(body.count) of \(length) bytes)")
+            }
+            body = Array(body[0..<length])
+        }
+        return Response(status: status, headers: headers, body: body)
+    }
+
+    private static func findHeaderEnd(_ raw: [UInt8]) -> Int? {
+        guard raw.count >= 4 else { return nil }
+        for index in 0...(raw.count - 4)
+        where raw[index] == 13 && raw[index + 1] == 10 && raw[index + 2] == 13 && raw[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+}

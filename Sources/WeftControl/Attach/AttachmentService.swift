@@ -1,0 +1,159 @@
+import Foundation
+
+// Plugs container interfaces into networks and unplugs them. An attach is a
+// sequence of steps across three systems (state store, kernel, dataplane);
+// any failure undoes the steps already done, in reverse, so a failed attach
+// leaves nothing behind. Called only from the control thread.
+
+public final class AttachmentService {
+    let store: StateStore
+    let dataplane: Dataplane
+    let provisioner: VethProvisioner
+    let log: WeftLogger
+
+    public init(store: StateStore, dataplane: Dataplane, provisioner: VethProvisioner, log: WeftLogger = .shared) {
+        self.store = store; self.dataplane = dataplane; self.provisioner = provisioner; self.log = log
+    }
+
+    public func list() throws -> [AttachmentInfo] {
+        let indexes = interfaceIndexes()
+        return try store.attachments().map { AttachmentInfo($0, swIfIndex: indexes[$0.hostIfName]) }
+    }
+
+    public func get(containerId: String, ifName: String) throws -> AttachmentInfo {
+        guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
+            throw Self.notFound(containerId: containerId, ifName: ifName)
+        }
+        return AttachmentInfo(record, swIfIndex: interfaceIndexes()[record.hostIfName])
+    }
+
+    public func attach(_ request: CreateAttachmentRequest) throws -> AttachmentInfo {
+        let ifName = request.ifName ?? FieldRules.defaultIfName
+        try FieldRules.containerId(request.containerId)
+        try FieldRules.ifName(ifName)
+        try FieldRules.netnsPath(request.netns)
+        try FieldRules.networkName(request.network, field: "network")
+        if let mtu = request.mtu { try FieldRules.mtu(mtu) }
+
+        // Cheap checks first, in the order a caller fixes them.
+        if try store.attachment(containerId: request.containerId, ifName: ifName) != nil {
+            throw ControlError(.conflict, code: "attachment_exists",
+                               message: "container \"\(request.containerId)\" already has an interface \"\(ifName)\"; detach it first or pick another ifName",
+                               field: "ifName")
+        }
+        guard try store.network(named: request.network) != nil else {
+            throw ControlError(.notFound, code: "network_not_found",
+                               message: "network \"\(request.network)\" does not exist; create it first", field: "network")
+        }
+        guard provisioner.netnsExists(request.netns) else {
+            throw ControlError(.badRequest, code: "netns_not_found",
+                               message: "netns \"\(request.netns)\" does not exist or is not a network namespace",
+                               field: "netns")
+        }
+
+        // Step 1: attachment + lease, one transaction, committed before any
+        // kernel change. If weftd dies during steps 2-3 the record exists and
+        // the reconciler finishes (or cleans up) the attachment on restart;
+        // the kernel never holds a veth the store does not know about.
+        let record = try store.createAttachment(containerId: request.containerId, ifName: ifName,
+                                                network: request.network, netns: request.netns, mtu: request.mtu)
+        var undo: [(String, () throws -> Void)] = [("delete the attachment record", { [store] in
+            try store.deleteAttachment(containerId: record.containerId, ifName: record.ifName)
+        })]
+        do {
+            guard let network = try store.network(named: record.network) else {
+                throw ControlError(.notFound, code: "network_not_found",
+                                   message: "network \"\(record.network)\" was deleted during the attach", field: "network")
+            }
+            // Step 2: the veth pair. A link with our name but no record is a
+            // leftover of a failed rollback; the name is ours, so replace it.
+            if provisioner.linkExists(record.hostIfName) {
+                log.warning("attach \(record.containerId)/\(record.ifName): removing stale host interface \(record.hostIfName)")
+                _ = try provisioner.deleteVeth(hostIfName: record.hostIfName)
+            }
+            do {
+                _ = try provisioner.createVeth(Self.vethSpec(for: record))
+            } catch {
+                throw Self.kernelError(error, doing: "creating veth \(record.hostIfName) into \(record.netns)")
+            }
+            undo.append(("delete veth \(record.hostIfName)", { [provisioner] in
+                _ = try provisioner.deleteVeth(hostIfName: record.hostIfName)
+            }))
+
+            // Step 3: open the host end in the dataplane and bridge it.
+            let swIfIndex: UInt32
+            do {
+                swIfIndex = try dataplane.addAfPacketInterface(hostIfName: record.hostIfName,
+                                                               bridgeDomain: UInt32(network.bridgeDomain))
+            } catch {
+                throw ControlError.wrap(error, code: "dataplane_error",
+                                        context: "adding \(record.hostIfName) to bridge domain \(network.bridgeDomain)")
+            }
+            log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex)")
+            return AttachmentInfo(record, swIfIndex: swIfIndex)
+        } catch {
+            for (what, step) in undo.reversed() {
+                do { try step() } catch let cleanup {
+                    log.error("attach \(record.containerId)/\(record.ifName) rollback: could not \(what): \(cleanup)")
+                }
+            }
+            throw ControlError.wrap(error, code: "attach_failed", context: "attaching \(record.containerId)/\(record.ifName)")
+        }
+    }
+
+    /// Unplugs an attachment and frees its address. Parts already gone (the
+    /// dataplane interface, the veth) are skipped, so a retried detach after
+    /// a partial failure completes.
+    public func detach(containerId: String, ifName: String) throws {
+        guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
+            throw Self.notFound(containerId: containerId, ifName: ifName)
+        }
+        do {
+            try dataplane.removeInterface(hostIfName: record.hostIfName)
+        } catch DataplaneError.notFound {
+            log.debug("detach \(containerId)/\(ifName): \(record.hostIfName) was not in the dataplane")
+        } catch {
+            throw ControlError.wrap(error, code: "dataplane_error", context: "removing \(record.hostIfName) from the dataplane")
+        }
+        do {
+            if try !provisioner.deleteVeth(hostIfName: record.hostIfName) {
+                log.debug("detach \(containerId)/\(ifName): veth \(record.hostIfName) was already gone")
+            }
+        } catch {
+            throw Self.kernelError(error, doing: "deleting veth \(record.hostIfName)")
+        }
+        try store.deleteAttachment(containerId: containerId, ifName: ifName)
+        log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address)")
+    }
+
+    /// The veth an attachment record describes: same name, MAC and address
+    /// every time, so the reconciler can recreate it identically.
+    static func vethSpec(for record: AttachmentRecord) throws -> VethSpec {
+        guard let mac = InterfaceIdentity.parse(mac: record.mac) else {
+            throw ControlError(.internal, code: "corrupt_state",
+                               message: "attachment \(record.containerId)/\(record.ifName) has an invalid stored MAC \"\(record.mac)\"")
+        }
+        return VethSpec(hostIfName: record.hostIfName, netnsPath: record.netns, containerIfName: record.ifName,
+                        mac: mac, mtu: record.mtu, address: record.address, prefixLength: record.prefixLength,
+                        gateway: nil)
+    }
+
+    static func kernelError(_ error: Error, doing what: String) -> ControlError {
+        if let control = error as? ControlError { return control }
+        if let netns = error as? NetnsError {
+            return ControlError(.internal, code: "netns_error", message: "\(what): \(netns.message) (errno \(netns.errno))")
+        }
+        return ControlError(.internal, code: "netns_error", message: "\(what): \(error)")
+    }
+
+    static func notFound(containerId: String, ifName: String) -> ControlError {
+        ControlError(.notFound, code: "attachment_not_found",
+                     message: "container \"\(containerId)\" has no attached interface \"\(ifName)\"")
+    }
+
+    private func interfaceIndexes() -> [String: UInt32] {
+        var indexes: [String: UInt32] = [:]
+        for info in dataplane.interfaces() { indexes[info.name] = info.index }
+        return indexes
+    }
+}

@@ -1,0 +1,19 @@
+// The kernel side of an attachment (veth pair, netns configuration) behind a
+// protocol, so the attach/detach orchestration and the reconciler can be
+// unit-tested without root. weftd uses NetnsWorker; tests use a fake.
+
+public protocol VethProvisioner: AnyObject {
+    /// Creates the veth pair: host end `spec.hostIfName` in weftd's
+    /// namespace, container end moved into `spec.netnsPath`, renamed, with
+    /// MAC, MTU and address set and both ends up.
+    func createVeth(_ spec: VethSpec) throws -> VethResult
+    /// Deletes the host end (which takes the peer with it). False when it
+    /// was already gone.
+    func deleteVeth(hostIfName: String) throws -> Bool
+    /// Whether a link of that name exists in weftd's namespace.
+    func linkExists(_ name: String) -> Bool
+    /// Whether `path` names a network namespace that can be entered.
+    func netnsExists(_ path: String) -> Bool
+}
+
+extension NetnsWorker: VethProvisioner {}

@@ -1,0 +1,127 @@
+import Foundation
+import Yams
+
+/// weftd's settings. Built from defaults, then a YAML file (configs/weftd.yaml
+/// documents every key), then command-line flags, each overriding the last.
+public struct WeftConfig: Equatable, Sendable {
+    public static let defaultSocketPath = "/run/weft/weft.sock"
+    public static let defaultStatePath = "/var/lib/weft/state.db"
+    public static let defaultPath = "/etc/weft/weftd.yaml"
+
+    /// Unix socket of the HTTP+JSON API.
+    public var socketPath: String
+    /// SQLite state database.
+    public var statePath: String
+    /// CPU the forwarding worker is pinned to (core 0 is left to the kernel and control thread).
+    public var workerCPU: Int
+    public var pollMode: PollMode
+    public var logLevel: LogLevel
+
+    public init(socketPath: String = WeftConfig.defaultSocketPath, statePath: String = WeftConfig.defaultStatePath,
+                workerCPU: Int = 1, pollMode: PollMode = .adaptive, logLevel: LogLevel = .info) {
+        self.socketPath = socketPath; self.statePath = statePath; self.workerCPU = workerCPU
+        self.pollMode = pollMode; self.logLevel = logLevel
+    }
+
+    /// Values given on the command line; nil leaves the file's (or default) value.
+    public struct Overrides: Equatable, Sendable {
+        public var socketPath: String?
+        public var statePath: String?
+        public var workerCPU: Int?
+        public var pollMode: PollMode?
+        public var logLevel: LogLevel?
+        public init(socketPath: String? = nil, statePath: String? = nil, workerCPU: Int? = nil,
+                    pollMode: PollMode? = nil, logLevel: LogLevel? = nil) {
+            self.socketPath = socketPath; self.statePath = statePath; self.workerCPU = workerCPU
+            self.pollMode = pollMode; self.logLevel = logLevel
+        }
+    }
+
+    public func overriding(_ overrides: Overrides) -> WeftConfig {
+        var config = self
+        if let value = overrides.socketPath { config.socketPath = value }
+        if let value = overrides.statePath { config.statePath = value }
+        if let value = overrides.workerCPU { config.workerCPU = value }
+        if let value = overrides.pollMode { config.pollMode = value }
+        if let value = overrides.logLevel { config.logLevel = value }
+        return config
+    }
+
+    /// The YAML keys, as they appear in weftd.yaml.
+    enum Key: String, CaseIterable {
+        case socketPath = "socket_path"
+        case statePath = "state_path"
+        case workerCPU = "worker_cpu"
+        case pollMode = "poll_mode"
+        case logLevel = "log_level"
+    }
+
+    /// Reads and validates a YAML file. Errors name the file and the key.
+    public static func load(path: String) throws -> WeftConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(source: path, key: nil, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(yaml: text, source: path)
+    }
+
+    /// Parses YAML text. Unknown keys are errors: a misspelt key silently
+    /// falling back to its default is worse than refusing to start.
+    public static func parse(yaml text: String, source: String = "<config>") throws -> WeftConfig {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: text)
+        } catch {
+            throw ConfigError(source: source, key: nil, message: "not valid YAML: \(error)")
+        }
+        var config = WeftConfig()
+        guard let document else { return config }   // empty file: all defaults
+        guard let mapping = document as? [AnyHashable: Any] else {
+            throw ConfigError(source: source, key: nil, message: "expected a mapping of keys (socket_path: ...), got \(type(of: document))")
+        }
+        let entries = mapping.map { (name: "\($0.key.base)", value: $0.value) }
+        for (name, value) in entries.sorted(by: { $0.name < $1.name }) {
+            guard let key = Key(rawValue: name) else {
+                let known = Key.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ConfigError(source: source, key: name, message: "unknown key; known keys are \(known)")
+            }
+            func fail(_ message: String) -> ConfigError { ConfigError(source: source, key: name, message: message) }
+            switch key {
+            case .socketPath:
+                config.socketPath = try absolutePath(value, fail)
+            case .statePath:
+                config.statePath = try absolutePath(value, fail)
+            case .workerCPU:
+                guard let cpu = value as? Int, cpu >= 0 else {
+                    throw fail("must be a CPU number (0 or more), got \(describe(value))")
+                }
+                config.workerCPU = cpu
+            case .pollMode:
+                guard let text = value as? String, let mode = PollMode(rawValue: text) else {
+                    throw fail("must be one of \(PollMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
+                }
+                config.pollMode = mode
+            case .logLevel:
+                guard let text = value as? String, let level = LogLevel(rawValue: text) else {
+                    throw fail("must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
+                }
+                config.logLevel = level
+            }
+        }
+        return config
+    }
+
+    private static func absolutePath(_ value: Any, _ fail: (String) -> ConfigError) throws -> String {
+        guard let path = value as? String, path.hasPrefix("/") else {
+            throw fail("must be an absolute path, got \(describe(value))")
+        }
+        return path
+    }
+
+    private static func describe(_ value: Any) -> String {
+        if let text = value as? String { return "\"\(text)\"" }
+        return "\(value)"
+    }
+}

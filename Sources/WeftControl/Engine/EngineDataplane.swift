@@ -1,0 +1,194 @@
+import WeftEngine
+import WeftIO
+import WeftL2
+import WeftPacket
+
+/// Settings of the forwarding engine (from weftd's configuration).
+public struct EngineSettings: Sendable {
+    public var buffers = 32768
+    public var workerCPU: Int? = 1
+    public var pollMode: Worker.PollMode = .adaptive
+    public var macTableCapacity = 1 << 16
+    public var afPacket = AfPacketConfig()
+    public init() {}
+}
+
+/// The real dataplane behind the `Dataplane` protocol: one worker thread
+/// running af-packet-input -> ethernet-input -> l2-* -> af-packet-output.
+/// Every change is staged on the control thread and applied with the worker
+/// parked at a vector boundary; forwarding continues around it.
+public final class EngineDataplane: Dataplane {
+    public let pool: BufferPool
+    public let interfaceTable: InterfaceTable
+    public let graph: Graph
+    public let l2: L2Feature
+    public let afPorts: AfPacketPorts
+    public let worker: Worker
+    let afInput: AfPacketInputNode
+    let afOutput: AfPacketOutputNode
+
+    public init(settings: EngineSettings) throws {
+        pool = BufferPool(count: settings.buffers)
+        interfaceTable = InterfaceTable()
+        graph = Graph(pool: pool, interfaces: interfaceTable, frameCapacity: 1024)
+        l2 = L2Feature(macTableCapacity: settings.macTableCapacity)
+        afPorts = AfPacketPorts(config: settings.afPacket)
+        afInput = AfPacketInputNode(ports: afPorts)
+        afOutput = AfPacketOutputNode(ports: afPorts)
+        graph.register(ErrorDropNode())
+        graph.register(afInput)
+        graph.register(afOutput)
+        l2.register(in: graph)
+        try graph.finalize()
+        worker = Worker(graph: graph, cpu: settings.workerCPU, pollMode: settings.pollMode)
+        worker.setInputs([afInput])
+        let l2 = self.l2, afPorts = self.afPorts, interfaces = self.interfaceTable
+        worker.addHousekeeping { now in
+            l2.age(now: now)
+            afPorts.collectKernelDrops(into: interfaces)
+        }
+    }
+
+    public func start() { worker.start() }
+    public func stop() { if worker.isRunning { worker.stop() } }
+
+    // MARK: configuration
+
+    public func createBridgeDomain(id: UInt32, learnLimit: UInt32, macAgeSeconds: UInt32) throws {
+        guard l2.domains.isValid(id) else {
+            throw DataplaneError.invalid("bridge domain \(id) out of range 1...\(BridgeDomainTable.maxDomains - 1)")
+        }
+        worker.withBarrier {
+            if l2.domains.exists[Int(id)] {
+                l2.domains.learnLimit[Int(id)] = learnLimit
+                l2.domains.macAgeSeconds[Int(id)] = macAgeSeconds
+            } else {
+                l2.domains.create(id: id, learnLimit: learnLimit, macAgeSeconds: macAgeSeconds)
+            }
+        }
+    }
+
+    public func deleteBridgeDomain(id: UInt32) throws {
+        guard l2.domains.isValid(id), l2.domains.exists[Int(id)] else { throw DataplaneError.notFound("bridge domain \(id) does not exist") }
+        guard l2.domains.memberCount[Int(id)] == 0 else {
+            throw DataplaneError.conflict("bridge domain \(id) still has \(l2.domains.memberCount[Int(id)]) interface(s)")
+        }
+        worker.withBarrier {
+            l2.macTable.flush(domain: id)
+            l2.domains.delete(id: id)
+        }
+    }
+
+    public func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32 {
+        guard interfaceTable.index(named: hostIfName) == nil else { throw DataplaneError.conflict("interface \(hostIfName) is already in the dataplane") }
+        guard l2.domains.isValid(bridgeDomain), l2.domains.exists[Int(bridgeDomain)] else {
+            throw DataplaneError.notFound("bridge domain \(bridgeDomain) does not exist")
+        }
+        // Socket and ring setup happen outside the barrier: forwarding goes on.
+        let slot: Int32
+        do { slot = try afPorts.open(name: hostIfName) } catch { throw DataplaneError.system("\(error)") }
+        let mac = afPorts.mac(slot), mtu = afPorts.mtu(slot)
+        let index: UInt32? = worker.withBarrier {
+            guard let i = interfaceTable.add(name: hostIfName, driver: "af-packet", mac: mac, mtu: mtu,
+                                         outputNode: afOutput.index, driverInstance: slot) else { return nil }
+            guard l2.attach(i, to: bridgeDomain, interfaces: interfaceTable) else { interfaceTable.remove(i); return nil }
+            afPorts.activate(slot, swIfIndex: i)
+            return i
+        }
+        guard let index else {
+            afPorts.close(slot)
+            throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full")
+        }
+        return index
+    }
+
+    public func removeInterface(hostIfName: String) throws {
+        guard let i = interfaceTable.index(named: hostIfName) else { throw DataplaneError.notFound("interface \(hostIfName) is not in the dataplane") }
+        worker.withBarrier {
+            let slot = interfaceTable.driverInstance[Int(i)]
+            l2.detach(i, interfaces: interfaceTable)
+            interfaceTable.remove(i)
+            if slot >= 0 { afPorts.close(slot) }
+        }
+    }
+
+    // MARK: inspection
+
+    public func interfaces() -> [InterfaceInfo] {
+        worker.withBarrier {
+            interfaceTable.indices.compactMap { i -> InterfaceInfo? in
+                guard let d = interfaceTable.descriptions[Int(i)] else { return nil }
+                let bd = interfaceTable.bridgeDomain[Int(i)]
+                return InterfaceInfo(index: i, name: d.name, driver: d.driver, mac: MACAddress.format(d.mac), mtu: d.mtu,
+                                     bridgeDomain: bd == InterfaceTable.noBridgeDomain ? nil : bd, up: interfaceTable.up[Int(i)],
+                                     rxPackets: interfaceTable.rxPackets[Int(i)], rxBytes: interfaceTable.rxBytes[Int(i)],
+                                     txPackets: interfaceTable.txPackets[Int(i)], txBytes: interfaceTable.txBytes[Int(i)],
+                                     drops: interfaceTable.drops[Int(i)])
+            }
+        }
+    }
+
+    public func runtime() -> [NodeRuntimeInfo] {
+        worker.withBarrier {
+            graph.nodes.map { node in
+                let i = Int(node.index)
+                return NodeRuntimeInfo(name: node.name, state: node.registration.kind == .input ? "polling" : "active",
+                                       calls: graph.statCalls[i], vectors: graph.statVectors[i], clocks: graph.statClocks[i])
+            }
+        }
+    }
+
+    public func clearRuntime() { worker.withBarrier { graph.clearRuntimeStats() } }
+
+    public func errors() -> [ErrorCounterInfo] {
+        worker.withBarrier {
+            var out = graph.errorNames.enumerated().map { i, e in
+                ErrorCounterInfo(node: e.node, name: e.name, description: e.help, count: graph.errorCounters[i])
+            }
+            out.append(ErrorCounterInfo(node: "buffers", name: "alloc-failed", description: "buffer allocations refused: pool empty",
+                                        count: graph.buffers.allocFailures))
+            out.append(ErrorCounterInfo(node: "dispatch", name: "frames-exhausted", description: "packets dropped: no free vector frame",
+                                        count: graph.frameExhaustedDrops))
+            return out
+        }
+    }
+
+    public func bridgeDomains(detail: Bool) -> [BridgeDomainInfo] {
+        worker.withBarrier {
+            let now = graph.nowSeconds
+            return l2.domains.ids.map { id in
+                let macs = detail ? l2.macTable.entries(domain: id).map {
+                    MacEntryInfo(mac: MACAddress.format($0.mac), interface: interfaceTable.name($0.interface), ageSeconds: now &- $0.lastSeen)
+                }.sorted { $0.mac < $1.mac } : nil
+                return BridgeDomainInfo(id: id, learning: l2.domains.learning[Int(id)], learnLimit: l2.domains.learnLimit[Int(id)],
+                                        learned: l2.domains.learned[Int(id)], macAgeSeconds: l2.domains.macAgeSeconds[Int(id)],
+                                        interfaces: l2.domains.memberList(id).map { interfaceTable.name($0) }, macs: macs)
+            }
+        }
+    }
+
+    // MARK: trace
+
+    public func traceAdd(node name: String, count: Int) throws {
+        guard let node = graph.node(named: name) else {
+            let inputs = graph.nodes.filter { $0.registration.kind == .input }.map(\.name)
+            throw DataplaneError.notFound("no node named \(name); input nodes: \(inputs.joined(separator: ", "))")
+        }
+        guard node.registration.kind == .input else { throw DataplaneError.invalid("\(name) is not an input node") }
+        guard count > 0 && count <= 100_000 else { throw DataplaneError.invalid("count must be 1...100000") }
+        worker.withBarrier { graph.trace.arm(node: node.index, count: count) }
+    }
+
+    public func traceShow() -> [TracedPacketInfo] {
+        let records = worker.withBarrier { graph.trace.snapshot() }
+        var order: [UInt32] = []
+        var lines: [UInt32: [String]] = [:]
+        for r in records {
+            if lines[r.packet] == nil { order.append(r.packet) }
+            lines[r.packet, default: []].append(graph.nodes[Int(r.node)].formatTrace(r))
+        }
+        return order.map { TracedPacketInfo(id: $0, lines: lines[$0] ?? []) }
+    }
+
+    public func traceClear() { worker.withBarrier { graph.trace.clear() } }
+}

@@ -1,0 +1,239 @@
+// Attaches containers with veth pairs. setns() changes the namespace of the
+// calling OS thread only, so all namespace work runs on one dedicated thread
+// that owns the switching: a Swift concurrency or NIO thread that wandered
+// into a container's netns would take every later task on it along. The
+// thread remembers its home netns (weftd's) and returns to it after every
+// job, error or not.
+import CNetlink
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public final class NetnsWorker: @unchecked Sendable {
+    private let queue: JobQueue
+    private let thread: Thread
+
+    /// Starts the dedicated thread. `homeNetnsPath` makes the thread enter
+    /// that namespace first and treat it as weftd's (nil: the process's own).
+    public init(homeNetnsPath: String? = nil) throws {
+        let queue = JobQueue()
+        thread = Thread {
+            let home = Result { try NetnsWorker.openHome(homeNetnsPath) }
+            queue.run(home: home)
+        }
+        thread.name = "weft-netns"
+        self.queue = queue
+        thread.start()
+        try queue.waitStarted()
+    }
+
+    deinit { shutdown() }
+
+    /// Builds the whole attachment or nothing: on any failure everything
+    /// created so far is deleted before the error is thrown.
+    public func createVeth(_ spec: VethSpec) throws -> VethResult {
+        try spec.validate()
+        return try queue.sync { home in try Self.build(spec, home: home) }
+    }
+
+    /// Deletes the host end (the kernel deletes the peer with it, wherever it
+    /// is). Returns false if no such link existed.
+    public func deleteVeth(hostIfName: String) throws -> Bool {
+        try validateIfName(hostIfName, field: "hostIfName")
+        return try queue.sync { _ in
+            do {
+                try call { weft_link_delete(hostIfName, $0, $1) }
+                return true
+            } catch let e as NetnsError where e.errno == ENODEV {
+                return false
+            }
+        }
+    }
+
+    /// Whether `name` exists in weftd's namespace.
+    public func linkExists(_ name: String) -> Bool {
+        (try? queue.sync { _ in try call { weft_link_ifindex(name, $0, $1) } > 0 }) ?? false
+    }
+
+    /// Whether `path` opens as a network namespace (a stale /var/run/netns
+    /// file whose namespace is gone does not).
+    public func netnsExists(_ path: String) -> Bool {
+        guard let fd = try? call({ weft_netns_open(path, $0, $1) }) else { return false }
+        close(fd)
+        return true
+    }
+
+    public func containerLinkExists(netnsPath: String, ifName: String) -> Bool {
+        (try? queue.sync { home in
+            try Self.inside(netnsPath, home: home) { try call { weft_link_ifindex(ifName, $0, $1) } > 0 }
+        }) ?? false
+    }
+
+    /// Finishes queued jobs, stops the thread. Later calls throw ESHUTDOWN.
+    /// Idempotent.
+    public func shutdown() {
+        queue.stop()
+    }
+
+    // MARK: on the dedicated thread
+
+    private static func openHome(_ path: String?) throws -> Int32 {
+        if let path {
+            let fd = try call { weft_netns_open(path, $0, $1) }
+            defer { close(fd) }
+            try call { weft_netns_enter(fd, path, $0, $1) }
+        }
+        return try call { weft_netns_open("/proc/thread-self/ns/net", $0, $1) }
+    }
+
+    /// Runs `body` inside the namespace at `path`, then goes home. If going
+    /// home fails the thread is poisoned (see JobQueue.broken): doing host
+    /// work in a container's namespace would be worse than doing none.
+    private static func inside<T>(_ path: String, home: Home, _ body: () throws -> T) throws -> T {
+        let fd = try call { weft_netns_open(path, $0, $1) }
+        defer { close(fd) }
+        try call { weft_netns_enter(fd, path, $0, $1) }
+        defer {
+            if (try? call({ weft_netns_enter(home.fd, "home", $0, $1) })) == nil { home.broken = true }
+        }
+        return try body()
+    }
+
+    private static func build(_ spec: VethSpec, home: Home) throws -> VethResult {
+        let host = spec.hostIfName
+        // The peer is born in our namespace, so its name must not clash with
+        // anything here or (after the move) in the container; rename happens
+        // only once it is inside.
+        let peer = "wfp" + String(UInt64.random(in: 0..<(1 << 48)), radix: 16)
+        let nsfd = try call { weft_netns_open(spec.netnsPath, $0, $1) }
+        defer { close(nsfd) }
+        try call { weft_veth_create(host, peer, Int32(spec.mtu), $0, $1) }
+        do {
+            try call { weft_link_move_to_netns(peer, nsfd, spec.netnsPath, $0, $1) }
+            try call { weft_ipv6_disable(host, $0, $1) }
+            try call { weft_ethtool_segmentation_off(host, $0, $1) }
+            let containerIndex = try inside(spec.netnsPath, home: home) { () throws -> Int32 in
+                try call { weft_link_configure(peer, spec.containerIfName, spec.mac, Int32(spec.mtu), 0, $0, $1) }
+                try call { weft_ethtool_segmentation_off(spec.containerIfName, $0, $1) }
+                try call { weft_link_configure(spec.containerIfName, nil, nil, 0, 1, $0, $1) }
+                try call { weft_link_configure("lo", nil, nil, 0, 1, $0, $1) }
+                try call { weft_addr_add_ipv4(spec.containerIfName, spec.address, Int32(spec.prefixLength), $0, $1) }
+                // The route needs the link up and the address's subnet route.
+                if let gw = spec.gateway {
+                    try call { weft_route_add_default_ipv4(spec.containerIfName, gw, $0, $1) }
+                }
+                return try call { weft_link_ifindex(spec.containerIfName, $0, $1) }
+            }
+            if home.broken {
+                throw NetnsError(errno: EIO, message: "returning to home namespace after configuring \(spec.netnsPath) failed")
+            }
+            try call { weft_link_configure(host, nil, nil, 0, 1, $0, $1) }
+            let hostIndex = try call { weft_link_ifindex(host, $0, $1) }
+            var mac = [UInt8](repeating: 0, count: 6)
+            try call { weft_link_mac(host, &mac, $0, $1) }
+            return VethResult(hostIfIndex: hostIndex, containerIfIndex: containerIndex, hostMac: mac)
+        } catch var error as NetnsError {
+            // Deleting the host end takes the peer with it, wherever it is.
+            if !home.broken {
+                do {
+                    try call { weft_link_delete(host, $0, $1) }
+                } catch let e as NetnsError where e.errno != ENODEV {
+                    error.message += "; rollback failed: \(e.message)"
+                }
+            }
+            throw error
+        }
+    }
+}
+
+/// Calls a CNetlink function with an error buffer; turns a negative return
+/// into NetnsError carrying the C message.
+@discardableResult
+private func call(_ fn: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws -> Int32 {
+    var buf = [CChar](repeating: 0, count: 512)
+    let r = buf.withUnsafeMutableBufferPointer { fn($0.baseAddress!, $0.count) }
+    if r < 0 {
+        throw NetnsError(errno: -r, message: buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+    }
+    return r
+}
+
+/// The dedicated thread's home namespace fd and whether it is still there.
+private final class Home {
+    let fd: Int32
+    var broken = false
+    init(fd: Int32) { self.fd = fd }
+}
+
+/// FIFO of jobs for the dedicated thread; callers block until theirs ran.
+private final class JobQueue: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var jobs: [(Home) -> Void] = []
+    private var started: Result<Home, Error>?
+    private var stopping = false
+    private var exited = false
+
+    /// Called on the dedicated thread: publishes the home netns, then serves
+    /// jobs until stop().
+    func run(home: Result<Int32, Error>) {
+        cond.lock()
+        started = home.map { Home(fd: $0) }
+        cond.broadcast()
+        guard case .success(let home) = started else {
+            exited = true
+            cond.unlock()
+            return
+        }
+        while true {
+            while jobs.isEmpty && !stopping { cond.wait() }
+            if jobs.isEmpty { break }
+            let job = jobs.removeFirst()
+            cond.unlock()
+            job(home)
+            cond.lock()
+        }
+        close(home.fd)
+        exited = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    func waitStarted() throws {
+        cond.lock()
+        defer { cond.unlock() }
+        while started == nil { cond.wait() }
+        _ = try started!.get()
+    }
+
+    func sync<T>(_ body: @escaping (Home) throws -> T) throws -> T {
+        var result: Result<T, Error>?
+        cond.lock()
+        defer { cond.unlock() }
+        guard !stopping, case .success = started else {
+            throw NetnsError(errno: ESHUTDOWN, message: "netns worker is shut down")
+        }
+        jobs.append { [cond] home in
+            let r: Result<T, Error> = home.broken
+                ? .failure(NetnsError(errno: EIO, message: "netns worker is stuck outside its home namespace"))
+                : Result { try body(home) }
+            cond.lock()
+            result = r
+            cond.broadcast()
+            cond.unlock()
+        }
+        cond.broadcast()
+        while result == nil { cond.wait() }
+        return try result!.get()
+    }
+
+    /// Lets queued jobs finish, then waits for the thread to exit.
+    func stop() {
+        cond.lock()
+        stopping = true
+        cond.broadcast()
+        while started != nil && !exited { cond.wait() }
+        cond.unlock()
+    }
+}

@@ -1,0 +1,14 @@
+/// What a reconcile pass did, for the start-up log and for tests.
+public struct ReconcileReport: Sendable, Equatable {
+    public var bridgeDomainsCreated: [String] = []      // network names
+    public var interfacesReopened: [String] = []        // host veth still there, reopened in the dataplane
+    public var vethsRecreated: [String] = []            // veth lost, netns alive: rebuilt identically
+    public var attachmentsRemoved: [String] = []        // netns gone: "containerId/ifName"
+    public var failures: [String] = []                  // left in the store for the next start to retry
+
+    public init() {}
+
+    public var summary: String {
+        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone), \(failures.count) failed"
+    }
+}

@@ -1,0 +1,83 @@
+// Brings the kernel and a freshly started dataplane in line with the state
+// store. The store is the truth: weftd may have been killed at any point, so
+// every attachment is checked against what actually exists and either
+// restored or, when its container is gone, removed.
+//
+// Run it on the control thread, after the dataplane is up and before the API
+// server accepts requests.
+
+public final class Reconciler {
+    let store: StateStore
+    let dataplane: Dataplane
+    let provisioner: VethProvisioner
+    let log: WeftLogger
+
+    public init(store: StateStore, dataplane: Dataplane, provisioner: VethProvisioner, log: WeftLogger = .shared) {
+        self.store = store; self.dataplane = dataplane; self.provisioner = provisioner; self.log = log
+    }
+
+    /// One pass over all networks and attachments. Individual failures are
+    /// logged and reported, not thrown, so one broken attachment does not keep
+    /// the rest of the node offline; only an unreadable store throws.
+    @discardableResult
+    public func run() throws -> ReconcileReport {
+        var report = ReconcileReport()
+        var bridgeDomains: [String: UInt32] = [:]
+
+        for network in try store.networks() {
+            let id = UInt32(network.bridgeDomain)
+            do {
+                try dataplane.createBridgeDomain(id: id, learnLimit: UInt32(network.learnLimit),
+                                                 macAgeSeconds: UInt32(network.macAgeSeconds))
+                bridgeDomains[network.name] = id
+                report.bridgeDomainsCreated.append(network.name)
+            } catch {
+                report.failures.append("network \(network.name): creating bridge domain \(id): \(error)")
+                log.error("restore network \(network.name): creating bridge domain \(id) failed: \(error)")
+            }
+        }
+
+        for attachment in try store.attachments() {
+            let name = "\(attachment.containerId)/\(attachment.ifName)"
+            do {
+                try restore(attachment, bridgeDomain: bridgeDomains[attachment.network], report: &report)
+            } catch {
+                report.failures.append("attachment \(name): \(error)")
+                log.error("restore attachment \(name) (\(attachment.hostIfName)) failed, kept for the next start: \(error)")
+            }
+        }
+        log.info("reconcile: \(report.summary)")
+        return report
+    }
+
+    private func restore(_ attachment: AttachmentRecord, bridgeDomain: UInt32?, report: inout ReconcileReport) throws {
+        let name = "\(attachment.containerId)/\(attachment.ifName)"
+        guard provisioner.netnsExists(attachment.netns) else {
+            // The container is gone (its namespace with it), so nobody will
+            // ever detach it: free the address and drop any host end left.
+            if try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
+                log.info("restore \(name): removed leftover veth \(attachment.hostIfName)")
+            }
+            try store.deleteAttachment(containerId: attachment.containerId, ifName: attachment.ifName)
+            report.attachmentsRemoved.append(name)
+            log.info("restore \(name): netns \(attachment.netns) is gone; removed the attachment and released \(attachment.address)")
+            return
+        }
+        guard let bridgeDomain else {
+            throw ControlError(.internal, code: "network_not_restored",
+                               message: "bridge domain of network \(attachment.network) could not be created")
+        }
+        let vethSurvived = provisioner.linkExists(attachment.hostIfName)
+        if !vethSurvived {
+            _ = try provisioner.createVeth(AttachmentService.vethSpec(for: attachment))
+            log.info("restore \(name): recreated veth \(attachment.hostIfName) in \(attachment.netns)")
+        }
+        let swIfIndex = try dataplane.addAfPacketInterface(hostIfName: attachment.hostIfName, bridgeDomain: bridgeDomain)
+        if vethSurvived {
+            report.interfacesReopened.append(name)
+        } else {
+            report.vethsRecreated.append(name)
+        }
+        log.debug("restore \(name): \(attachment.hostIfName) is sw_if_index \(swIfIndex) in bridge domain \(bridgeDomain)")
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import GRDB
+
+/// Row of `attachments`: one container interface plugged into a network.
+/// Holds everything needed to recreate the veth after a restart.
+public struct AttachmentRecord: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "attachments"
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    public var containerId: String
+    public var ifName: String
+    public var network: String
+    public var netns: String
+    public var hostIfName: String
+    public var mac: String             // container end, "02:fe:0a:01:00:02"
+    public var address: String         // "10.1.0.2", prefix separately
+    public var prefixLength: Int
+    public var mtu: Int
+    public var createdAt: Date
+
+    public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String, mac: String,
+                address: String, prefixLength: Int, mtu: Int, createdAt: Date) {
+        self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
+        self.hostIfName = hostIfName; self.mac = mac; self.address = address; self.prefixLength = prefixLength
+        self.mtu = mtu; self.createdAt = createdAt
+    }
+}

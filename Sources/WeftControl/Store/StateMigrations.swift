@@ -1,0 +1,47 @@
+import GRDB
+
+/// Schema history of state.db. Never edit a registered migration: add a new
+/// one, so databases written by older weftd versions upgrade in place.
+enum StateMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        migrator.registerMigration("v1-networks-attachments-leases") { db in
+            try db.create(table: "networks") { t in
+                t.primaryKey("name", .text)
+                t.column("bridge_domain", .integer).notNull().unique()
+                t.column("subnet", .text).notNull()
+                t.column("mtu", .integer).notNull()
+                t.column("mac_age_seconds", .integer).notNull()
+                t.column("learn_limit", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "attachments") { t in
+                t.column("container_id", .text).notNull()
+                t.column("if_name", .text).notNull()
+                t.primaryKey(["container_id", "if_name"])
+                // RESTRICT: a network cannot disappear under its attachments.
+                t.column("network", .text).notNull().indexed().references("networks", onDelete: .restrict)
+                t.column("netns", .text).notNull()
+                t.column("host_if_name", .text).notNull().unique()
+                t.column("mac", .text).notNull()
+                t.column("address", .text).notNull()
+                t.column("prefix_length", .integer).notNull()
+                t.column("mtu", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.create(table: "leases") { t in
+                t.column("network", .text).notNull().references("networks", onDelete: .restrict)
+                t.column("address", .text).notNull()
+                t.primaryKey(["network", "address"])
+                t.column("container_id", .text).notNull()
+                t.column("if_name", .text).notNull()
+                // One address per attachment; the lease goes when the attachment goes.
+                t.uniqueKey(["container_id", "if_name"])
+                t.foreignKey(["container_id", "if_name"], references: "attachments",
+                             columns: ["container_id", "if_name"], onDelete: .cascade)
+            }
+        }
+        return migrator
+    }
+}

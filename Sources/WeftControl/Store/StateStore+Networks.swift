@@ -1,0 +1,62 @@
+import Foundation
+import GRDB
+
+extension StateStore {
+    public func networks() throws -> [NetworkRecord] {
+        try database.read { db in try NetworkRecord.order(Column("name")).fetchAll(db) }
+    }
+
+    public func network(named name: String) throws -> NetworkRecord? {
+        try database.read { db in try NetworkRecord.fetchOne(db, key: name) }
+    }
+
+    /// Bridge domain ids handed out automatically start here.
+    public static let firstBridgeDomain = 1
+
+    /// Inserts a network. A nil `bridgeDomain` takes the lowest free id
+    /// (from 1), chosen inside the same transaction as the insert.
+    public func createNetwork(name: String, subnet: String, mtu: Int, bridgeDomain: Int?, macAgeSeconds: Int,
+                              learnLimit: Int, createdAt: Date = Date()) throws -> NetworkRecord {
+        try database.write { db in
+            if try NetworkRecord.fetchOne(db, key: name) != nil {
+                throw ControlError(.conflict, code: "network_exists",
+                                   message: "network \"\(name)\" already exists", field: "name")
+            }
+            let used = Set(try Int.fetchAll(db, sql: "SELECT bridge_domain FROM networks"))
+            let domain: Int
+            if let requested = bridgeDomain {
+                if used.contains(requested) {
+                    throw ControlError(.conflict, code: "bridge_domain_in_use",
+                                       message: "bridge domain \(requested) is used by another network; pick another or leave bridgeDomain out",
+                                       field: "bridgeDomain")
+                }
+                domain = requested
+            } else {
+                var candidate = Self.firstBridgeDomain
+                while used.contains(candidate) { candidate += 1 }
+                domain = candidate
+            }
+            let record = NetworkRecord(name: name, bridgeDomain: domain, subnet: subnet, mtu: mtu,
+                                       macAgeSeconds: macAgeSeconds, learnLimit: learnLimit, createdAt: createdAt)
+            try record.insert(db)
+            return record
+        }
+    }
+
+    /// Deletes a network that has no attachments. Returns false if it did not exist.
+    @discardableResult
+    public func deleteNetwork(named name: String) throws -> Bool {
+        try database.write { db in
+            let attached = try AttachmentRecord.filter(Column("network") == name).fetchCount(db)
+            if attached > 0 {
+                throw ControlError(.conflict, code: "network_in_use",
+                                   message: "network \"\(name)\" still has \(attached) attachment(s); detach them first")
+            }
+            return try NetworkRecord.deleteOne(db, key: name)
+        }
+    }
+
+    public func attachmentCount(network: String) throws -> Int {
+        try database.read { db in try AttachmentRecord.filter(Column("network") == network).fetchCount(db) }
+    }
+}

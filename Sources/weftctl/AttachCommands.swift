@@ -1,0 +1,54 @@
+import ArgumentParser
+import WeftControl
+
+struct Attach: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Attach a container's network namespace to a network (creates a veth, leases an address).")
+    @OptionGroup var options: GlobalOptions
+    @Option(name: .customLong("container"), help: "Container id.") var containerId: String
+    @Option(help: "Network namespace path, e.g. /var/run/netns/ctr1 or /proc/PID/ns/net.") var netns: String
+    @Option(name: .customLong("ifname"), help: "Interface name inside the container.") var ifName: String = FieldRules.defaultIfName
+    @Option(help: "Network name.") var network: String
+    @Option(help: "MTU (default: the network's).") var mtu: Int?
+
+    func run() throws {
+        try reportingFailures {
+            let request = CreateAttachmentRequest(containerId: containerId, netns: netns, ifName: ifName,
+                                                  network: network, mtu: mtu)
+            let response = try options.api.call("POST", "/v1/attachments", body: request)
+            if options.json { return printJSON(response.body) }
+            print(Self.render(try options.api.decode(AttachmentInfo.self, response)))
+        }
+    }
+
+    static func render(_ attachment: AttachmentInfo) -> String {
+        let index = attachment.swIfIndex.map { " (sw_if_index \($0))" } ?? " (not in the dataplane)"
+        let rows: [(String, String)] = [
+            ("container", attachment.containerId),
+            ("interface", attachment.ifName),
+            ("network", attachment.network),
+            ("address", attachment.address),
+            ("mac", attachment.mac),
+            ("mtu", String(attachment.mtu)),
+            ("host interface", attachment.hostIfName + index),
+            ("netns", attachment.netns),
+            ("created", attachment.createdAt),
+        ]
+        let width = rows.map(\.0.count).max() ?? 0
+        return rows.map { $0.0 + String(repeating: " ", count: width - $0.0.count) + "  " + $0.1 }
+            .joined(separator: "\n")
+    }
+}
+
+struct Detach: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Detach a container interface and release its address.")
+    @OptionGroup var options: GlobalOptions
+    @Option(name: .customLong("container"), help: "Container id.") var containerId: String
+    @Option(name: .customLong("ifname"), help: "Interface name inside the container.") var ifName: String = FieldRules.defaultIfName
+
+    func run() throws {
+        try reportingFailures {
+            _ = try options.api.call("DELETE", "/v1/attachments/\(containerId.pathSegment)/\(ifName.pathSegment)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import ArgumentParser
+import WeftControl
+
+struct NetworkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network", abstract: "Create, list and delete networks.",
+        subcommands: [NetworkCreate.self, NetworkList.self, NetworkDelete.self])
+
+    static func render(_ networks: [NetworkInfo]) -> String {
+        var table = TextTable([.init("Name"), .init("BD", .right), .init("Subnet"), .init("MTU", .right),
+                               .init("MAC age(s)", .right), .init("Learn limit", .right)])
+        for network in networks {
+            table.add([network.name, String(network.bridgeDomain), network.subnet, String(network.mtu),
+                       String(network.macAgeSeconds), String(network.learnLimit)])
+        }
+        return table.render()
+    }
+}
+
+struct NetworkCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a network (an L2 bridge domain with an IPv4 subnet).")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Network name: a-z, 0-9 and '-', up to 32 characters.") var name: String
+    @Option(help: "IPv4 subnet in CIDR notation, /8 to /30 (e.g. 10.1.0.0/24).") var subnet: String
+    @Option(help: "MTU, 576 to 1900 (default 1500).") var mtu: Int?
+    @Option(name: .customLong("bridge-domain"), help: "Bridge domain id (default: lowest free from 1).") var bridgeDomain: Int?
+    @Option(name: .customLong("mac-age"), help: "Seconds before an idle MAC is forgotten (default 300).") var macAge: Int?
+    @Option(name: .customLong("learn-limit"), help: "Most MACs learned in this network (default 4096).") var learnLimit: Int?
+
+    func run() throws {
+        try reportingFailures {
+            let request = CreateNetworkRequest(name: name, subnet: subnet, mtu: mtu, bridgeDomain: bridgeDomain,
+                                               macAgeSeconds: macAge, learnLimit: learnLimit)
+            let response = try options.api.call("POST", "/v1/networks", body: request)
+            if options.json { return printJSON(response.body) }
+            print(NetworkCommand.render([try options.api.decode(NetworkInfo.self, response)]))
+        }
+    }
+}
+
+struct NetworkList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List networks.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (networks, raw) = try options.api.get("/v1/networks", as: [NetworkInfo].self)
+            if options.json { return printJSON(raw) }
+            print(NetworkCommand.render(networks))
+        }
+    }
+}
+
+struct NetworkDelete: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a network that has no attachments.")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: "Network name.") var name: String
+
+    func run() throws {
+        try reportingFailures { _ = try options.api.call("DELETE", "/v1/networks/\(name.pathSegment)") }
+    }
+}
+
+extension String {
+    /// Percent-encodes a value for use as one URL path segment.
+    var pathSegment: String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return addingPercentEncoding(withAllowedCharacters: allowed) ?? self
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+import WeftControl
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show dataplane state.",
+        subcommands: [ShowInterfaces.self, ShowRuntime.self, ShowErrors.self, ShowBridgeDomain.self, ShowTrace.self])
+}
+
+struct ShowInterfaces: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "interfaces", abstract: "Interfaces and their counters.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (interfaces, raw) = try options.api.get("/v1/interfaces", as: [InterfaceInfo].self)
+            if options.json { return printJSON(raw) }
+            var table = TextTable([.init("Name"), .init("Idx", .right), .init("Driver"), .init("State"),
+                                   .init("MTU", .right), .init("BD", .right), .init("MAC"),
+                                   .init("Rx packets", .right), .init("Rx bytes", .right),
+                                   .init("Tx packets", .right), .init("Tx bytes", .right), .init("Drops", .right)])
+            for interface in interfaces.sorted(by: { $0.index < $1.index }) {
+                table.add([interface.name, String(interface.index), interface.driver, interface.up ? "up" : "down",
+                           String(interface.mtu), interface.bridgeDomain.map(String.init) ?? "-", interface.mac,
+                           String(interface.rxPackets), String(interface.rxBytes), String(interface.txPackets),
+                           String(interface.txBytes), String(interface.drops)])
+            }
+            print(table.render())
+        }
+    }
+}
+
+struct ShowRuntime: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "runtime", abstract: "Per-node calls, vectors and clocks.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (nodes, raw) = try options.api.get("/v1/runtime", as: [NodeRuntimeInfo].self)
+            if options.json { return printJSON(raw) }
+            var table = TextTable([.init("Name"), .init("State"), .init("Calls", .right), .init("Vectors", .right),
+                                   .init("Clocks/pkt", .right), .init("Vectors/Call", .right)])
+            for node in nodes {
+                table.add([node.name, node.state, String(node.calls), String(node.vectors),
+                           String(format: "%.2f", node.clocksPerPacket), String(format: "%.2f", node.vectorsPerCall)])
+            }
+            print(table.render())
+        }
+    }
+}
+
+struct ShowErrors: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "errors", abstract: "Error counters (as VPP, only the non-zero ones; --json gives all).")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (counters, raw) = try options.api.get("/v1/errors", as: [ErrorCounterInfo].self)
+            if options.json { return printJSON(raw) }
+            var table = TextTable([.init("Count", .right), .init("Node"), .init("Reason")])
+            for counter in counters where counter.count > 0 {
+                table.add([String(counter.count), counter.node, counter.description])
+            }
+            print(table.render())
+        }
+    }
+}
+
+struct ShowBridgeDomain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bridge-domain", abstract: "Bridge domains; `detail` adds the MAC table.",
+        usage: "weftctl show bridge-domain [<id>] [detail] [--json] [--socket <path>]")
+    @OptionGroup var options: GlobalOptions
+    @Argument(help: ArgumentHelp("An optional bridge domain id, and/or the word `detail`.", valueName: "id|detail"))
+    var words: [String] = []
+
+    func validate() throws { _ = try parsedWords() }
+
+    /// `[ID] [detail]`, in either order, as VPP's CLI takes them.
+    private func parsedWords() throws -> (id: UInt32?, detail: Bool) {
+        var id: UInt32?
+        var detail = false
+        for word in words {
+            if word == "detail" {
+                detail = true
+            } else if let number = UInt32(word), id == nil {
+                id = number
+            } else {
+                throw ValidationError("expected a bridge domain id and/or `detail`, got \"\(word)\"")
+            }
+        }
+        return (id, detail)
+    }
+
+    func run() throws {
+        let (id, detail) = try parsedWords()
+        try reportingFailures {
+            let query = "?detail=\(detail)"
+            let domains: [BridgeDomainInfo]
+            let raw: [UInt8]
+            if let id {
+                let (domain, body) = try options.api.get("/v1/bridge-domains/\(id)\(query)", as: BridgeDomainInfo.self)
+                (domains, raw) = ([domain], body)
+            } else {
+                (domains, raw) = try options.api.get("/v1/bridge-domains\(query)", as: [BridgeDomainInfo].self)
+            }
+            if options.json { return printJSON(raw) }
+            print(Self.render(domains, detail: detail))
+        }
+    }
+
+    static func render(_ domains: [BridgeDomainInfo], detail: Bool) -> String {
+        func summary(_ domains: [BridgeDomainInfo]) -> String {
+            var table = TextTable([.init("BD-ID", .right), .init("Learning"), .init("Learned", .right),
+                                   .init("Learn-limit", .right), .init("Age(s)", .right), .init("Interfaces")])
+            for domain in domains {
+                table.add([String(domain.id), domain.learning ? "on" : "off", String(domain.learned),
+                           String(domain.learnLimit), String(domain.macAgeSeconds),
+                           domain.interfaces.isEmpty ? "-" : domain.interfaces.joined(separator: ", ")])
+            }
+            return table.render()
+        }
+        guard detail else { return summary(domains) }
+        var sections: [String] = []
+        for domain in domains {
+            var macs = TextTable([.init("MAC"), .init("Interface"), .init("Age(s)", .right)])
+            for entry in domain.macs ?? [] {
+                macs.add([entry.mac, entry.interface, String(entry.ageSeconds)])
+            }
+            sections.append(summary([domain]) + "\n\n" + macs.render(indent: "  "))
+        }
+        return sections.joined(separator: "\n\n")
+    }
+}
+
+struct ShowTrace: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "trace", abstract: "Packets captured by `trace add`.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (packets, raw) = try options.api.get("/v1/trace", as: [TracedPacketInfo].self)
+            if options.json { return printJSON(raw) }
+            if packets.isEmpty {
+                print("No packets in trace buffer")
+                return
+            }
+            let blocks = packets.map { packet in
+                (["Packet \(packet.id)", ""] + packet.lines).joined(separator: "\n")
+            }
+            print(blocks.joined(separator: "\n\n"))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Dispatch
+import WeftControl
+import WeftEngine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// weftd: the node daemon. Wires the forwarding engine, the state store, the
+/// namespace worker and the API server, restores saved state, then serves
+/// until SIGTERM/SIGINT.
+struct Weftd: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weftd", abstract: "Weft userspace dataplane daemon.")
+
+    @Option(help: "YAML configuration file (see configs/weftd.yaml).") var config: String?
+    @Option(help: "API unix socket path (default \(WeftConfig.defaultSocketPath)).") var socket: String?
+    @Option(help: "SQLite state database (default \(WeftConfig.defaultStatePath)).") var state: String?
+    @Option(name: .customLong("worker-cpu"), help: "CPU to pin the forwarding worker to (-1: no pinning).") var workerCPU: Int?
+    @Option(name: .customLong("poll-mode"), help: "busy | adaptive") var pollMode: PollMode?
+    @Option(name: .customLong("log-level"), help: "debug | info | warning | error") var logLevel: LogLevel?
+    @Option(help: "Packet buffers in the arena (2 KiB each).") var buffers = 32768
+    @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
+
+    func run() throws {
+        var cfg = try config.map { try WeftConfig.load(path: $0) } ?? WeftConfig()
+        cfg = cfg.overriding(.init(socketPath: socket, statePath: state, workerCPU: workerCPU, pollMode: pollMode, logLevel: logLevel))
+        let log = WeftLogger.shared
+        log.level = cfg.logLevel
+
+        // First: a second weftd on the same state must fail before touching anything.
+        let instanceLock = try InstanceLock(statePath: cfg.statePath)
+
+        var settings = EngineSettings()
+        settings.buffers = buffers
+        settings.workerCPU = cfg.workerCPU >= 0 ? cfg.workerCPU : nil
+        settings.pollMode = cfg.pollMode == .busy ? .busy : .adaptive
+        settings.afPacket.rxRetireMs = rxBlockTimeoutMs
+        let dataplane = try EngineDataplane(settings: settings)
+        dataplane.start()
+
+        let store = try StateStore(path: cfg.statePath)
+        let netns = try NetnsWorker()
+        let executor = ControlExecutor()
+        let networks = NetworkService(store: store, dataplane: dataplane, log: log)
+        let attachments = AttachmentService(store: store, dataplane: dataplane, provisioner: netns, log: log)
+        let reconciler = Reconciler(store: store, dataplane: dataplane, provisioner: netns, log: log)
+        let report = try executor.runSync { try reconciler.run() }
+        log.info("restored state: \(report)")
+
+        let server = APIServer(socketPath: cfg.socketPath, networks: networks, attachments: attachments,
+                               dataplane: dataplane, executor: executor, log: log)
+        try server.start()
+        log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling")
+
+        // Orderly stop: no new requests, finish queued control work, stop the worker.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .main) }
+        for source in signals {
+            source.setEventHandler {
+                log.info("weftd stopping")
+                server.stop()
+                executor.shutdown()
+                dataplane.stop()
+                netns.shutdown()
+                Glibc.exit(0)
+            }
+            source.resume()
+        }
+        withExtendedLifetime((signals, instanceLock)) { dispatchMain() }
+    }
+}
+
+extension PollMode: ExpressibleByArgument {}
+extension LogLevel: ExpressibleByArgument {}
+
+Weftd.main()

@@ -1,0 +1,32 @@
+@testable import WeftControl
+
+/// In-memory stand-in for NetnsWorker: tracks which veths and namespaces
+/// "exist" and can be told to fail.
+final class FakeVethProvisioner: VethProvisioner {
+    var namespaces: Set<String> = []
+    var links: [String: VethSpec] = [:]        // host end name -> spec it was created with
+    var created: [VethSpec] = []
+    var deleted: [String] = []
+
+    var failCreate: NetnsError?
+    var failDelete: NetnsError?
+
+    func createVeth(_ spec: VethSpec) throws -> VethResult {
+        if let failure = failCreate { throw failure }
+        guard namespaces.contains(spec.netnsPath) else { throw NetnsError(errno: 2, message: "no netns \(spec.netnsPath)") }
+        guard links[spec.hostIfName] == nil else { throw NetnsError(errno: 17, message: "\(spec.hostIfName) exists") }
+        links[spec.hostIfName] = spec
+        created.append(spec)
+        return VethResult(hostIfIndex: Int32(links.count + 10), containerIfIndex: 2, hostMac: [2, 0, 0, 0, 0, 1])
+    }
+
+    func deleteVeth(hostIfName: String) throws -> Bool {
+        if let failure = failDelete { throw failure }
+        deleted.append(hostIfName)
+        return links.removeValue(forKey: hostIfName) != nil
+    }
+
+    func linkExists(_ name: String) -> Bool { links[name] != nil }
+
+    func netnsExists(_ path: String) -> Bool { namespaces.contains(path) }
+}

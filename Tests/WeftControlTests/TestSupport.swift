@@ -1,0 +1,51 @@
+import Foundation
+import XCTest
+@testable import WeftControl
+
+/// A fresh directory under /tmp, removed when the test ends. Kept short:
+/// unix socket paths must fit in 108 bytes.
+func makeTemporaryDirectory(_ test: XCTestCase) throws -> String {
+    let path = "/tmp/weft-test-" + String(UUID().uuidString.prefix(8))
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+    return path
+}
+
+/// Store, fakes and services wired as weftd wires the real ones.
+struct ControlFixture {
+    let directory: String
+    let store: StateStore
+    let dataplane = FakeDataplane()
+    let provisioner = FakeVethProvisioner()
+    let networks: NetworkService
+    let attachments: AttachmentService
+    static let quietLog = WeftLogger(level: .error)
+
+    init(_ test: XCTestCase) throws {
+        directory = try makeTemporaryDirectory(test)
+        store = try StateStore(path: directory + "/state/state.db")
+        networks = NetworkService(store: store, dataplane: dataplane, log: Self.quietLog)
+        attachments = AttachmentService(store: store, dataplane: dataplane, provisioner: provisioner, log: Self.quietLog)
+    }
+
+    /// A netns path the fake provisioner treats as existing.
+    func addNamespace(_ name: String) -> String {
+        let path = "/var/run/netns/\(name)"
+        provisioner.namespaces.insert(path)
+        return path
+    }
+}
+
+func XCTAssertControlError(_ expression: @autoclosure () throws -> Any, code: String, field: String? = nil,
+                           status: Int? = nil, file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        _ = try expression()
+        XCTFail("expected ControlError \(code), got success", file: file, line: line)
+    } catch let error as ControlError {
+        XCTAssertEqual(error.code, code, error.message, file: file, line: line)
+        if let field { XCTAssertEqual(error.field, field, file: file, line: line) }
+        if let status { XCTAssertEqual(error.httpStatus, status, file: file, line: line) }
+    } catch {
+        XCTFail("expected ControlError \(code), got \(error)", file: file, line: line)
+    }
+}

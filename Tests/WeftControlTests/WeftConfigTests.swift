@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+@testable import WeftControl
+
+final class WeftConfigTests: XCTestCase {
+    func testDefaults() throws {
+        let config = try WeftConfig.parse(yaml: "")
+        XCTAssertEqual(config, WeftConfig())
+        XCTAssertEqual(config.socketPath, "/run/weft/weft.sock")
+        XCTAssertEqual(config.statePath, "/var/lib/weft/state.db")
+        XCTAssertEqual(config.workerCPU, 1)
+        XCTAssertEqual(config.pollMode, .adaptive)
+        XCTAssertEqual(config.logLevel, .info)
+    }
+
+    func testAllKeys() throws {
+        let config = try WeftConfig.parse(yaml: """
+            socket_path: /tmp/w.sock
+            state_path: /tmp/w.db
+            worker_cpu: 3
+            poll_mode: busy
+            log_level: debug
+            """)
+        XCTAssertEqual(config, WeftConfig(socketPath: "/tmp/w.sock", statePath: "/tmp/w.db", workerCPU: 3,
+                                          pollMode: .busy, logLevel: .debug))
+    }
+
+    func testFlagsOverrideTheFile() throws {
+        let file = try WeftConfig.parse(yaml: "worker_cpu: 3\npoll_mode: busy\n")
+        let config = file.overriding(.init(socketPath: "/x.sock", workerCPU: 0))
+        XCTAssertEqual(config.workerCPU, 0)
+        XCTAssertEqual(config.socketPath, "/x.sock")
+        XCTAssertEqual(config.pollMode, .busy)
+    }
+
+    func testBadValuesNameTheKey() {
+        func message(_ yaml: String) -> String {
+            do {
+                _ = try WeftConfig.parse(yaml: yaml, source: "weftd.yaml")
+                return "no error"
+            } catch { return "\(error)" }
+        }
+        XCTAssertTrue(message("poll_mode: fast").hasPrefix("weftd.yaml: poll_mode: "), message("poll_mode: fast"))
+        XCTAssertTrue(message("worker_cpu: one").contains("worker_cpu"))
+        XCTAssertTrue(message("worker_cpu: -1").contains("worker_cpu"))
+        XCTAssertTrue(message("socket_path: relative.sock").contains("socket_path"))
+        XCTAssertTrue(message("log_level: loud").contains("log_level"))
+        XCTAssertTrue(message("pollmode: busy").contains("pollmode: unknown key"), message("pollmode: busy"))
+        XCTAssertTrue(message("- a\n- b").contains("mapping"))
+        XCTAssertTrue(message("a: [").contains("not valid YAML"))
+    }
+
+    func testLoadingAMissingFileNamesIt() {
+        XCTAssertThrowsError(try WeftConfig.load(path: "/nonexistent/weftd.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/weftd.yaml"))
+        }
+    }
+
+    func testTheShippedExampleConfigLoads() throws {
+        // Tests/WeftControlTests/<this file> -> repository root.
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent("configs/weftd.yaml").path
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: path), "no configs/weftd.yaml at \(path)")
+        XCTAssertEqual(try WeftConfig.load(path: path), WeftConfig())
+    }
+}
