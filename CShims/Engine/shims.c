@@ -45,7 +45,7 @@ static int fail(char *err, size_t errlen, const char *ifname, const char *step, 
     return -e;
 }
 
-int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_count,
+int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint32_t rx_block_count,
                   uint32_t retire_ms, uint32_t tx_frame_count,
                   struct weft_afp_ring *ring, char *err, size_t errlen) {
     memset(ring, 0, sizeof(*ring));
@@ -57,31 +57,34 @@ int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);   // protocol 0: bind enables rx
     if (fd < 0) return fail(err, errlen, ifname, "socket(AF_PACKET)", errno);
 
-    int v3 = TPACKET_V3;
-    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v3, sizeof v3) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_VERSION V3", e); }
+    // `version` is the number users know (2, 3); the kernel's enum starts at V1 = 0.
+    if (version != 2 && version != 3) { close(fd); return fail(err, errlen, ifname, "ring version (2 or 3)", EINVAL); }
+    int kversion = version == 3 ? TPACKET_V3 : TPACKET_V2;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &kversion, sizeof kversion) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_VERSION", e); }
     int one = 1;
     if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_QDISC_BYPASS", e); }
 #ifdef PACKET_IGNORE_OUTGOING
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_IGNORE_OUTGOING", e); }
 #endif
 
+    // Both versions take a tpacket_req3-shaped request; V2 reads only its first four fields.
     struct tpacket_req3 rx = {0};
     rx.tp_block_size = rx_block_size;
     rx.tp_block_nr = rx_block_count;
     rx.tp_frame_size = 2048;
     rx.tp_frame_nr = (rx_block_size / 2048) * rx_block_count;
-    rx.tp_retire_blk_tov = retire_ms;
-    rx.tp_feature_req_word = 0;
-    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, sizeof rx) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_RX_RING", e); }
+    if (version == 3) rx.tp_retire_blk_tov = retire_ms;
+    socklen_t rxlen = version == 3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, rxlen) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_RX_RING", e); }
 
-    // V3 transmit is frame-based: fixed 2048-byte slots, block fields describe the area only.
+    // Transmit is frame-based in both versions: fixed 2048-byte slots.
     struct tpacket_req3 tx = {0};
     tx.tp_block_size = 1 << 16;
     tx.tp_frame_size = 2048;
     uint32_t per_block = tx.tp_block_size / tx.tp_frame_size;
     tx.tp_block_nr = (tx_frame_count + per_block - 1) / per_block;
     tx.tp_frame_nr = tx.tp_block_nr * per_block;
-    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, sizeof tx) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_TX_RING", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, rxlen) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_TX_RING", e); }
 
     size_t rx_len = (size_t)rx_block_size * rx_block_count;
     size_t tx_len = (size_t)tx.tp_block_size * tx.tp_block_nr;
@@ -109,6 +112,9 @@ int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_
     if (ioctl(fd, SIOCGIFMTU, &ifr) == 0) ring->mtu = ifr.ifr_mtu;
 
     ring->fd = fd;
+    ring->version = version;
+    ring->rx_frame_size = rx.tp_frame_size;
+    ring->rx_frame_count = rx.tp_frame_nr;
     ring->ifindex = (int)idx;
     ring->map = map;
     ring->map_len = rx_len + tx_len;
@@ -118,7 +124,8 @@ int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_
     ring->tx_ring = map + rx_len;
     ring->tx_frame_size = tx.tp_frame_size;
     ring->tx_frame_count = tx.tp_frame_nr;
-    ring->tx_data_offset = TPACKET3_HDRLEN - sizeof(struct sockaddr_ll);
+    ring->tx_data_offset = version == 3 ? TPACKET3_HDRLEN - sizeof(struct sockaddr_ll)
+                                                 : TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
     return 0;
 }
 

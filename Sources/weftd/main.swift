@@ -20,6 +20,7 @@ struct Weftd: ParsableCommand {
     @Option(name: .customLong("poll-mode"), help: "busy | adaptive") var pollMode: PollMode?
     @Option(name: .customLong("log-level"), help: "debug | info | warning | error") var logLevel: LogLevel?
     @Option(help: "Packet buffers in the arena (2 KiB each).") var buffers = 32768
+    @Option(name: .customLong("rx-ring"), help: "AF_PACKET ring version: 2 (per-frame, lowest latency) or 3 (blocks).") var rxRing: Int32 = 2
     @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
 
     func run() throws {
@@ -35,6 +36,8 @@ struct Weftd: ParsableCommand {
         settings.buffers = buffers
         settings.workerCPU = cfg.workerCPU >= 0 ? cfg.workerCPU : nil
         settings.pollMode = cfg.pollMode == .busy ? .busy : .adaptive
+        guard rxRing == 2 || rxRing == 3 else { throw ValidationError("--rx-ring must be 2 or 3") }
+        settings.afPacket.ringVersion = rxRing
         settings.afPacket.rxRetireMs = rxBlockTimeoutMs
         let dataplane = try EngineDataplane(settings: settings)
         dataplane.start()
@@ -44,12 +47,13 @@ struct Weftd: ParsableCommand {
         let executor = ControlExecutor()
         let networks = NetworkService(store: store, dataplane: dataplane, log: log)
         let attachments = AttachmentService(store: store, dataplane: dataplane, provisioner: netns, log: log)
+        let hostInterfaces = HostInterfaceService(store: store, dataplane: dataplane, provisioner: netns, log: log)
         let reconciler = Reconciler(store: store, dataplane: dataplane, provisioner: netns, log: log)
         let report = try executor.runSync { try reconciler.run() }
         log.info("restored state: \(report)")
 
         let server = APIServer(socketPath: cfg.socketPath, networks: networks, attachments: attachments,
-                               dataplane: dataplane, executor: executor, log: log)
+                               hostInterfaces: hostInterfaces, dataplane: dataplane, executor: executor, log: log)
         try server.start()
         log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling")
 

@@ -70,6 +70,25 @@ static inline void weft_v3_tx_submit(void *slot, uint32_t len) {
     __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 }
 
+/// TPACKET_V2 slots: one tpacket2_hdr per fixed-size frame, status first.
+static inline uint32_t weft_v2_status(const void *h) {
+    return __atomic_load_n(&((const struct tpacket2_hdr *)h)->tp_status, __ATOMIC_ACQUIRE);
+}
+static inline void weft_v2_release(void *h) {
+    __atomic_store_n(&((struct tpacket2_hdr *)h)->tp_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+}
+static inline uint32_t weft_v2_snaplen(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_snaplen; }
+static inline uint32_t weft_v2_len(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_len; }
+static inline uint32_t weft_v2_mac(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_mac; }
+static inline uint16_t weft_v2_vlan_tci(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_vlan_tci; }
+static inline uint16_t weft_v2_vlan_tpid(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_vlan_tpid; }
+static inline void weft_v2_tx_submit(void *slot, uint32_t len) {
+    struct tpacket2_hdr *h = (struct tpacket2_hdr *)slot;
+    h->tp_len = len;
+    h->tp_snaplen = len;
+    __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
+}
+
 enum {
     WEFT_TP_STATUS_USER = TP_STATUS_USER,
     WEFT_TP_STATUS_AVAILABLE = TP_STATUS_AVAILABLE,
@@ -94,12 +113,15 @@ uint64_t weft_monotonic_ns(void);
 /// PACKET_IGNORE_OUTGOING (rx does not see our own tx), promiscuous membership.
 struct weft_afp_ring {
     int fd;
+    int version;              // 2 or 3: TPACKET_V2 or TPACKET_V3 (rx and tx rings)
     int ifindex;
     uint8_t *map;            // rx ring then tx ring
     size_t map_len;
     uint8_t *rx_ring;
     uint32_t rx_block_size;
     uint32_t rx_block_count;
+    uint32_t rx_frame_size;   // V2: fixed slot size
+    uint32_t rx_frame_count;  // V2: slots in the rx ring
     uint8_t *tx_ring;
     uint32_t tx_frame_size;
     uint32_t tx_frame_count;
@@ -108,10 +130,11 @@ struct weft_afp_ring {
     int mtu;
 };
 
-/// Opens `ifname` (in the caller's network namespace). `retire_ms` is the
-/// TPACKET_V3 block retire timeout. Returns 0 or -errno; on failure `err`
-/// names the step that failed and nothing stays open.
-int weft_afp_open(const char *ifname, uint32_t rx_block_size, uint32_t rx_block_count,
+/// Opens `ifname` (in the caller's network namespace) with ring `version`
+/// TPACKET_V2 (per-frame status: each packet visible at once) or TPACKET_V3
+/// (blocks handed over when full or after `retire_ms`). Returns 0 or -errno;
+/// on failure `err` names the step that failed and nothing stays open.
+int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint32_t rx_block_count,
                   uint32_t retire_ms, uint32_t tx_frame_count,
                   struct weft_afp_ring *ring, char *err, size_t errlen);
 void weft_afp_close(struct weft_afp_ring *ring);

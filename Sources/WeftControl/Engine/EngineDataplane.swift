@@ -42,10 +42,10 @@ public final class EngineDataplane: Dataplane {
         try graph.finalize()
         worker = Worker(graph: graph, cpu: settings.workerCPU, pollMode: settings.pollMode)
         worker.setInputs([afInput])
-        let l2 = self.l2, afPorts = self.afPorts, interfaces = self.interfaceTable
+        let l2 = self.l2, afInput = self.afInput, graph = self.graph
         worker.addHousekeeping { now in
             l2.age(now: now)
-            afPorts.collectKernelDrops(into: interfaces)
+            afInput.collectKernelDrops(graph)
         }
     }
 

@@ -2,9 +2,10 @@ import CShims
 import WeftEngine
 import WeftPacket
 
-/// af-packet-input: reads frames from each port's TPACKET_V3 rx ring into
-/// pool buffers (one copy; the ring is the kernel's memory) and hands them to
-/// ethernet-input. Blocks are returned to the kernel as soon as they are read.
+/// af-packet-input: reads frames from each port's rx ring (TPACKET_V2 slots
+/// or TPACKET_V3 blocks) into pool buffers (one copy; the ring is the
+/// kernel's memory) and hands them to ethernet-input. Slots and blocks go
+/// back to the kernel as soon as they are read.
 ///
 /// Sets: dataOffset, length, rxInterface, flags (.l4ChecksumPending when the
 /// kernel says the L4 checksum is partial, as veth senders leave it).
@@ -18,11 +19,13 @@ public final class AfPacketInputNode: GraphNode {
         case noBuffers = "no-buffers"
         case frameTooLong = "frame-too-long"
         case truncated = "truncated"
+        case kernelRingDrops = "kernel-ring-drops"
         public var help: String {
             switch self {
             case .noBuffers: return "frames dropped: buffer pool empty"
             case .frameTooLong: return "frames longer than a buffer (GSO left on?)"
             case .truncated: return "frames cut short by the ring's snap length"
+            case .kernelRingDrops: return "frames the kernel dropped: rx ring full (PACKET_STATISTICS)"
             }
         }
     }
@@ -31,7 +34,7 @@ public final class AfPacketInputNode: GraphNode {
 
     let ports: AfPacketPorts
     var toEthernet = Int32(0)
-    var errNoBuffers = UInt32(0), errTooLong = UInt32(0), errTruncated = UInt32(0)
+    var errNoBuffers = UInt32(0), errTooLong = UInt32(0), errTruncated = UInt32(0), errKernelDrops = UInt32(0)
 
     public init(ports: AfPacketPorts) {
         self.ports = ports
@@ -43,9 +46,17 @@ public final class AfPacketInputNode: GraphNode {
         errNoBuffers = errorIndex(Error.noBuffers)
         errTooLong = errorIndex(Error.frameTooLong)
         errTruncated = errorIndex(Error.truncated)
+        errKernelDrops = errorIndex(Error.kernelRingDrops)
     }
 
     public override var pollDescriptors: [Int32] { ports.descriptors }
+
+    /// Housekeeping (worker thread): moves the kernel's rx-ring drop counts
+    /// into `kernel-ring-drops` and the interfaces' drop counters.
+    public func collectKernelDrops(_ graph: Graph) {
+        let n = ports.collectKernelDrops(into: graph.interfaces)
+        if n > 0 { graph.count(errKernelDrops, n) }
+    }
 
     public override func poll(_ graph: Graph) -> Int {
         var total = 0
@@ -57,15 +68,49 @@ public final class AfPacketInputNode: GraphNode {
 
     @inline(__always)
     private func receive(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, budget: Int) -> Int {
-        let md = graph.metadata
-        let rx = port.pointee.swIfIndex
+        var out = NextCursor(to: toEthernet)
+        var traceBudget = graph.trace.remaining(index)
+        var bytes = 0
+        let got = port.pointee.ring.version == 3
+            ? receiveBlocks(graph, port, budget, &out, &traceBudget, &bytes)
+            : receiveSlots(graph, port, budget, &out, &traceBudget, &bytes)
+        graph.close(&out)
+        let rx = Int(port.pointee.swIfIndex)
+        graph.interfaces.rxPackets[rx] &+= UInt64(got)
+        graph.interfaces.rxBytes[rx] &+= UInt64(bytes)
+        return got
+    }
+
+    /// TPACKET_V2: one status word per fixed slot.
+    @inline(__always)
+    private func receiveSlots(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, _ budget: Int,
+                              _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) -> Int {
+        let ring = UnsafeMutableRawPointer(port.pointee.ring.rx_ring!)
+        let slotSize = Int(port.pointee.ring.rx_frame_size)
+        let slots = port.pointee.ring.rx_frame_count
+        var slot = port.pointee.rxBlock
+        var got = 0
+        while got < budget {
+            let h = ring + Int(slot) * slotSize
+            let status = weft_v2_status(h)
+            if status & UInt32(WEFT_TP_STATUS_USER) == 0 { break }
+            deliver(graph, port, src: h + Int(weft_v2_mac(h)), snap: Int(weft_v2_snaplen(h)), wire: Int(weft_v2_len(h)),
+                    status: status, tci: weft_v2_vlan_tci(h), tpid: weft_v2_vlan_tpid(h), &out, &traceBudget, &bytes)
+            weft_v2_release(h)
+            slot = slot &+ 1 == slots ? 0 : slot &+ 1
+            got &+= 1
+        }
+        port.pointee.rxBlock = slot
+        return got
+    }
+
+    /// TPACKET_V3: blocks of variable-length frames, returned a block at a time.
+    @inline(__always)
+    private func receiveBlocks(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, _ budget: Int,
+                               _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) -> Int {
         let blockSize = Int(port.pointee.ring.rx_block_size)
         let blockCount = port.pointee.ring.rx_block_count
-        var traceBudget = graph.trace.remaining(index)
         var got = 0
-        var bytes = 0
-        var out = NextCursor(to: toEthernet)
-        defer { graph.close(&out) }
         while got < budget {
             let block = UnsafeMutableRawPointer(port.pointee.ring.rx_ring!) + Int(port.pointee.rxBlock) * blockSize
             if weft_v3_block_status(block) & UInt32(WEFT_TP_STATUS_USER) == 0 { break }
@@ -73,45 +118,13 @@ public final class AfPacketInputNode: GraphNode {
             var h = port.pointee.rxPacketHeader ?? block + Int(weft_v3_block_first(block))
             var k = port.pointee.rxPacket
             while k < packets && got < budget {
-                let status = weft_v3_pkt_status(h)
-                let snap = Int(weft_v3_pkt_snaplen(h))
-                let src = h + Int(weft_v3_pkt_mac(h))
-                let vlanValid = status & UInt32(WEFT_TP_STATUS_VLAN_VALID) != 0
-                let len = snap + (vlanValid ? 4 : 0)
-                let wireLength = Int(weft_v3_pkt_len(h))
-                let header = h
+                deliver(graph, port, src: h + Int(weft_v3_pkt_mac(h)), snap: Int(weft_v3_pkt_snaplen(h)), wire: Int(weft_v3_pkt_len(h)),
+                        status: weft_v3_pkt_status(h), tci: weft_v3_pkt_vlan_tci(h), tpid: weft_v3_pkt_vlan_tpid(h),
+                        &out, &traceBudget, &bytes)
                 let next = weft_v3_pkt_next(h)
-                k &+= 1
                 h = next == 0 ? h : h + Int(next)
+                k &+= 1
                 got &+= 1
-                if _slowPath(snap < wireLength) { graph.count(errTruncated); continue }
-                if _slowPath(len > BufferPool.maxDataLength) { graph.count(errTooLong); continue }
-                let bi = graph.buffers.alloc()
-                if _slowPath(bi == BufferPool.invalid) { graph.count(errNoBuffers); continue }
-                let m = md + Int(bi)
-                let dst = graph.data(bi) + BufferPool.headroom
-                if _slowPath(vlanValid) {
-                    // The kernel moved the 802.1Q tag into the ring header: restore it.
-                    dst.copyMemory(from: src, byteCount: 12)
-                    let tpidValid = status & UInt32(WEFT_TP_STATUS_VLAN_TPID_VALID) != 0
-                    let tpid = tpidValid ? weft_v3_pkt_vlan_tpid(header) : Ethernet.typeVLAN
-                    (dst + 12).storeBytes(of: tpid.bigEndian, as: UInt16.self)
-                    (dst + 14).storeBytes(of: weft_v3_pkt_vlan_tci(header).bigEndian, as: UInt16.self)
-                    (dst + 16).copyMemory(from: src + 12, byteCount: snap - 12)
-                } else {
-                    dst.copyMemory(from: src, byteCount: snap)
-                }
-                m.pointee.dataOffset = UInt16(BufferPool.headroom)
-                m.pointee.length = UInt16(truncatingIfNeeded: len)
-                m.pointee.rxInterface = rx
-                m.pointee.flags = status & UInt32(WEFT_TP_STATUS_CSUM_NOT_READY) != 0 ? .l4ChecksumPending : []
-                bytes &+= len
-                if _slowPath(traceBudget > 0) {
-                    let id = graph.trace.select(m, node: index)
-                    graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(rx), b: UInt64(len), c: UInt64(status)))
-                    traceBudget -= 1
-                }
-                graph.put(bi, &out)
             }
             if k >= packets {
                 weft_v3_block_release(block)
@@ -123,9 +136,43 @@ public final class AfPacketInputNode: GraphNode {
                 port.pointee.rxPacketHeader = h
             }
         }
-        graph.interfaces.rxPackets[Int(rx)] &+= UInt64(got)
-        graph.interfaces.rxBytes[Int(rx)] &+= UInt64(bytes)
         return got
+    }
+
+    /// Copies one received frame into a pool buffer and hands it on.
+    @inline(__always)
+    private func deliver(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, src: UnsafeMutableRawPointer,
+                         snap: Int, wire: Int, status: UInt32, tci: UInt16, tpid: UInt16,
+                         _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) {
+        let vlanValid = status & UInt32(WEFT_TP_STATUS_VLAN_VALID) != 0
+        let len = snap &+ (vlanValid ? 4 : 0)
+        if _slowPath(snap < wire) { graph.count(errTruncated); return }
+        if _slowPath(len > BufferPool.maxDataLength) { graph.count(errTooLong); return }
+        let bi = graph.buffers.alloc()
+        if _slowPath(bi == BufferPool.invalid) { graph.count(errNoBuffers); return }
+        let m = graph.metadata + Int(bi)
+        let dst = graph.data(bi) + BufferPool.headroom
+        if _slowPath(vlanValid) {
+            // The kernel moved the 802.1Q tag into the ring header: put it back.
+            dst.copyMemory(from: src, byteCount: 12)
+            let tpidValid = status & UInt32(WEFT_TP_STATUS_VLAN_TPID_VALID) != 0
+            (dst + 12).storeBytes(of: (tpidValid ? tpid : Ethernet.typeVLAN).bigEndian, as: UInt16.self)
+            (dst + 14).storeBytes(of: tci.bigEndian, as: UInt16.self)
+            (dst + 16).copyMemory(from: src + 12, byteCount: snap &- 12)
+        } else {
+            dst.copyMemory(from: src, byteCount: snap)
+        }
+        m.pointee.dataOffset = UInt16(BufferPool.headroom)
+        m.pointee.length = UInt16(truncatingIfNeeded: len)
+        m.pointee.rxInterface = port.pointee.swIfIndex
+        m.pointee.flags = status & UInt32(WEFT_TP_STATUS_CSUM_NOT_READY) != 0 ? .l4ChecksumPending : []
+        bytes &+= len
+        if _slowPath(traceBudget > 0) {
+            let id = graph.trace.select(m, node: index)
+            graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(port.pointee.swIfIndex), b: UInt64(len), c: UInt64(status)))
+            traceBudget -= 1
+        }
+        graph.put(bi, &out)
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String {

@@ -2,7 +2,7 @@ import CShims
 import WeftEngine
 import WeftPacket
 
-/// af-packet-output: copies frames into their port's tx ring and kicks the
+/// af-packet-output: copies frames into their port's tx ring (V2 or V3 slots) and kicks the
 /// kernel once per port per vector (one sendto for up to 256 frames).
 /// Partial L4 checksums left by veth senders are completed first: the
 /// receiving veth would otherwise drop TCP (ping works, TCP breaks).
@@ -61,7 +61,8 @@ public final class AfPacketOutputNode: GraphNode {
             if _slowPath(!port.pointee.active) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
             let frameSize = Int(port.pointee.ring.tx_frame_size)
             let frame = UnsafeMutableRawPointer(port.pointee.ring.tx_ring!) + Int(port.pointee.txSlot) * frameSize
-            let status = weft_v3_tx_status(frame)
+            let v3 = port.pointee.ring.version == 3
+            let status = v3 ? weft_v3_tx_status(frame) : weft_v2_status(frame)
             if _slowPath(status != UInt32(WEFT_TP_STATUS_AVAILABLE) && status != UInt32(WEFT_TP_STATUS_WRONG_FORMAT)) {
                 graph.count(errFull); drops[tx] &+= 1; continue
             }
@@ -69,7 +70,7 @@ public final class AfPacketOutputNode: GraphNode {
             let len = Int(m.pointee.length)
             if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { completeChecksum(p, len) }
             (frame + Int(port.pointee.ring.tx_data_offset)).copyMemory(from: p, byteCount: len)
-            weft_v3_tx_submit(frame, UInt32(len))
+            if v3 { weft_v3_tx_submit(frame, UInt32(len)) } else { weft_v2_tx_submit(frame, UInt32(len)) }
             port.pointee.txSlot = port.pointee.txSlot &+ 1 == port.pointee.ring.tx_frame_count ? 0 : port.pointee.txSlot &+ 1
             if !port.pointee.txPending {
                 port.pointee.txPending = true

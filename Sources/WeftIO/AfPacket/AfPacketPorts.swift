@@ -8,7 +8,8 @@ public struct AfPacketPort {
     public var ring = weft_afp_ring()
     public var swIfIndex: UInt32 = 0
     public var active = false
-    /// Next rx block to read, the packet within it, and that packet's header.
+    /// Next rx block (V3) or slot (V2) to read, the packet within the block,
+    /// and that packet's header.
     var rxBlock: UInt32 = 0
     var rxPacket: UInt32 = 0
     var rxPacketHeader: UnsafeMutableRawPointer? = nil
@@ -20,7 +21,12 @@ public struct AfPacketPort {
 }
 
 public struct AfPacketConfig: Sendable {
-    /// TPACKET_V3 rx ring geometry and block retire timeout.
+    /// Ring version: 2 (each frame visible to us the moment the kernel writes
+    /// it) or 3 (frames handed over a block at a time, when the block fills or
+    /// after `rxRetireMs`). See docs/architecture.md for the measurements.
+    public var ringVersion: Int32 = 2
+    /// Rx ring geometry (V2 carves the blocks into 2048-byte slots) and the
+    /// V3 block retire timeout.
     public var rxBlockSize: UInt32 = 1 << 17
     public var rxBlockCount: UInt32 = 32
     public var rxRetireMs: UInt32 = 1
@@ -70,7 +76,7 @@ public final class AfPacketPorts {
         }
         var ring = weft_afp_ring()
         var err = [CChar](repeating: 0, count: 256)
-        let rc = weft_afp_open(name, config.rxBlockSize, config.rxBlockCount, config.rxRetireMs, config.txFrames, &ring, &err, err.count)
+        let rc = weft_afp_open(name, config.ringVersion, config.rxBlockSize, config.rxBlockCount, config.rxRetireMs, config.txFrames, &ring, &err, err.count)
         if rc != 0 { throw AfPacketError.open(errno: -rc, message: String(cString: err)) }
         ports[slot] = AfPacketPort()
         ports[slot].ring = ring
@@ -111,12 +117,16 @@ public final class AfPacketPorts {
     }
 
     /// Accumulates the kernel's rx-ring drop counts (housekeeping).
-    public func collectKernelDrops(into interfaces: InterfaceTable) {
+    @discardableResult
+    public func collectKernelDrops(into interfaces: InterfaceTable) -> UInt64 {
+        var total: UInt64 = 0
         for k in 0..<activeCount {
             let i = Int(activeList[k])
             let d = UInt64(weft_afp_rx_drops(ports[i].ring.fd))
             ports[i].kernelDrops &+= d
             interfaces.drops[Int(ports[i].swIfIndex)] &+= d
+            total &+= d
         }
+        return total
     }
 }
