@@ -208,12 +208,17 @@ dp_weft_start() {
     ((i == 100)) && { REASON="weftd not ready after 10 s"; return 1; }
     sleep 0.1
   done
-  # The bridge domain may have to exist first; creating a network with it is harmless if not.
-  "$WEFT_BIN/weftctl" --socket "$sock" network create bench --subnet 10.78.0.0/24 \
-    --bridge-domain "$WEFT_BD" >>"$RAW/weftctl.log" 2>&1 || true
-  local ifn out
+  local out
+  if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" network create bench --subnet 10.78.0.0/24 \
+      --bridge-domain "$WEFT_BD" 2>&1); then
+    REASON="weftctl network create failed: ${out//$'\n'/ }"; return 1
+  fi
+  echo "$out" >>"$RAW/weftctl.log"
+  local ifn
   for ifn in d0 d1; do
-    if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --bridge-domain "$WEFT_BD" 2>&1); then
+    # Same offload settings as attach gives container veths: no GSO super-frames.
+    ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true
+    if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --network bench 2>&1); then
       REASON="weftctl interface add $ifn failed: ${out//$'\n'/ }"; return 1
     fi
   done

@@ -16,17 +16,7 @@ struct ShowInterfaces: ParsableCommand {
         try reportingFailures {
             let (interfaces, raw) = try options.api.get("/v1/interfaces", as: [InterfaceInfo].self)
             if options.json { return printJSON(raw) }
-            var table = TextTable([.init("Name"), .init("Idx", .right), .init("Driver"), .init("State"),
-                                   .init("MTU", .right), .init("BD", .right), .init("MAC"),
-                                   .init("Rx packets", .right), .init("Rx bytes", .right),
-                                   .init("Tx packets", .right), .init("Tx bytes", .right), .init("Drops", .right)])
-            for interface in interfaces.sorted(by: { $0.index < $1.index }) {
-                table.add([interface.name, String(interface.index), interface.driver, interface.up ? "up" : "down",
-                           String(interface.mtu), interface.bridgeDomain.map(String.init) ?? "-", interface.mac,
-                           String(interface.rxPackets), String(interface.rxBytes), String(interface.txPackets),
-                           String(interface.txBytes), String(interface.drops)])
-            }
-            print(table.render())
+            print(InterfaceCommand.render(interfaces))
         }
     }
 }

@@ -5,6 +5,7 @@
 final class FakeVethProvisioner: VethProvisioner {
     var namespaces: Set<String> = []
     var links: [String: VethSpec] = [:]        // host end name -> spec it was created with
+    var hostLinks: Set<String> = []            // links weftd did not create (for `interface add`)
     var created: [VethSpec] = []
     var deleted: [String] = []
 
@@ -26,7 +27,7 @@ final class FakeVethProvisioner: VethProvisioner {
         return links.removeValue(forKey: hostIfName) != nil
     }
 
-    func linkExists(_ name: String) -> Bool { links[name] != nil }
+    func linkExists(_ name: String) -> Bool { links[name] != nil || hostLinks.contains(name) }
 
     func netnsExists(_ path: String) -> Bool { namespaces.contains(path) }
 }

@@ -19,6 +19,7 @@ struct ControlFixture {
     let provisioner = FakeVethProvisioner()
     let networks: NetworkService
     let attachments: AttachmentService
+    let hostInterfaces: HostInterfaceService
     static let quietLog = WeftLogger(level: .error)
 
     init(_ test: XCTestCase) throws {
@@ -26,6 +27,8 @@ struct ControlFixture {
         store = try StateStore(path: directory + "/state/state.db")
         networks = NetworkService(store: store, dataplane: dataplane, log: Self.quietLog)
         attachments = AttachmentService(store: store, dataplane: dataplane, provisioner: provisioner, log: Self.quietLog)
+        hostInterfaces = HostInterfaceService(store: store, dataplane: dataplane, provisioner: provisioner,
+                                              log: Self.quietLog)
     }
 
     /// A netns path the fake provisioner treats as existing.

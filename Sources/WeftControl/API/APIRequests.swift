@@ -27,6 +27,14 @@ public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
     }
 }
 
+/// Body of POST /v1/interfaces: bridge existing link `name` (in weftd's
+/// namespace) into network `network`.
+public struct AddInterfaceRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var network: String
+    public init(name: String, network: String) { self.name = name; self.network = network }
+}
+
 /// Body of POST /v1/trace: trace the next `count` packets entering input node `node`.
 public struct TraceAddRequest: Codable, Sendable, Equatable {
     public var node: String

@@ -7,12 +7,16 @@ import Foundation
 public final class APIRouter {
     let networks: NetworkService
     let attachments: AttachmentService
+    let hostInterfaces: HostInterfaceService
     let dataplane: Dataplane
     let log: WeftLogger
 
+    /// `hostInterfaces` nil: one on the attachment service's store and provisioner.
     public init(networks: NetworkService, attachments: AttachmentService, dataplane: Dataplane,
-                log: WeftLogger = .shared) {
+                hostInterfaces: HostInterfaceService? = nil, log: WeftLogger = .shared) {
         self.networks = networks; self.attachments = attachments; self.dataplane = dataplane; self.log = log
+        self.hostInterfaces = hostInterfaces ?? HostInterfaceService(
+            store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
     }
 
     public func handle(_ request: APIRequest) -> APIResponse {
@@ -63,8 +67,15 @@ public final class APIRouter {
             return .noContent
 
         case ["interfaces"]:
-            try allow(["GET"], request)
-            return .json(dataplane.interfaces())
+            try allow(["GET", "POST"], request)
+            if method == "GET" { return .json(dataplane.interfaces()) }
+            let body = try APIJSON.decodeRequest(AddInterfaceRequest.self, from: request.body)
+            return .json(try hostInterfaces.add(body), status: 201)
+
+        case let path where path.count == 2 && path[0] == "interfaces":
+            try allow(["DELETE"], request)
+            try hostInterfaces.delete(name: path[1])
+            return .noContent
 
         case ["runtime"]:
             try allow(["GET"], request)

@@ -48,10 +48,11 @@ public final class APIServer {
     }
 
     public convenience init(socketPath: String, networks: NetworkService, attachments: AttachmentService,
-                            dataplane: Dataplane, executor: ControlExecutor, limits: Limits = .default,
-                            log: WeftLogger = .shared) {
+                            hostInterfaces: HostInterfaceService? = nil, dataplane: Dataplane,
+                            executor: ControlExecutor, limits: Limits = .default, log: WeftLogger = .shared) {
         self.init(socketPath: socketPath,
-                  router: APIRouter(networks: networks, attachments: attachments, dataplane: dataplane, log: log),
+                  router: APIRouter(networks: networks, attachments: attachments, dataplane: dataplane,
+                                    hostInterfaces: hostInterfaces, log: log),
                   executor: executor, limits: limits, log: log)
     }
 

@@ -51,6 +51,22 @@ public enum FieldRules {
         }
     }
 
+    /// The kernel's own rule for a link name (dev_valid_name): 1-15 bytes
+    /// (IFNAMSIZ - 1), not "." or "..", and no '/', ':' or whitespace (the
+    /// kernel's isspace, which includes 0xA0). Control characters are refused
+    /// too: the name ends up in logs and tables.
+    public static func linkName(_ name: String, field: String = "name") throws {
+        let bytes = Array(name.utf8)
+        let valid = !bytes.isEmpty && bytes.count <= 15 && name != "." && name != ".."
+            && bytes.allSatisfy { byte in
+                byte > 0x20 && byte != 0x7f && byte != 0xa0 && byte != UInt8(ascii: "/") && byte != UInt8(ascii: ":")
+            }
+        if !valid {
+            throw ControlError.invalidField(field,
+                "interface name \"\(name)\" is invalid; a Linux interface name is 1-15 bytes, not \".\" or \"..\", without '/', ':', whitespace or control characters")
+        }
+    }
+
     public static func netnsPath(_ path: String) throws {
         if !path.hasPrefix("/") || path.utf8.count > 4096 || path.contains("\0") {
             throw ControlError.invalidField("netns",

@@ -66,6 +66,8 @@ public final class NetworkService {
             throw ControlError(.conflict, code: "network_in_use",
                                message: "network \"\(name)\" still has \(attached) attachment(s); detach them first")
         }
+        let bridged = try store.hostInterfaceCount(network: name)
+        if bridged > 0 { throw StateStore.networkHasHostInterfaces(name, count: bridged) }
         do {
             try dataplane.deleteBridgeDomain(id: UInt32(record.bridgeDomain))
         } catch DataplaneError.notFound {

@@ -4,11 +4,13 @@ public struct ReconcileReport: Sendable, Equatable {
     public var interfacesReopened: [String] = []        // host veth still there, reopened in the dataplane
     public var vethsRecreated: [String] = []            // veth lost, netns alive: rebuilt identically
     public var attachmentsRemoved: [String] = []        // netns gone: "containerId/ifName"
+    public var hostInterfacesReopened: [String] = []    // `interface add` links, reopened in the dataplane
+    public var hostInterfacesMissing: [String] = []     // link no longer in weftd's namespace: record kept
     public var failures: [String] = []                  // left in the store for the next start to retry
 
     public init() {}
 
     public var summary: String {
-        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone), \(failures.count) failed"
+        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone); host interfaces: \(hostInterfacesReopened.count) reopened, \(hostInterfacesMissing.count) missing; \(failures.count) failed"
     }
 }

@@ -1,7 +1,8 @@
 // Brings the kernel and a freshly started dataplane in line with the state
 // store. The store is the truth: weftd may have been killed at any point, so
 // every attachment is checked against what actually exists and either
-// restored or, when its container is gone, removed.
+// restored or, when its container is gone, removed. Host interfaces (links
+// added with `interface add`) are reopened when their link still exists.
 //
 // Run it on the control thread, after the dataplane is up and before the API
 // server accepts requests.
@@ -16,9 +17,10 @@ public final class Reconciler {
         self.store = store; self.dataplane = dataplane; self.provisioner = provisioner; self.log = log
     }
 
-    /// One pass over all networks and attachments. Individual failures are
-    /// logged and reported, not thrown, so one broken attachment does not keep
-    /// the rest of the node offline; only an unreadable store throws.
+    /// One pass over all networks, attachments and host interfaces.
+    /// Individual failures are logged and reported, not thrown, so one broken
+    /// attachment does not keep the rest of the node offline; only an
+    /// unreadable store throws.
     @discardableResult
     public func run() throws -> ReconcileReport {
         var report = ReconcileReport()
@@ -44,6 +46,15 @@ public final class Reconciler {
             } catch {
                 report.failures.append("attachment \(name): \(error)")
                 log.error("restore attachment \(name) (\(attachment.hostIfName)) failed, kept for the next start: \(error)")
+            }
+        }
+
+        for hostInterface in try store.hostInterfaces() {
+            do {
+                try restore(hostInterface, bridgeDomain: bridgeDomains[hostInterface.network], report: &report)
+            } catch {
+                report.failures.append("host interface \(hostInterface.name): \(error)")
+                log.error("restore host interface \(hostInterface.name) failed, kept for the next start: \(error)")
             }
         }
         log.info("reconcile: \(report.summary)")
@@ -79,5 +90,24 @@ public final class Reconciler {
             report.vethsRecreated.append(name)
         }
         log.debug("restore \(name): \(attachment.hostIfName) is sw_if_index \(swIfIndex) in bridge domain \(bridgeDomain)")
+    }
+
+    /// A host interface is not weftd's to create: if its link is gone, say
+    /// so and keep the record: a later start reopens it once the link is
+    /// back, and `weftctl interface delete` removes it.
+    private func restore(_ hostInterface: HostInterfaceRecord, bridgeDomain: UInt32?,
+                         report: inout ReconcileReport) throws {
+        guard provisioner.linkExists(hostInterface.name) else {
+            report.hostInterfacesMissing.append(hostInterface.name)
+            log.warning("restore host interface \(hostInterface.name): no such link in weftd's namespace; kept in network \(hostInterface.network), not in the dataplane")
+            return
+        }
+        guard let bridgeDomain else {
+            throw ControlError(.internal, code: "network_not_restored",
+                               message: "bridge domain of network \(hostInterface.network) could not be created")
+        }
+        let swIfIndex = try dataplane.addAfPacketInterface(hostIfName: hostInterface.name, bridgeDomain: bridgeDomain)
+        report.hostInterfacesReopened.append(hostInterface.name)
+        log.debug("restore host interface \(hostInterface.name): sw_if_index \(swIfIndex) in bridge domain \(bridgeDomain)")
     }
 }

@@ -42,6 +42,15 @@ enum StateMigrations {
                              columns: ["container_id", "if_name"], onDelete: .cascade)
             }
         }
+
+        migrator.registerMigration("v2-host-interfaces") { db in
+            try db.create(table: "host_interfaces") { t in
+                t.primaryKey("name", .text)
+                // RESTRICT, as for attachments: a network cannot disappear under its interfaces.
+                t.column("network", .text).notNull().indexed().references("networks", onDelete: .restrict)
+                t.column("created_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -56,6 +56,13 @@ extension StateStore {
                                    message: "host interface name \(hostIfName) is already used by \(holder.containerId)/\(holder.ifName); use another ifName",
                                    field: "ifName")
             }
+            if let taken = try HostInterfaceRecord.fetchOne(db, key: hostIfName) {
+                // An existing link of that name was added with POST
+                // /v1/interfaces: the attach would delete it as stale.
+                throw ControlError(.conflict, code: "host_interface_taken",
+                                   message: "host interface name \(hostIfName) is already an interface of network \(taken.network) (added with interface add); use another ifName",
+                                   field: "ifName")
+            }
             let record = AttachmentRecord(
                 containerId: containerId, ifName: ifName, network: networkName, netns: netns,
                 hostIfName: hostIfName, mac: InterfaceIdentity.format(mac: InterfaceIdentity.mac(for: address)),

@@ -43,7 +43,8 @@ extension StateStore {
         }
     }
 
-    /// Deletes a network that has no attachments. Returns false if it did not exist.
+    /// Deletes a network that has no attachments and no host interfaces.
+    /// Returns false if it did not exist.
     @discardableResult
     public func deleteNetwork(named name: String) throws -> Bool {
         try database.write { db in
@@ -52,8 +53,17 @@ extension StateStore {
                 throw ControlError(.conflict, code: "network_in_use",
                                    message: "network \"\(name)\" still has \(attached) attachment(s); detach them first")
             }
+            let bridged = try HostInterfaceRecord.filter(Column("network") == name).fetchCount(db)
+            if bridged > 0 {
+                throw Self.networkHasHostInterfaces(name, count: bridged)
+            }
             return try NetworkRecord.deleteOne(db, key: name)
         }
+    }
+
+    static func networkHasHostInterfaces(_ name: String, count: Int) -> ControlError {
+        ControlError(.conflict, code: "network_in_use",
+                     message: "network \"\(name)\" still has \(count) host interface(s); remove them first (weftctl interface delete NAME)")
     }
 
     public func attachmentCount(network: String) throws -> Int {
