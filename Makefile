@@ -5,8 +5,11 @@ SWIFT       ?= swift
 PYTHON      ?= python3
 SWIFT_FLAGS := -c release -Xswiftc -enable-testing
 export WEFT_BIN ?= $(CURDIR)/.build/release
+# make install: the CNI plugin where runtimes look for it (DESTDIR for packaging).
+CNI_BIN_DIR  ?= /opt/cni/bin
+CNI_CONF_DIR ?= /etc/cni/net.d
 
-.PHONY: all deps build test unit-test integration-test demo bench clean
+.PHONY: all deps build test unit-test integration-test demo bench install clean
 
 all: build
 
@@ -31,6 +34,16 @@ demo: deps build
 
 bench: build
 	benchmarks/e2e.sh
+
+# weft-cni as CNI type "weft", and its network configuration (an existing
+# conflist is kept: it may have been edited).
+install: build
+	install -D -m 0755 .build/release/weft-cni $(DESTDIR)$(CNI_BIN_DIR)/weft
+	if [ -e $(DESTDIR)$(CNI_CONF_DIR)/10-weft.conflist ]; then \
+		echo "install: keeping existing $(DESTDIR)$(CNI_CONF_DIR)/10-weft.conflist"; \
+	else \
+		install -D -m 0644 configs/10-weft.conflist $(DESTDIR)$(CNI_CONF_DIR)/10-weft.conflist; \
+	fi
 
 clean:
 	rm -rf .build .pytest_cache Tests/integration/__pycache__

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "weftd", targets: ["weftd"]),
         .executable(name: "weftctl", targets: ["weftctl"]),
         .executable(name: "weft-bench", targets: ["weft-bench"]),
+        .executable(name: "weft-cni", targets: ["weft-cni"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -37,10 +38,12 @@ let package = Package(
         .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
         .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
+        // weftd's API types and a blocking unix-socket HTTP client: stdlib + libc only.
+        .target(name: "WeftClient"),
         .target(
             name: "WeftControl",
             dependencies: [
-                "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CNetlink",
+                "WeftClient", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CNetlink",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -54,6 +57,9 @@ let package = Package(
         .executableTarget(
             name: "weftctl",
             dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // CNI 1.1.0 plugin logic (library, so it can be unit-tested) and the binary.
+        .target(name: "WeftCNI", dependencies: ["WeftClient"]),
+        .executableTarget(name: "weft-cni", dependencies: ["WeftCNI"]),
         .executableTarget(
             name: "weft-bench",
             dependencies: [
@@ -66,6 +72,7 @@ let package = Package(
         .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine"]),
         .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
+        .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -12,6 +12,9 @@ PACKAGES=(
   libnl-3-dev libnl-route-3-dev libsqlite3-dev libpcap-dev
   # peers for benchmarks/ (dpdk-testpmd lives in dpdk-dev on Debian 12)
   dpdk dpdk-dev
+  # reference CNI plugins (host-local, tuning, bridge...; in /usr/lib/cni) for
+  # weft-cni's delegated IPAM, chaining tests and benchmarks/cni.sh
+  containernetworking-plugins
   python3
 )
 

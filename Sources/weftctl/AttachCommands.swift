@@ -10,11 +10,13 @@ struct Attach: ParsableCommand {
     @Option(name: .customLong("ifname"), help: "Interface name inside the container.") var ifName: String = FieldRules.defaultIfName
     @Option(help: "Network name.") var network: String
     @Option(help: "MTU (default: the network's).") var mtu: Int?
+    @Option(help: "Use this address (e.g. 10.50.0.7/24) instead of one from weftd's IPAM.") var address: String?
+    @Option(help: "Default route inside the container via this address of the subnet.") var gateway: String?
 
     func run() throws {
         try reportingFailures {
             let request = CreateAttachmentRequest(containerId: containerId, netns: netns, ifName: ifName,
-                                                  network: network, mtu: mtu)
+                                                  network: network, mtu: mtu, address: address, gateway: gateway)
             let response = try options.api.call("POST", "/v1/attachments", body: request)
             if options.json { return printJSON(response.body) }
             print(Self.render(try options.api.decode(AttachmentInfo.self, response)))
@@ -27,7 +29,8 @@ struct Attach: ParsableCommand {
             ("container", attachment.containerId),
             ("interface", attachment.ifName),
             ("network", attachment.network),
-            ("address", attachment.address),
+            ("address", attachment.address + (attachment.ipam == .external ? " (external)" : "")),
+            ("gateway", attachment.gateway ?? "-"),
             ("mac", attachment.mac),
             ("mtu", String(attachment.mtu)),
             ("host interface", attachment.hostIfName + index),

@@ -16,15 +16,18 @@ public final class AttachmentService {
     }
 
     public func list() throws -> [AttachmentInfo] {
-        let indexes = interfaceIndexes()
-        return try store.attachments().map { AttachmentInfo($0, swIfIndex: indexes[$0.hostIfName]) }
+        let open = openInterfaces()
+        return try store.attachments().map {
+            AttachmentInfo($0, swIfIndex: open[$0.hostIfName]?.index, hostMac: open[$0.hostIfName]?.mac)
+        }
     }
 
     public func get(containerId: String, ifName: String) throws -> AttachmentInfo {
         guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
             throw Self.notFound(containerId: containerId, ifName: ifName)
         }
-        return AttachmentInfo(record, swIfIndex: interfaceIndexes()[record.hostIfName])
+        let open = openInterfaces()[record.hostIfName]
+        return AttachmentInfo(record, swIfIndex: open?.index, hostMac: open?.mac)
     }
 
     public func attach(_ request: CreateAttachmentRequest) throws -> AttachmentInfo {
@@ -34,6 +37,13 @@ public final class AttachmentService {
         try FieldRules.netnsPath(request.netns)
         try FieldRules.networkName(request.network, field: "network")
         if let mtu = request.mtu { try FieldRules.mtu(mtu) }
+        let address = try request.address.map(Self.parseAddress)
+        let gateway = try request.gateway.map { text -> IPv4Address in
+            guard let gateway = IPv4Address(text) else {
+                throw ControlError.invalidField("gateway", "gateway \"\(text)\" is not an IPv4 address; write it like 10.1.0.1")
+            }
+            return gateway
+        }
 
         // Cheap checks first, in the order a caller fixes them.
         if try store.attachment(containerId: request.containerId, ifName: ifName) != nil {
@@ -56,7 +66,9 @@ public final class AttachmentService {
         // the reconciler finishes (or cleans up) the attachment on restart;
         // the kernel never holds a veth the store does not know about.
         let record = try store.createAttachment(containerId: request.containerId, ifName: ifName,
-                                                network: request.network, netns: request.netns, mtu: request.mtu)
+                                                network: request.network, netns: request.netns, mtu: request.mtu,
+                                                address: address?.address, addressPrefix: address?.prefix,
+                                                gateway: gateway)
         var undo: [(String, () throws -> Void)] = [("delete the attachment record", { [store] in
             try store.deleteAttachment(containerId: record.containerId, ifName: record.ifName)
         })]
@@ -71,8 +83,9 @@ public final class AttachmentService {
                 log.warning("attach \(record.containerId)/\(record.ifName): removing stale host interface \(record.hostIfName)")
                 _ = try provisioner.deleteVeth(hostIfName: record.hostIfName)
             }
+            let veth: VethResult
             do {
-                _ = try provisioner.createVeth(Self.vethSpec(for: record))
+                veth = try provisioner.createVeth(Self.vethSpec(for: record))
             } catch {
                 throw Self.kernelError(error, doing: "creating veth \(record.hostIfName) into \(record.netns)")
             }
@@ -89,8 +102,9 @@ public final class AttachmentService {
                 throw ControlError.wrap(error, code: "dataplane_error",
                                         context: "adding \(record.hostIfName) to bridge domain \(network.bridgeDomain)")
             }
-            log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex)")
-            return AttachmentInfo(record, swIfIndex: swIfIndex)
+            let source = record.ownsLease ? "" : " (external address)"
+            log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex)")
+            return AttachmentInfo(record, swIfIndex: swIfIndex, hostMac: InterfaceIdentity.format(mac: veth.hostMac))
         } catch {
             for (what, step) in undo.reversed() {
                 do { try step() } catch let cleanup {
@@ -123,7 +137,11 @@ public final class AttachmentService {
             throw Self.kernelError(error, doing: "deleting veth \(record.hostIfName)")
         }
         try store.deleteAttachment(containerId: containerId, ifName: ifName)
-        log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address)")
+        if record.ownsLease {
+            log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address)")
+        } else {
+            log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner")
+        }
     }
 
     /// The veth an attachment record describes: same name, MAC and address
@@ -135,7 +153,27 @@ public final class AttachmentService {
         }
         return VethSpec(hostIfName: record.hostIfName, netnsPath: record.netns, containerIfName: record.ifName,
                         mac: mac, mtu: record.mtu, address: record.address, prefixLength: record.prefixLength,
-                        gateway: nil)
+                        gateway: record.gateway)
+    }
+
+    /// "10.1.0.7/24" or "10.1.0.7"; whether it fits the network is the
+    /// store's check, inside the transaction.
+    static func parseAddress(_ text: String) throws -> (address: IPv4Address, prefix: Int?) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        let prefix: Int?
+        if parts.count == 2 {
+            guard !parts[1].isEmpty, parts[1].count <= 2, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let length = Int(parts[1]), length <= 32 else {
+                throw ControlError.invalidField("address", "address \"\(text)\" has an invalid prefix length; write it like 10.1.0.7/24")
+            }
+            prefix = length
+        } else {
+            prefix = nil
+        }
+        guard parts.count <= 2, let address = IPv4Address(String(parts[0])) else {
+            throw ControlError.invalidField("address", "address \"\(text)\" is not an IPv4 address; write it like 10.1.0.7/24")
+        }
+        return (address, prefix)
     }
 
     static func kernelError(_ error: Error, doing what: String) -> ControlError {
@@ -151,9 +189,9 @@ public final class AttachmentService {
                      message: "container \"\(containerId)\" has no attached interface \"\(ifName)\"")
     }
 
-    private func interfaceIndexes() -> [String: UInt32] {
-        var indexes: [String: UInt32] = [:]
-        for info in dataplane.interfaces() { indexes[info.name] = info.index }
-        return indexes
+    private func openInterfaces() -> [String: (index: UInt32, mac: String)] {
+        var open: [String: (index: UInt32, mac: String)] = [:]
+        for info in dataplane.interfaces() { open[info.name] = (info.index, info.mac) }
+        return open
     }
 }

@@ -71,7 +71,8 @@ public final class Reconciler {
             }
             try store.deleteAttachment(containerId: attachment.containerId, ifName: attachment.ifName)
             report.attachmentsRemoved.append(name)
-            log.info("restore \(name): netns \(attachment.netns) is gone; removed the attachment and released \(attachment.address)")
+            let released = attachment.ownsLease ? "released \(attachment.address)" : "forgot external address \(attachment.address)"
+            log.info("restore \(name): netns \(attachment.netns) is gone; removed the attachment and \(released)")
             return
         }
         guard let bridgeDomain else {

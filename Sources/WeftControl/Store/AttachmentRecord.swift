@@ -18,11 +18,20 @@ public struct AttachmentRecord: Codable, Equatable, Sendable, FetchableRecord, P
     public var prefixLength: Int
     public var mtu: Int
     public var createdAt: Date
+    /// Default route inside the container via this address, or none.
+    public var gateway: String?
+    /// "weft": the address is a lease of weftd's IPAM (a `leases` row);
+    /// "external": the caller supplied it and owns it (no lease row).
+    public var ipam: String
 
     public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String, mac: String,
-                address: String, prefixLength: Int, mtu: Int, createdAt: Date) {
+                address: String, prefixLength: Int, mtu: Int, createdAt: Date, gateway: String? = nil,
+                ipam: String = "weft") {
         self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
         self.hostIfName = hostIfName; self.mac = mac; self.address = address; self.prefixLength = prefixLength
-        self.mtu = mtu; self.createdAt = createdAt
+        self.mtu = mtu; self.createdAt = createdAt; self.gateway = gateway; self.ipam = ipam
     }
+
+    /// Whether weftd's IPAM leased the address (and so releases it on detach).
+    public var ownsLease: Bool { ipam != "external" }
 }

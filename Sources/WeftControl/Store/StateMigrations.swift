@@ -51,6 +51,19 @@ enum StateMigrations {
                 t.column("created_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3-attachment-gateway-external-address") { db in
+            // gateway: default route inside the container (recreated as is by
+            // the reconciler). ipam: "weft" (a lease row exists) or
+            // "external" (the caller's address; weftd holds no lease for it).
+            try db.alter(table: "attachments") { t in
+                t.add(column: "gateway", .text)
+                t.add(column: "ipam", .text).notNull().defaults(to: "weft")
+            }
+            // One address per network across both kinds: the leases table only
+            // covers weftd's own leases.
+            try db.create(index: "attachments_network_address", on: "attachments",
+                          columns: ["network", "address"], unique: true)
+        }
         return migrator
     }
 }

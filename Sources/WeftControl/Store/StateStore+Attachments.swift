@@ -25,8 +25,16 @@ extension StateStore {
     /// Records a new attachment and leases it the lowest free address of its
     /// network, both in one transaction: either both rows exist or neither.
     /// `mtu` nil means the network's MTU.
+    ///
+    /// With `address` the attachment uses that address instead (an
+    /// "external" one, e.g. from a CNI IPAM plugin): it must be an assignable
+    /// host of the network's subnet (prefix `addressPrefix`, when given, must
+    /// be the subnet's) that no other attachment holds, and no lease row is
+    /// written for it. `gateway` (a host of the subnet other than the
+    /// attachment's address) is recorded for the default route.
     public func createAttachment(containerId: String, ifName: String, network networkName: String, netns: String,
-                                 mtu: Int?, createdAt: Date = Date()) throws -> AttachmentRecord {
+                                 mtu: Int?, address requested: IPv4Address? = nil, addressPrefix: Int? = nil,
+                                 gateway: IPv4Address? = nil, createdAt: Date = Date()) throws -> AttachmentRecord {
         try database.write { db in
             if try AttachmentRecord.fetchOne(db, key: ["container_id": containerId, "if_name": ifName]) != nil {
                 throw ControlError(.conflict, code: "attachment_exists",
@@ -41,12 +49,34 @@ extension StateStore {
                 throw ControlError(.internal, code: "corrupt_state",
                                    message: "network \"\(networkName)\" has an invalid stored subnet \"\(network.subnet)\"")
             }
-            let leased = Set(try String.fetchAll(db, sql: "SELECT address FROM leases WHERE network = ?",
-                                                 arguments: [networkName]).compactMap(IPv4Address.init))
-            guard let address = AddressAllocator.lowestFree(in: subnet, leased: leased) else {
-                throw ControlError(.conflict, code: "subnet_exhausted",
-                                   message: "network \"\(networkName)\" has no free address left in \(subnet)",
-                                   field: "network")
+            // Taken: weftd's leases and every attachment's address (external
+            // addresses have no lease row).
+            var taken = Set(try String.fetchAll(db, sql: "SELECT address FROM leases WHERE network = ?",
+                                                arguments: [networkName]).compactMap(IPv4Address.init))
+            taken.formUnion(try String.fetchAll(db, sql: "SELECT address FROM attachments WHERE network = ?",
+                                                arguments: [networkName]).compactMap(IPv4Address.init))
+            let address: IPv4Address
+            if let requested {
+                try Self.checkExternal(requested, prefix: addressPrefix, in: subnet, network: networkName)
+                if taken.contains(requested) {
+                    let holder = try AttachmentRecord.filter(Column("network") == networkName
+                                                             && Column("address") == requested.description).fetchOne(db)
+                    let who = holder.map { " by \($0.containerId)/\($0.ifName)" } ?? ""
+                    throw ControlError(.conflict, code: "address_taken",
+                                       message: "address \(requested) is already in use in network \"\(networkName)\"\(who); release it or ask for another",
+                                       field: "address")
+                }
+                address = requested
+            } else {
+                guard let free = AddressAllocator.lowestFree(in: subnet, leased: taken) else {
+                    throw ControlError(.conflict, code: "subnet_exhausted",
+                                       message: "network \"\(networkName)\" has no free address left in \(subnet)",
+                                       field: "network")
+                }
+                address = free
+            }
+            if let gateway {
+                try Self.checkGateway(gateway, address: address, in: subnet, network: networkName)
             }
             let hostIfName = InterfaceIdentity.hostIfName(containerId: containerId, ifName: ifName)
             if let holder = try AttachmentRecord.filter(Column("host_if_name") == hostIfName).fetchOne(db) {
@@ -67,15 +97,53 @@ extension StateStore {
                 containerId: containerId, ifName: ifName, network: networkName, netns: netns,
                 hostIfName: hostIfName, mac: InterfaceIdentity.format(mac: InterfaceIdentity.mac(for: address)),
                 address: address.description, prefixLength: subnet.prefixLength, mtu: mtu ?? network.mtu,
-                createdAt: createdAt)
+                createdAt: createdAt, gateway: gateway?.description,
+                ipam: requested == nil ? AttachmentInfo.IPAM.weft.rawValue : AttachmentInfo.IPAM.external.rawValue)
             try record.insert(db)
-            try LeaseRecord(network: networkName, address: address.description, containerId: containerId,
-                            ifName: ifName).insert(db)
+            if requested == nil {
+                try LeaseRecord(network: networkName, address: address.description, containerId: containerId,
+                                ifName: ifName).insert(db)
+            }
             return record
         }
     }
 
-    /// Deletes an attachment and its lease. Returns false if it did not exist.
+    /// An external address must be a host of the subnet that weftd's IPAM
+    /// could hand out too: not the network or broadcast address, and not the
+    /// first host, which is reserved for the network's gateway.
+    static func checkExternal(_ address: IPv4Address, prefix: Int?, in subnet: IPv4Subnet, network: String) throws {
+        if let prefix, prefix != subnet.prefixLength {
+            throw ControlError.invalidField("address",
+                "address \(address)/\(prefix) has prefix /\(prefix), but network \"\(network)\" is \(subnet); use /\(subnet.prefixLength)")
+        }
+        guard subnet.contains(address) else {
+            throw ControlError.invalidField("address",
+                "address \(address) is outside network \"\(network)\"'s subnet \(subnet); configure the IPAM range inside it")
+        }
+        guard subnet.assignableRange.contains(address.value) else {
+            let what = address == subnet.network ? "the network address"
+                : address == subnet.broadcast ? "the broadcast address"
+                : "reserved for the network's gateway"
+            throw ControlError.invalidField("address",
+                "address \(address) is \(what) of \(subnet); use \(IPv4Address(subnet.assignableRange.lowerBound)) to \(IPv4Address(subnet.assignableRange.upperBound))")
+        }
+    }
+
+    static func checkGateway(_ gateway: IPv4Address, address: IPv4Address, in subnet: IPv4Subnet,
+                             network: String) throws {
+        guard subnet.contains(gateway), gateway != subnet.network, gateway != subnet.broadcast else {
+            throw ControlError.invalidField("gateway",
+                "gateway \(gateway) is not a host of network \"\(network)\"'s subnet \(subnet); the default route needs a gateway on the link, e.g. \(subnet.reservedGateway)")
+        }
+        guard gateway != address else {
+            throw ControlError.invalidField("gateway",
+                "gateway \(gateway) is the attachment's own address; use the network's gateway, e.g. \(subnet.reservedGateway)")
+        }
+    }
+
+    /// Deletes an attachment and its lease (an attachment with an external
+    /// address has none: its address is not weftd's to release). Returns
+    /// false if it did not exist.
     @discardableResult
     public func deleteAttachment(containerId: String, ifName: String) throws -> Bool {
         try database.write { db in

@@ -1,3 +1,6 @@
+// The API's request and response bodies (docs/api/openapi.yaml), shared by
+// weftd (WeftControl), weftctl and weft-cni.
+
 /// Body of POST /v1/networks. Optional fields take the documented defaults.
 public struct CreateNetworkRequest: Codable, Sendable, Equatable {
     public var name: String
@@ -21,9 +24,16 @@ public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
     public var ifName: String?        // default eth0
     public var network: String
     public var mtu: Int?              // default: the network's MTU
+    /// "10.1.0.7/24" (or without the prefix): use this address instead of
+    /// leasing one from weftd's IPAM, e.g. one a CNI IPAM plugin handed out.
+    public var address: String?
+    /// Default route inside the container via this address of the subnet.
+    public var gateway: String?
 
-    public init(containerId: String, netns: String, ifName: String? = nil, network: String, mtu: Int? = nil) {
+    public init(containerId: String, netns: String, ifName: String? = nil, network: String, mtu: Int? = nil,
+                address: String? = nil, gateway: String? = nil) {
         self.containerId = containerId; self.netns = netns; self.ifName = ifName; self.network = network; self.mtu = mtu
+        self.address = address; self.gateway = gateway
     }
 }
 
@@ -60,7 +70,5 @@ public struct ErrorResponse: Codable, Sendable, Equatable {
         }
     }
     public var error: Detail
-    public init(_ error: ControlError) {
-        self.error = Detail(code: error.code, message: error.message, field: error.field)
-    }
+    public init(error: Detail) { self.error = error }
 }

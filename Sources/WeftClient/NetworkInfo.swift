@@ -11,9 +11,4 @@ public struct NetworkInfo: Codable, Sendable, Equatable {
         self.name = name; self.bridgeDomain = bridgeDomain; self.subnet = subnet; self.mtu = mtu
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
     }
-
-    public init(_ record: NetworkRecord) {
-        self.init(name: record.name, bridgeDomain: UInt32(clamping: record.bridgeDomain), subnet: record.subnet,
-                  mtu: record.mtu, macAgeSeconds: record.macAgeSeconds, learnLimit: record.learnLimit)
-    }
 }

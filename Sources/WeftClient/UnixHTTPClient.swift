@@ -1,4 +1,3 @@
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,7 +6,8 @@ import Darwin
 
 /// A small blocking HTTP/1.1 client for weftd's unix socket: one request per
 /// connection (Connection: close), response framed by Content-Length or by
-/// the server closing. Used by weftctl and the API tests.
+/// the server closing. Used by weftctl, weft-cni and the API tests. Needs
+/// only the standard library and libc, so weft-cni stays small.
 public struct UnixHTTPClient: Sendable {
     public let socketPath: String
     public var timeoutSeconds: Int
@@ -45,7 +45,7 @@ public struct UnixHTTPClient: Sendable {
     }
 
     public func send(method: String, path: String, body: [UInt8]? = nil,
-                     extraHeaders: [(String, String)] = []) throws -> Response {
+                     extraHeaders: [(String, String)] = [], userAgent: String = "weftctl") throws -> Response {
         let fd: Int32
         do {
             fd = try UnixSocket.connect(path: socketPath, timeoutSeconds: timeoutSeconds)
@@ -54,7 +54,7 @@ public struct UnixHTTPClient: Sendable {
         }
         defer { close(fd) }
 
-        var head = "\(method) \(path) HTTP/1.1\r\nHost: weftd\r\nUser-Agent: weftctl/\(WeftVersion.current)\r\n"
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: weftd\r\nUser-Agent: \(userAgent)/\(WeftVersion.current)\r\n"
         head += "Accept: application/json\r\nConnection: close\r\n"
         if let body {
             head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
@@ -82,12 +82,12 @@ public struct UnixHTTPClient: Sendable {
 
     struct MalformedResponse: Error { var reason: String }
 
-    static func parse(_ raw: [UInt8]) throws -> Response {
+    /// Parses a complete HTTP/1.1 response as read from the socket.
+    public static func parse(_ raw: [UInt8]) throws -> Response {
         guard let headEnd = findHeaderEnd(raw) else {
             throw MalformedResponse(reason: raw.isEmpty ? "connection closed without a response" : "response has no complete header")
         }
-        let headText = String(decoding: raw[0..<headEnd], as: UTF8.self)
-        var lines = headText.components(separatedBy: "\r\n")
+        var lines = splitLines(raw[0..<headEnd])
         let statusLine = lines.removeFirst()
         let statusParts = statusLine.split(separator: " ", maxSplits: 2)
         guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]) else {
@@ -96,7 +96,7 @@ public struct UnixHTTPClient: Sendable {
         var headers: [(name: String, value: String)] = []
         for line in lines where !line.isEmpty {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+            headers.append((String(line[..<colon]), trimmed(line[line.index(after: colon)...])))
         }
         var body = Array(raw[(headEnd + 4)...])
         let response = Response(status: status, headers: headers, body: [])
@@ -107,6 +107,31 @@ public struct UnixHTTPClient: Sendable {
             body = Array(body[0..<length])
         }
         return Response(status: status, headers: headers, body: body)
+    }
+
+    /// The header block split at CRLF.
+    private static func splitLines(_ bytes: ArraySlice<UInt8>) -> [String] {
+        var lines: [String] = []
+        var start = bytes.startIndex
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            if bytes[index] == 13, index + 1 < bytes.endIndex, bytes[index + 1] == 10 {
+                lines.append(String(decoding: bytes[start..<index], as: UTF8.self))
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        lines.append(String(decoding: bytes[start..<bytes.endIndex], as: UTF8.self))
+        return lines
+    }
+
+    private static func trimmed(_ text: Substring) -> String {
+        let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = text.firstIndex(where: { !isBlank($0) }), let last = text.lastIndex(where: { !isBlank($0) })
+        else { return "" }
+        return String(text[first...last])
     }
 
     private static func findHeaderEnd(_ raw: [UInt8]) -> Int? {

@@ -1,0 +1,32 @@
+/// An attachment as the API returns it.
+public struct AttachmentInfo: Codable, Sendable, Equatable {
+    /// Where an attachment's address came from.
+    public enum IPAM: String, Codable, Sendable {
+        /// Leased by weftd from the network's subnet; freed on detach.
+        case weft
+        /// Given in the request (e.g. by a CNI IPAM plugin); weftd only records it.
+        case external
+    }
+
+    public var containerId: String
+    public var ifName: String
+    public var network: String
+    public var netns: String
+    public var hostIfName: String
+    public var hostMac: String?       // host end; nil when the dataplane does not have the interface open
+    public var mac: String            // container end
+    public var address: String        // with prefix, "10.1.0.2/24"
+    public var gateway: String?       // default route inside the container, if one was requested
+    public var ipam: IPAM
+    public var mtu: Int
+    public var swIfIndex: UInt32?     // nil when the dataplane does not have the interface open
+    public var createdAt: String      // RFC 3339, UTC
+
+    public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String,
+                hostMac: String? = nil, mac: String, address: String, gateway: String? = nil, ipam: IPAM = .weft,
+                mtu: Int, swIfIndex: UInt32?, createdAt: String) {
+        self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
+        self.hostIfName = hostIfName; self.hostMac = hostMac; self.mac = mac; self.address = address
+        self.gateway = gateway; self.ipam = ipam; self.mtu = mtu; self.swIfIndex = swIfIndex; self.createdAt = createdAt
+    }
+}
