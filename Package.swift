@@ -38,6 +38,7 @@ let package = Package(
         .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
         .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
+        .target(name: "WeftIP4", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
         // weftd's API types and a blocking unix-socket HTTP client: stdlib + libc only.
         .target(name: "WeftClient"),
         .target(
@@ -63,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "weft-bench",
             dependencies: [
-                "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CMallocCounter",
+                "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: engineSwift),
@@ -73,6 +74,7 @@ let package = Package(
         .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
+        .testTarget(name: "WeftIP4Tests", dependencies: ["WeftIP4"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,83 @@
+/// The control side's record of every prefix in one `FIBTable`: one dictionary
+/// per prefix length (network address -> adjacency) and a bitmask of the lengths
+/// that hold anything. The lookup tables only keep the winning adjacency per
+/// address range, so this is what a delete consults to find what the range
+/// falls back to (the longest remaining prefix that covers it), and what
+/// `show fib` lists. Never touched by workers.
+struct FIBPrefixStore {
+    private var byLength: [[UInt32: UInt32]] = Array(repeating: [:], count: 33)
+    /// Bit `l` set: at least one prefix of length `l`.
+    private var lengths: UInt64 = 0
+    private(set) var count = 0
+
+    @inline(__always) static func mask(_ length: Int) -> UInt32 {
+        length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
+    }
+
+    func get(_ prefix: UInt32, _ length: Int) -> UInt32? { byLength[length][prefix] }
+
+    /// Sets (or replaces) a prefix; returns the adjacency it had, if any.
+    @discardableResult
+    mutating func set(_ prefix: UInt32, _ length: Int, _ adjacency: UInt32) -> UInt32? {
+        let old = byLength[length].updateValue(adjacency, forKey: prefix)
+        if old == nil {
+            count += 1
+            lengths |= 1 << UInt64(length)
+        }
+        return old
+    }
+
+    /// Removes a prefix; returns its adjacency, or nil when it was not there.
+    mutating func remove(_ prefix: UInt32, _ length: Int) -> UInt32? {
+        guard let old = byLength[length].removeValue(forKey: prefix) else { return nil }
+        count -= 1
+        if byLength[length].isEmpty { lengths &= ~(1 << UInt64(length)) }
+        return old
+    }
+
+    /// The longest stored prefix strictly shorter than `length` that covers
+    /// `prefix/length`: (adjacency, its length), or nil. Only lengths that hold
+    /// prefixes are probed (usually a handful).
+    func cover(of prefix: UInt32, shorterThan length: Int) -> (adjacency: UInt32, length: Int)? {
+        guard length > 0 else { return nil }
+        var candidates = lengths & ((1 << UInt64(length)) - 1)
+        while candidates != 0 {
+            let l = 63 - candidates.leadingZeroBitCount
+            if let adj = byLength[l][prefix & FIBPrefixStore.mask(l)] { return (adj, l) }
+            candidates &= ~(1 << UInt64(l))
+        }
+        return nil
+    }
+
+    /// The longest stored prefix matching `address` (slow reference path, O(lengths)).
+    func longestMatch(_ address: UInt32) -> (adjacency: UInt32, length: Int)? {
+        var candidates = lengths
+        while candidates != 0 {
+            let l = 63 - candidates.leadingZeroBitCount
+            if let adj = byLength[l][address & FIBPrefixStore.mask(l)] { return (adj, l) }
+            candidates &= ~(1 << UInt64(l))
+        }
+        return nil
+    }
+
+    /// Every prefix, shortest first, then by address.
+    func all() -> [FIBRoute] {
+        var out: [FIBRoute] = []
+        out.reserveCapacity(count)
+        for l in 0...32 where lengths & (1 << UInt64(l)) != 0 {
+            for (p, a) in byLength[l].sorted(by: { $0.key < $1.key }) {
+                out.append(FIBRoute(prefix: IPv4Prefix(uncheckedAddress: p, length: l), adjacency: a))
+            }
+        }
+        return out
+    }
+
+    /// Number of prefixes per length 0...32.
+    func countsByLength() -> [Int] { byLength.map(\.count) }
+
+    mutating func removeAll() {
+        byLength = Array(repeating: [:], count: 33)
+        lengths = 0
+        count = 0
+    }
+}
