@@ -45,26 +45,25 @@ static int fail(char *err, size_t errlen, const char *ifname, const char *step, 
     return -e;
 }
 
-int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint32_t rx_block_count,
-                  uint32_t retire_ms, uint32_t tx_frame_count,
-                  struct weft_afp_ring *ring, char *err, size_t errlen) {
+int weft_afp_prepare(int version, uint32_t rx_block_size, uint32_t rx_block_count,
+                     uint32_t retire_ms, uint32_t tx_frame_count,
+                     struct weft_afp_ring *ring, char *err, size_t errlen) {
     memset(ring, 0, sizeof(*ring));
     ring->fd = -1;
+    const char *what = "(unbound)";
     int e;
-    unsigned idx = if_nametoindex(ifname);
-    if (idx == 0) return fail(err, errlen, ifname, "no such interface", errno ? errno : ENODEV);
-
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);   // protocol 0: bind enables rx
-    if (fd < 0) return fail(err, errlen, ifname, "socket(AF_PACKET)", errno);
+    // Protocol 0: the socket receives nothing until bind names an interface.
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(err, errlen, what, "socket(AF_PACKET)", errno);
 
     // `version` is the number users know (2, 3); the kernel's enum starts at V1 = 0.
-    if (version != 2 && version != 3) { close(fd); return fail(err, errlen, ifname, "ring version (2 or 3)", EINVAL); }
+    if (version != 2 && version != 3) { close(fd); return fail(err, errlen, what, "ring version (2 or 3)", EINVAL); }
     int kversion = version == 3 ? TPACKET_V3 : TPACKET_V2;
-    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &kversion, sizeof kversion) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_VERSION", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &kversion, sizeof kversion) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_VERSION", e); }
     int one = 1;
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_QDISC_BYPASS", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_QDISC_BYPASS", e); }
 #ifdef PACKET_IGNORE_OUTGOING
-    if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_IGNORE_OUTGOING", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_IGNORE_OUTGOING", e); }
 #endif
 
     // Both versions take a tpacket_req3-shaped request; V2 reads only its first four fields.
@@ -74,59 +73,75 @@ int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint3
     rx.tp_frame_size = 2048;
     rx.tp_frame_nr = (rx_block_size / 2048) * rx_block_count;
     if (version == 3) rx.tp_retire_blk_tov = retire_ms;
-    socklen_t rxlen = version == 3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
-    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, rxlen) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_RX_RING", e); }
+    socklen_t reqlen = version == 3 ? sizeof(struct tpacket_req3) : sizeof(struct tpacket_req);
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &rx, reqlen) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_RX_RING", e); }
 
-    // Transmit is frame-based in both versions: fixed 2048-byte slots.
+    // Transmit is frame-based in both versions: fixed 2048-byte slots, one
+    // page per block (order-0 allocations are the cheapest to find).
     struct tpacket_req3 tx = {0};
-    tx.tp_block_size = 1 << 16;
+    tx.tp_block_size = 4096;
     tx.tp_frame_size = 2048;
     uint32_t per_block = tx.tp_block_size / tx.tp_frame_size;
     tx.tp_block_nr = (tx_frame_count + per_block - 1) / per_block;
     tx.tp_frame_nr = tx.tp_block_nr * per_block;
-    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, rxlen) < 0) { e = errno; close(fd); return fail(err, errlen, ifname, "PACKET_TX_RING", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_TX_RING, &tx, reqlen) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_TX_RING", e); }
 
     size_t rx_len = (size_t)rx_block_size * rx_block_count;
     size_t tx_len = (size_t)tx.tp_block_size * tx.tp_block_nr;
     uint8_t *map = mmap(NULL, rx_len + tx_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE, fd, 0);
     if (map == MAP_FAILED) {
         map = mmap(NULL, rx_len + tx_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-        if (map == MAP_FAILED) { e = errno; close(fd); return fail(err, errlen, ifname, "mmap rings", e); }
+        if (map == MAP_FAILED) { e = errno; close(fd); return fail(err, errlen, what, "mmap rings", e); }
     }
-
-    struct sockaddr_ll sll = {0};
-    sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_ALL);
-    sll.sll_ifindex = (int)idx;
-    if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { e = errno; munmap(map, rx_len + tx_len); close(fd); return fail(err, errlen, ifname, "bind", e); }
-
-    // Frames for other MACs must reach us: we are the switch behind this port.
-    struct packet_mreq mreq = {0};
-    mreq.mr_ifindex = (int)idx;
-    mreq.mr_type = PACKET_MR_PROMISC;
-    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0) { e = errno; munmap(map, rx_len + tx_len); close(fd); return fail(err, errlen, ifname, "PACKET_ADD_MEMBERSHIP promisc", e); }
-
-    struct ifreq ifr = {0};
-    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
-    if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0) memcpy(ring->mac, ifr.ifr_hwaddr.sa_data, 6);
-    if (ioctl(fd, SIOCGIFMTU, &ifr) == 0) ring->mtu = ifr.ifr_mtu;
-
     ring->fd = fd;
     ring->version = version;
-    ring->rx_frame_size = rx.tp_frame_size;
-    ring->rx_frame_count = rx.tp_frame_nr;
-    ring->ifindex = (int)idx;
     ring->map = map;
     ring->map_len = rx_len + tx_len;
     ring->rx_ring = map;
     ring->rx_block_size = rx_block_size;
     ring->rx_block_count = rx_block_count;
+    ring->rx_frame_size = rx.tp_frame_size;
+    ring->rx_frame_count = rx.tp_frame_nr;
     ring->tx_ring = map + rx_len;
     ring->tx_frame_size = tx.tp_frame_size;
     ring->tx_frame_count = tx.tp_frame_nr;
     ring->tx_data_offset = version == 3 ? TPACKET3_HDRLEN - sizeof(struct sockaddr_ll)
-                                                 : TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
+                                        : TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
     return 0;
+}
+
+int weft_afp_bind(struct weft_afp_ring *ring, const char *ifname, char *err, size_t errlen) {
+    unsigned idx = if_nametoindex(ifname);
+    if (idx == 0) return fail(err, errlen, ifname, "no such interface", errno ? errno : ENODEV);
+    struct sockaddr_ll sll = {0};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = (int)idx;
+    if (bind(ring->fd, (struct sockaddr *)&sll, sizeof sll) < 0) return fail(err, errlen, ifname, "bind", errno);
+
+    // Frames for other MACs must reach us: we are the switch behind this port.
+    struct packet_mreq mreq = {0};
+    mreq.mr_ifindex = (int)idx;
+    mreq.mr_type = PACKET_MR_PROMISC;
+    if (setsockopt(ring->fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0)
+        return fail(err, errlen, ifname, "PACKET_ADD_MEMBERSHIP promisc", errno);
+
+    struct ifreq ifr = {0};
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", ifname);
+    if (ioctl(ring->fd, SIOCGIFHWADDR, &ifr) == 0) memcpy(ring->mac, ifr.ifr_hwaddr.sa_data, 6);
+    if (ioctl(ring->fd, SIOCGIFMTU, &ifr) == 0) ring->mtu = ifr.ifr_mtu;
+    ring->ifindex = (int)idx;
+    return 0;
+}
+
+int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint32_t rx_block_count,
+                  uint32_t retire_ms, uint32_t tx_frame_count,
+                  struct weft_afp_ring *ring, char *err, size_t errlen) {
+    int rc = weft_afp_prepare(version, rx_block_size, rx_block_count, retire_ms, tx_frame_count, ring, err, errlen);
+    if (rc != 0) return rc;
+    rc = weft_afp_bind(ring, ifname, err, errlen);
+    if (rc != 0) weft_afp_close(ring);
+    return rc;
 }
 
 void weft_afp_close(struct weft_afp_ring *ring) {

@@ -37,7 +37,7 @@ struct Weftd: ParsableCommand {
         settings.workerCPU = cfg.workerCPU >= 0 ? cfg.workerCPU : nil
         settings.pollMode = cfg.pollMode == .busy ? .busy : .adaptive
         guard rxRing == 2 || rxRing == 3 else { throw ValidationError("--rx-ring must be 2 or 3") }
-        settings.afPacket.ringVersion = rxRing
+        if rxRing == 3 { settings.afPacket.useV3() }
         settings.afPacket.rxRetireMs = rxBlockTimeoutMs
         let dataplane = try EngineDataplane(settings: settings)
         dataplane.start()

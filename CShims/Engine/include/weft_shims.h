@@ -139,6 +139,15 @@ int weft_afp_open(const char *ifname, int version, uint32_t rx_block_size, uint3
                   struct weft_afp_ring *ring, char *err, size_t errlen);
 void weft_afp_close(struct weft_afp_ring *ring);
 
+/// The two halves of `weft_afp_open`. Setting up the rings waits for an RCU
+/// grace period per ring in the kernel (tens of ms), so weftd prepares
+/// unbound sockets ahead of time and only binds one when an interface
+/// arrives. After a failed bind, close the socket.
+int weft_afp_prepare(int version, uint32_t rx_block_size, uint32_t rx_block_count,
+                     uint32_t retire_ms, uint32_t tx_frame_count,
+                     struct weft_afp_ring *ring, char *err, size_t errlen);
+int weft_afp_bind(struct weft_afp_ring *ring, const char *ifname, char *err, size_t errlen);
+
 /// Kicks the kernel to send every TP_STATUS_SEND_REQUEST slot (non-blocking).
 /// Returns 0 or -errno (EAGAIN/ENOBUFS mean "try again later").
 int weft_afp_kick_tx(int fd);

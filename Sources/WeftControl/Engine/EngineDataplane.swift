@@ -1,3 +1,5 @@
+import CShims
+import Dispatch
 import WeftEngine
 import WeftIO
 import WeftL2
@@ -10,6 +12,9 @@ public struct EngineSettings: Sendable {
     public var pollMode: Worker.PollMode = .adaptive
     public var macTableCapacity = 1 << 16
     public var afPacket = AfPacketConfig()
+    /// AF_PACKET sockets kept ready (rings set up, unbound) so an attach
+    /// does not wait for the kernel's ring setup.
+    public var spareAfPacketSockets = 2
     public init() {}
 }
 
@@ -26,13 +31,15 @@ public final class EngineDataplane: Dataplane {
     public let worker: Worker
     let afInput: AfPacketInputNode
     let afOutput: AfPacketOutputNode
+    /// Closes detached AF_PACKET sockets in the background, in order.
+    private let ringCloser = DispatchQueue(label: "weft.af-packet.close")
 
     public init(settings: EngineSettings) throws {
         pool = BufferPool(count: settings.buffers)
         interfaceTable = InterfaceTable()
         graph = Graph(pool: pool, interfaces: interfaceTable, frameCapacity: 1024)
         l2 = L2Feature(macTableCapacity: settings.macTableCapacity)
-        afPorts = AfPacketPorts(config: settings.afPacket)
+        afPorts = AfPacketPorts(config: settings.afPacket, spareSockets: settings.spareAfPacketSockets)
         afInput = AfPacketInputNode(ports: afPorts)
         afOutput = AfPacketOutputNode(ports: afPorts)
         graph.register(ErrorDropNode())
@@ -49,7 +56,10 @@ public final class EngineDataplane: Dataplane {
         }
     }
 
-    public func start() { worker.start() }
+    public func start() {
+        afPorts.refillSpares()
+        worker.start()
+    }
     public func stop() { if worker.isRunning { worker.stop() } }
 
     // MARK: configuration
@@ -104,11 +114,17 @@ public final class EngineDataplane: Dataplane {
 
     public func removeInterface(hostIfName: String) throws {
         guard let i = interfaceTable.index(named: hostIfName) else { throw DataplaneError.notFound("interface \(hostIfName) is not in the dataplane") }
-        worker.withBarrier {
+        var ring: weft_afp_ring? = worker.withBarrier {
             let slot = interfaceTable.driverInstance[Int(i)]
             l2.detach(i, interfaces: interfaceTable)
             interfaceTable.remove(i)
-            if slot >= 0 { afPorts.close(slot) }
+            return slot >= 0 ? afPorts.detach(slot) : nil
+        }
+        // The worker no longer knows the rings; close them off the control thread.
+        if ring != nil {
+            let closing = UncheckedRing(ring: ring!)
+            ring = nil
+            ringCloser.async { var r = closing.ring; weft_afp_close(&r) }
         }
     }
 
@@ -192,3 +208,6 @@ public final class EngineDataplane: Dataplane {
 
     public func traceClear() { worker.withBarrier { graph.trace.clear() } }
 }
+
+/// A closed-over ring handed to the closing queue (plain C data, no sharing).
+private struct UncheckedRing: @unchecked Sendable { var ring: weft_afp_ring }
