@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 
 /// weftd's durable desired state (networks, attachments, IPAM leases) in
-/// SQLite. WAL mode: a committed transaction survives kill -9, and readers
+/// SQLite. WAL mode (synchronous=NORMAL): a committed transaction survives kill -9, and readers
 /// (API GETs) never block the writer.
 public final class StateStore: Sendable {
     public let path: String
@@ -23,6 +23,13 @@ public final class StateStore: Sendable {
         // should delay us briefly, not fail the API call.
         configuration.busyMode = .timeout(5)
         configuration.label = "weft.state"
+        // WAL + synchronous=NORMAL: a commit is durable against a crash of
+        // weftd (kill -9), not against power loss, and skips an fsync per
+        // transaction on the attach path. After a power loss the containers'
+        // namespaces are gone too; the reconciler then drops their attachments.
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
         database = try DatabasePool(path: path, configuration: configuration)
         try StateMigrations.migrator.migrate(database)
     }
