@@ -143,15 +143,21 @@ int weft_netns_enter(int fd, const char *label, char *err, size_t errlen) {
 
 // MARK: links
 
-int weft_veth_create(const char *name, const char *peer, int mtu, char *err, size_t errlen) {
-    char what[64];
-    snprintf(what, sizeof what, "creating veth %s (peer %s)", name, peer);
+int weft_veth_create(const char *name, const char *peer, int mtu,
+                     int peer_nsfd, const char *peer_nslabel, const uint8_t *peer_mac,
+                     char *err, size_t errlen) {
+    char what[352];
+    snprintf(what, sizeof what, "creating veth %s (peer %s%s%s)", name, peer,
+             peer_nsfd >= 0 ? " in " : "", peer_nsfd >= 0 && peer_nslabel ? peer_nslabel : "");
     struct nlc c;
     int r = nlc_open(&c, err, errlen, what);
     if (r < 0)
         return r;
     struct rtnl_link *link = rtnl_link_veth_alloc();
-    if (!link) {
+    struct nl_addr *lladdr = peer_mac ? nl_addr_build(AF_LLC, peer_mac, 6) : NULL;
+    if (!link || (peer_mac && !lladdr)) {
+        if (link)
+            rtnl_link_veth_release(link);
         nlc_close(&c);
         return fail(err, errlen, ENOMEM, "%s", what);
     }
@@ -162,17 +168,28 @@ int weft_veth_create(const char *name, const char *peer, int mtu, char *err, siz
         rtnl_link_set_mtu(link, (unsigned)mtu);
         rtnl_link_set_mtu(p, (unsigned)mtu);
     }
+    // IFLA_NET_NS_FD in the peer's own ifinfomsg (IFLA_INFO_DATA /
+    // VETH_INFO_PEER): the kernel registers the peer straight in that netns.
+    // Moving it afterwards (dev_change_net_namespace) would cost an RCU grace
+    // period, most of an attach.
+    if (peer_nsfd >= 0)
+        rtnl_link_set_ns_fd(p, peer_nsfd);
+    if (lladdr)
+        rtnl_link_set_addr(p, lladdr);
     rtnl_link_put(p);
     // NLM_F_EXCL: an existing link of either name must fail, not be reused.
     r = rtnl_link_add(c.sk, link, NLM_F_CREATE | NLM_F_EXCL);
     if (r < 0)
         r = fail(err, errlen, nlc_errno(&c, r), "%s", what);
+    if (lladdr)
+        nl_addr_put(lladdr);
     rtnl_link_veth_release(link);
     nlc_close(&c);
     return r;
 }
 
-// Applies `changes` to the existing link `name` in one RTM_NEWLINK.
+// Applies `changes` to the existing link `name` in one RTM_NEWLINK. Returns
+// the link's ifindex.
 static int change_link(const char *name, struct rtnl_link *changes,
                        char *err, size_t errlen, const char *what) {
     struct nlc c;
@@ -183,24 +200,10 @@ static int change_link(const char *name, struct rtnl_link *changes,
     r = get_link(&c, name, &orig, err, errlen, what);
     if (r == 0) {
         int nr = rtnl_link_change(c.sk, orig, changes, 0);
-        if (nr < 0)
-            r = fail(err, errlen, nlc_errno(&c, nr), "%s", what);
+        r = nr < 0 ? fail(err, errlen, nlc_errno(&c, nr), "%s", what) : rtnl_link_get_ifindex(orig);
         rtnl_link_put(orig);
     }
     nlc_close(&c);
-    return r;
-}
-
-int weft_link_move_to_netns(const char *name, int nsfd, const char *nslabel,
-                            char *err, size_t errlen) {
-    char what[320];
-    snprintf(what, sizeof what, "moving veth %s into %s", name, nslabel);
-    struct rtnl_link *changes = rtnl_link_alloc();
-    if (!changes)
-        return fail(err, errlen, ENOMEM, "%s", what);
-    rtnl_link_set_ns_fd(changes, nsfd);
-    int r = change_link(name, changes, err, errlen, what);
-    rtnl_link_put(changes);
     return r;
 }
 
@@ -283,9 +286,10 @@ int weft_link_mac(const char *name, uint8_t mac[6], char *err, size_t errlen) {
     r = get_link(&c, name, &link, err, errlen, what);
     if (r == 0) {
         struct nl_addr *a = rtnl_link_get_addr(link);
-        if (a && nl_addr_get_len(a) == 6)
+        if (a && nl_addr_get_len(a) == 6) {
             memcpy(mac, nl_addr_get_binary_addr(a), 6);
-        else
+            r = rtnl_link_get_ifindex(link);
+        } else
             r = fail(err, errlen, EINVAL, "%s: no 6-byte address", what);
         rtnl_link_put(link);
     }
@@ -304,7 +308,7 @@ static int parse_ipv4(const char *s, struct nl_addr **out, char *err, size_t err
     return *out ? 0 : fail(err, errlen, ENOMEM, "%s", what);
 }
 
-int weft_addr_add_ipv4(const char *ifname, const char *addr, int prefixlen,
+int weft_addr_add_ipv4(const char *ifname, int ifindex, const char *addr, int prefixlen,
                        char *err, size_t errlen) {
     char what[96];
     snprintf(what, sizeof what, "adding address %s/%d to %s", addr, prefixlen, ifname);
@@ -315,7 +319,7 @@ int weft_addr_add_ipv4(const char *ifname, const char *addr, int prefixlen,
     if (r < 0)
         return r;
     nl_addr_set_prefixlen(local, prefixlen);
-    int idx = weft_link_ifindex(ifname, err, errlen);
+    int idx = ifindex > 0 ? ifindex : weft_link_ifindex(ifname, err, errlen);
     if (idx < 0) {
         nl_addr_put(local);
         return idx;
@@ -344,7 +348,7 @@ int weft_addr_add_ipv4(const char *ifname, const char *addr, int prefixlen,
     return r;
 }
 
-int weft_route_add_default_ipv4(const char *ifname, const char *gateway,
+int weft_route_add_default_ipv4(const char *ifname, int ifindex, const char *gateway,
                                 char *err, size_t errlen) {
     char what[96];
     snprintf(what, sizeof what, "adding default route via %s dev %s", gateway, ifname);
@@ -354,7 +358,7 @@ int weft_route_add_default_ipv4(const char *ifname, const char *gateway,
         return r;
     struct in_addr any = { 0 };
     dst = nl_addr_build(AF_INET, &any, sizeof any);
-    int idx = weft_link_ifindex(ifname, err, errlen);
+    int idx = ifindex > 0 ? ifindex : weft_link_ifindex(ifname, err, errlen);
     struct rtnl_route *route = rtnl_route_alloc();
     struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
     struct nlc c = { 0 };

@@ -225,6 +225,34 @@ final class NetnsWorkerTests: XCTestCase {
         XCTAssertThrowsError(try NetnsWorker(homeNetnsPath: "/var/run/netns/weft-t-\(tag)-missing"))
     }
 
+    /// Timing harness, not a pass/fail check on speed: 20 attach/detach
+    /// cycles (after 2 warm-up ones) in the test namespaces, printing the
+    /// median, min and max of each in milliseconds.
+    func testAttachDetachLatency() throws {
+        let host = hostName(1)
+        var create: [Double] = [], delete: [Double] = []
+        for i in 0..<22 {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = try worker.createVeth(spec(host, "eth0", address: "10.1.0.2", gateway: "10.1.0.1"))
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            XCTAssertTrue(try worker.deleteVeth(hostIfName: host))
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            if i >= 2 {
+                create.append(Double(t1 - t0) / 1e6)
+                delete.append(Double(t2 - t1) / 1e6)
+            }
+        }
+        func stats(_ v: [Double]) -> String {
+            let s = v.sorted()
+            let median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+            return String(format: "median %.2f ms (min %.2f, max %.2f, n=%d)", median, s.first!, s.last!, s.count)
+        }
+        print("NetnsWorkerTests latency: createVeth \(stats(create))")
+        print("NetnsWorkerTests latency: deleteVeth \(stats(delete))")
+        XCTAssertEqual(try linkNames(ns: node), ["lo"])
+        XCTAssertEqual(try linkNames(ns: ctr), ["lo"])
+    }
+
     // MARK: helpers
 
     private func hostName(_ i: Int) -> String { "wt\(tag)\(i)" }

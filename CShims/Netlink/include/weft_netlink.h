@@ -6,7 +6,7 @@
 //    negative errno on failure. Kernel errors are reported with the kernel's
 //    own errno (not libnl's lossy NLE_* code).
 //  - On failure, `err` (size `errlen`) receives a human message naming the
-//    operation and object: "moving veth wf1 into /var/run/netns/c1: ...".
+//    operation and object: "creating veth wf1 (peer wfp1 in /var/run/netns/c1): ...".
 //    `err` may be NULL.
 //  - Every call opens its own netlink / ioctl socket and closes it before
 //    returning. A socket belongs to the namespace of the thread that created
@@ -33,33 +33,36 @@ int weft_netns_open(const char *path, char *err, size_t errlen);
 /// namespace in error messages.
 int weft_netns_enter(int fd, const char *label, char *err, size_t errlen);
 
-/// Creates a veth pair `name` <-> `peer` in the current netns, both ends with
-/// `mtu` (0 = kernel default). Atomic: on failure neither end exists (and an
-/// existing link with either name is left untouched, -EEXIST).
+/// Creates a veth pair `name` <-> `peer`, both ends with `mtu` (0 = kernel
+/// default). `name` goes into the current netns; `peer` straight into the
+/// namespace open at `peer_nsfd` (-1: the current one too), so no later move
+/// (which costs an RCU grace period) is needed. `peer_nslabel` names that
+/// namespace in messages. `peer_mac` (6 bytes) is the peer's address from
+/// birth; NULL = random. Atomic: on failure neither end exists (and an
+/// existing link with either name, each in its own netns, is left untouched,
+/// -EEXIST).
 int weft_veth_create(const char *name, const char *peer, int mtu,
+                     int peer_nsfd, const char *peer_nslabel, const uint8_t *peer_mac,
                      char *err, size_t errlen);
-
-/// Moves link `name` into the namespace open at `nsfd`. `nslabel` is for
-/// messages only. The link keeps its name and arrives down.
-int weft_link_move_to_netns(const char *name, int nsfd, const char *nslabel,
-                            char *err, size_t errlen);
 
 /// Changes link `name` in the current netns in a single request. Each part is
 /// optional: `newname` NULL = keep, `mac` NULL = keep (else 6 bytes), `mtu` 0 =
 /// keep, `up` nonzero = set IFF_UP. The kernel applies the rename before the
 /// up flag, so renaming a down link and bringing it up in one call works.
+/// Returns the link's ifindex (> 0).
 int weft_link_configure(const char *name, const char *newname,
                         const uint8_t *mac, int mtu, int up,
                         char *err, size_t errlen);
 
 /// Adds IPv4 `addr`/`prefixlen` (addr dotted quad) to link `ifname`.
-int weft_addr_add_ipv4(const char *ifname, const char *addr, int prefixlen,
+/// `ifindex` > 0 is taken as `ifname`'s index (saves a lookup); 0 = look up.
+int weft_addr_add_ipv4(const char *ifname, int ifindex, const char *addr, int prefixlen,
                        char *err, size_t errlen);
 
 /// Adds the IPv4 default route via `gateway` out of `ifname` (main table).
 /// The link must be up with an address covering the gateway (-ENETUNREACH
-/// otherwise).
-int weft_route_add_default_ipv4(const char *ifname, const char *gateway,
+/// otherwise). `ifindex` as for weft_addr_add_ipv4.
+int weft_route_add_default_ipv4(const char *ifname, int ifindex, const char *gateway,
                                 char *err, size_t errlen);
 
 /// Turns every segmentation offload of `ifname` off (TSO, GSO, UDP/tunnel/
@@ -78,7 +81,7 @@ int weft_link_delete(const char *name, char *err, size_t errlen);
 /// Returns the ifindex (> 0) of link `name`, or -ENODEV if there is none.
 int weft_link_ifindex(const char *name, char *err, size_t errlen);
 
-/// Copies the 6-byte MAC of link `name` into `mac`.
+/// Copies the 6-byte MAC of link `name` into `mac`; returns its ifindex.
 int weft_link_mac(const char *name, uint8_t mac[6], char *err, size_t errlen);
 
 #ifdef __cplusplus
