@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
         .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
-        .target(name: "WeftIP4", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
+        .target(name: "WeftIP4", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         // weftd's API types and a blocking unix-socket HTTP client: stdlib + libc only.
         .target(name: "WeftClient"),
         .target(
@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
-        .testTarget(name: "WeftIP4Tests", dependencies: ["WeftIP4"]),
+        .testTarget(name: "WeftIP4Tests", dependencies: ["WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

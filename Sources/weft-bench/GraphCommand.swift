@@ -4,6 +4,7 @@ import CShims
 import Foundation
 import WeftEngine
 import WeftIO
+import WeftIP4
 import WeftL2
 
 /// `weft-bench graph <scenario>`: drives the real nodes with pg-input on one
@@ -14,7 +15,7 @@ struct GraphCommand: ParsableCommand {
         commandName: "graph",
         abstract: "Benchmark a node graph scenario with the packet generator (no I/O).")
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2 }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2, ip4 }
 
     @Argument(help: "Scenario: \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
     var scenario: Scenario
@@ -27,6 +28,15 @@ struct GraphCommand: ParsableCommand {
 
     @Option(help: "Distinct source and destination MACs (all learned before measuring).")
     var macs = 1000
+
+    @Option(help: "ip4: /24 routes in the FIB, through resolved next hops.")
+    var routes = 1000
+
+    @Option(help: "ip4: resolved next-hop neighbours the routes are spread over.")
+    var nextHops = 16
+
+    @Option(help: "ip4: distinct destination addresses (packet templates), spread over the routes.")
+    var destinations = 1024
 
     @Option(help: "Frame length in bytes without FCS (60 = a 64-byte frame on the wire).")
     var frameLength = 60
@@ -45,15 +55,25 @@ struct GraphCommand: ParsableCommand {
         guard (1...60000).contains(macs) else { throw ValidationError("--macs must be 1...60000") }
         guard (60...1514).contains(frameLength) else { throw ValidationError("--frame-length must be 60...1514") }
         guard runs >= 1, packets >= 1000 else { throw ValidationError("--runs >= 1 and --packets >= 1000") }
+        guard (1...1_000_000).contains(routes) else { throw ValidationError("--routes must be 1...1000000") }
+        guard (1...250).contains(nextHops) else { throw ValidationError("--next-hops must be 1...250") }
+        guard (1...4096).contains(destinations) else { throw ValidationError("--destinations must be 1...4096") }
     }
 
     func run() throws {
         if cpu >= 0 { _ = weft_pin_current_thread(Int32(cpu)) }
         let tscHz = Double(weft_tsc_hz())
         var results: [RunResult] = []
-        for _ in 0..<runs { results.append(try runL2(tscHz: tscHz)) }
-        let report = Report(scenario: scenario.rawValue, packetsPerRun: packets, macs: macs, frameLength: frameLength,
-                            vector: vector, tscHz: tscHz, runs: results)
+        for _ in 0..<runs {
+            switch scenario {
+            case .l2: results.append(try runL2(tscHz: tscHz))
+            case .ip4: results.append(try runIP4())
+            }
+        }
+        let setup = scenario == .l2 ? "\(macs) MACs"
+            : "\(routes) routes via \(nextHops) next hops, \(min(destinations, routes)) destinations"
+        let report = Report(scenario: scenario.rawValue, packetsPerRun: packets, setup: setup, frameLength: frameLength,
+                            vector: vector, tscHz: tscHz, pathNodes: Self.pathNodes[scenario]!, runs: results)
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -69,12 +89,16 @@ struct GraphCommand: ParsableCommand {
         var mpps: Double
         var nsPerPacket: Double
         var clocksPerPacket: Double
-        var l2PathClocksPerPacket: Double
+        /// Sum of the scenario's path nodes (`Report.pathNodes`).
+        var pathClocksPerPacket: Double
         var allocationsPerPacket: Double
         var nodes: [NodeCost]
     }
 
-    static let l2PathNodes = ["ethernet-input", "l2-input", "l2-learn", "l2-fwd", "l2-output"]
+    static let pathNodes: [Scenario: [String]] = [
+        .l2: ["ethernet-input", "l2-input", "l2-learn", "l2-fwd", "l2-output"],
+        .ip4: ["ethernet-input", "ip4-input", "ip4-lookup", "ip4-rewrite"],
+    ]
 
     private func runL2(tscHz: Double) throws -> RunResult {
         let l2 = L2Feature(macTableCapacity: 1 << 16)
@@ -121,6 +145,77 @@ struct GraphCommand: ParsableCommand {
         guard forwarded == UInt64(packets) else {
             throw ValidationError("forwarded \(forwarded) of \(packets) packets: the L2 path lost packets")
         }
+        return summarize(g, scenario: .l2, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
+    }
+
+    /// pg -> ethernet-input -> ip4-input -> ip4-lookup -> ip4-rewrite -> pg-output:
+    /// `routes` /24s (32.0.0.0/24, 32.0.1.0/24, ...) through `nextHops` resolved
+    /// neighbours on the transmit interface, `destinations` packet templates
+    /// (valid header checksums) cycling over the routes.
+    private func runIP4() throws -> RunResult {
+        let l2 = L2Feature(macTableCapacity: 1 << 12)
+        let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
+        let g = try EmbeddedGraph(buffers: 16384) { l2.register(in: $0); ip4.register(in: $0) }
+        let rx = g.addInterface("pg0"), tx = g.addInterface("pg1")
+        let rxMAC: UInt64 = 0x02_00_00_00_00_01, txMAC: UInt64 = 0x02_00_00_00_01_01, hostMAC: UInt64 = 0x02_AA_00_00_00_02
+        let hostIP: UInt32 = 0x0A00_0002                                   // 10.0.0.2
+        try ip4.setAddress(0x0A00_0001, prefixLength: 24, interface: rx, mac: rxMAC)
+        try ip4.setAddress(0x0A01_0001, prefixLength: 16, interface: tx, mac: txMAC)
+        for k in 0..<nextHops {
+            try ip4.addNeighbour(0x0A01_0002 + UInt32(k), mac: 0x02_BB_00_00_00_00 + UInt64(k), interface: tx)
+        }
+        for r in 0..<routes {
+            let prefix = IPv4Prefix(address: 0x2000_0000 + UInt32(r) << 8, length: 24)!
+            try ip4.addRoute(prefix, via: 0x0A01_0002 + UInt32(r % nextHops), interface: tx)
+        }
+
+        let templates = (0..<min(destinations, routes)).map { k -> [UInt8] in
+            let r = k * routes / min(destinations, routes)
+            let dst = 0x2000_0000 + UInt32(r) << 8 + UInt32(1 + k % 250)
+            return ip4Frame(dstMAC: rxMAC, srcMAC: hostMAC, src: hostIP, dst: dst)
+        }
+        let stream = PacketStream(frames: templates, rxInterface: rx, count: packets, burst: vector)
+        g.pgInput.add(stream)
+        g.graph.clearRuntimeStats()
+        let txBefore = g.interfaces.txPackets[Int(tx)]
+
+        weft_malloc_counting(1)
+        let mallocsBefore = weft_malloc_calls()
+        let t0 = weft_monotonic_ns(), c0 = weft_rdtsc()
+        while !g.pgInput.isIdle {
+            g.graph.poll(g.pgInput)
+            g.graph.dispatchPending()
+        }
+        let c1 = weft_rdtsc(), t1 = weft_monotonic_ns()
+        let mallocs = weft_malloc_calls() - mallocsBefore
+        weft_malloc_counting(0)
+
+        let forwarded = g.interfaces.txPackets[Int(tx)] - txBefore
+        guard forwarded == UInt64(packets) else {
+            let errors = g.graph.errorNames.indices.filter { g.graph.errorCounters[$0] != 0 }
+                .map { "\(g.graph.errorNames[$0].node)/\(g.graph.errorNames[$0].name)=\(g.graph.errorCounters[$0])" }
+            throw ValidationError("forwarded \(forwarded) of \(packets) packets: the ip4 path lost packets (\(errors))")
+        }
+        return summarize(g, scenario: .ip4, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
+    }
+
+    /// An Ethernet + IPv4 + UDP frame of `frameLength` bytes with a valid header checksum.
+    private func ip4Frame(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32) -> [UInt8] {
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        let total = frameLength - 14
+        var ip: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0] + be32(src) + be32(dst)
+        var sum: UInt32 = 0
+        for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[i]) << 8 | UInt32(ip[i + 1]) }
+        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
+        ip[10] = UInt8(~sum >> 8 & 0xFF); ip[11] = UInt8(~sum & 0xFF)
+        let udpLength = total - 20
+        ip += [0x9C, 0x40, 0x00, 0x07, UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0]
+        var f = MACBytes(dstMAC) + MACBytes(srcMAC) + [0x08, 0x00] + ip
+        f += [UInt8](repeating: 0, count: frameLength - f.count)
+        return f
+    }
+
+    private func summarize(_ g: EmbeddedGraph, scenario: Scenario, cycles: UInt64, nanoseconds: UInt64, mallocs: UInt64) -> RunResult {
         let n = Double(packets)
         var nodes: [NodeCost] = []
         for node in g.graph.nodes {
@@ -130,11 +225,10 @@ struct GraphCommand: ParsableCommand {
             nodes.append(NodeCost(node: node.name, clocksPerPacket: Double(g.graph.statClocks[i]) / n,
                                   vectorsPerCall: Double(vectors) / Double(calls)))
         }
-        let l2Path = nodes.filter { Self.l2PathNodes.contains($0.node) }.reduce(0) { $0 + $1.clocksPerPacket }
-        let seconds = Double(t1 - t0) / 1e9
-        _ = tscHz
+        let path = nodes.filter { Self.pathNodes[scenario]!.contains($0.node) }.reduce(0) { $0 + $1.clocksPerPacket }
+        let seconds = Double(nanoseconds) / 1e9
         return RunResult(mpps: n / seconds / 1e6, nsPerPacket: seconds * 1e9 / n,
-                         clocksPerPacket: Double(c1 - c0) / n, l2PathClocksPerPacket: l2Path,
+                         clocksPerPacket: Double(cycles) / n, pathClocksPerPacket: path,
                          allocationsPerPacket: Double(mallocs) / n, nodes: nodes)
     }
 
@@ -143,10 +237,11 @@ struct GraphCommand: ParsableCommand {
     struct Report: Codable {
         var scenario: String
         var packetsPerRun: Int
-        var macs: Int
+        var setup: String
         var frameLength: Int
         var vector: Int
         var tscHz: Double
+        var pathNodes: [String]
         var runs: [RunResult]
 
         func median(_ f: (RunResult) -> Double) -> Double {
@@ -156,9 +251,9 @@ struct GraphCommand: ParsableCommand {
 
         func printTable() {
             func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
-            print("weft-bench graph \(scenario): \(runs.count) runs x \(packetsPerRun) packets, \(frameLength)-byte frames, \(macs) MACs, vector \(vector), TSC \(f(tscHz / 1e9, 2)) GHz")
+            print("weft-bench graph \(scenario): \(runs.count) runs x \(packetsPerRun) packets, \(frameLength)-byte frames, \(setup), vector \(vector), TSC \(f(tscHz / 1e9, 2)) GHz")
             print("median: \(f(median(\.mpps), 2)) Mpps  \(f(median(\.nsPerPacket))) ns/packet  \(f(median(\.clocksPerPacket))) clocks/packet (whole loop)")
-            print("        L2 path (ethernet-input..l2-output): \(f(median(\.l2PathClocksPerPacket))) clocks/packet")
+            print("        path (\(pathNodes.first!)..\(pathNodes.last!)): \(f(median(\.pathClocksPerPacket))) clocks/packet")
             print("        allocations per packet: \(String(format: "%.6f", median(\.allocationsPerPacket)))")
             print("runs (Mpps): " + runs.map { f($0.mpps, 2) }.joined(separator: " "))
             print("")

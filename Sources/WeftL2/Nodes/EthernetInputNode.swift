@@ -2,7 +2,12 @@ import WeftEngine
 import WeftPacket
 
 /// ethernet-input: validates the Ethernet header, parses one 802.1Q/802.1ad
-/// tag, and sends the frame to its interface's L2 path.
+/// tag, and sends the frame to its interface's L2 path. Frames from an
+/// interface outside any bridge domain go to the L3 path when one is in the
+/// graph: IPv4 to `ip4-input`, ARP to `arp-input`. Those arcs are optional
+/// (found by name in didResolve, so a graph without WeftIP4 still
+/// finalizes); without them, or for other ethertypes, the frame is dropped
+/// under `not-bridged`.
 ///
 /// Uses: dataOffset, length, rxInterface. Sets: l2Offset, l3Offset, etherType,
 /// vlan, flags (.multicast, .vlanTagged).
@@ -24,7 +29,7 @@ public final class EthernetInputNode: GraphNode {
             case .tooShort: return "frame shorter than an Ethernet header (14 bytes)"
             case .vlanTruncated: return "VLAN-tagged frame shorter than 18 bytes"
             case .tooLong: return "frame longer than the interface MTU plus L2 header"
-            case .notBridged: return "interface is not in a bridge domain (no L3 path yet)"
+            case .notBridged: return "interface is not in a bridge domain and has no L3 path for the ethertype"
             }
         }
     }
@@ -32,12 +37,16 @@ public final class EthernetInputNode: GraphNode {
     public static let registration = NodeRegistration(name: "ethernet-input", next: Next.self, errors: Error.self)
 
     var toL2 = Int32(0)
+    /// Optional L3 arcs: -1 when the node is not in the graph.
+    var toIP4 = Int32(-1), toARP = Int32(-1)
     var errTooShort = UInt32(0), errVlanTruncated = UInt32(0), errTooLong = UInt32(0), errNotBridged = UInt32(0)
 
     public init() { super.init(registration: Self.registration) }
 
     public override func didResolve(_ graph: Graph) {
         toL2 = nextIndex(Next.l2Input)
+        toIP4 = graph.nodeIndex(named: "ip4-input") ?? -1
+        toARP = graph.nodeIndex(named: "arp-input") ?? -1
         errTooShort = errorIndex(Error.tooShort)
         errVlanTruncated = errorIndex(Error.vlanTruncated)
         errTooLong = errorIndex(Error.tooLong)
@@ -50,7 +59,8 @@ public final class EthernetInputNode: GraphNode {
         let ifMTU = graph.interfaces.mtu
         let tracing = graph.trace.enabled
         var out = NextCursor(to: toL2)
-        defer { graph.close(&out) }
+        var ip4Out = NextCursor(to: toIP4)     // opened only when toIP4 >= 0 and used
+        defer { graph.close(&out); graph.close(&ip4Out) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -78,7 +88,12 @@ public final class EthernetInputNode: GraphNode {
                 graph.traceIfSelected(bi, node: index, a: Ethernet.destination(p), b: Ethernet.source(p),
                                       c: UInt64(type), d: UInt64(m.pointee.vlan))
             }
-            if _slowPath(ifBD[rx] == InterfaceTable.noBridgeDomain) { graph.drop(bi, error: errNotBridged); continue }
+            if ifBD[rx] == InterfaceTable.noBridgeDomain {
+                if type == Ethernet.typeIPv4 && toIP4 >= 0 { graph.put(bi, &ip4Out); continue }
+                if type == Ethernet.typeARP && toARP >= 0 { graph.enqueue(bi, to: toARP); continue }
+                graph.drop(bi, error: errNotBridged)
+                continue
+            }
             graph.put(bi, &out)
         }
     }

@@ -1,0 +1,75 @@
+import WeftEngine
+import WeftPacket
+
+/// ip4-local: packets addressed to one of the router's own addresses. ICMP
+/// goes to icmp-echo; UDP gets ICMP port unreachable and every other
+/// protocol ICMP protocol unreachable (nothing listens on the router in this
+/// step; VXLAN will claim its UDP port here). Fragments are dropped: there
+/// is no reassembly.
+///
+/// Uses: l3Offset. Sets: the ICMP error to send (`reserved0`).
+public final class IP4LocalNode: GraphNode {
+    public enum Next: String, NodeNext {
+        case icmp = "icmp-echo"
+        case icmpError = "ip4-icmp-error"
+        case drop = "error-drop"
+    }
+
+    public enum Error: String, NodeError {
+        case fragment = "fragment"
+        case udpNoListener = "udp-no-listener"
+        case unknownProtocol = "unknown-protocol"
+        public var help: String {
+            switch self {
+            case .fragment: return "fragment addressed to the router (no reassembly)"
+            case .udpNoListener: return "UDP to the router: no listener (ICMP port unreachable sent)"
+            case .unknownProtocol: return "protocol not handled by the router (ICMP protocol unreachable sent)"
+            }
+        }
+    }
+
+    public static let registration = NodeRegistration(name: "ip4-local", next: Next.self, errors: Error.self)
+
+    var toICMP = Int32(0), toICMPError = Int32(0)
+    var errFragment = UInt32(0), errUDP = UInt32(0), errProtocol = UInt32(0)
+
+    public init() { super.init(registration: Self.registration) }
+
+    public override func didResolve(_ graph: Graph) {
+        toICMP = nextIndex(Next.icmp)
+        toICMPError = nextIndex(Next.icmpError)
+        errFragment = errorIndex(Error.fragment)
+        errUDP = errorIndex(Error.udpNoListener)
+        errProtocol = errorIndex(Error.unknownProtocol)
+    }
+
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+        let md = graph.metadata
+        let tracing = graph.trace.enabled
+        var out = NextCursor(to: toICMP)
+        defer { graph.close(&out) }
+        for i in 0..<count {
+            let bi = vector[i]
+            let m = md + Int(bi)
+            let ip = graph.data(bi) + Int(m.pointee.l3Offset)
+            let proto = ip.load(fromByteOffset: IPv4.offsetProtocol, as: UInt8.self)
+            if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(proto), b: UInt64(IPv4.destination(ip))) }
+            if _slowPath(IPv4.u16(ip, IPv4.offsetFragment) & (IPv4.flagMoreFragments | IPv4.fragmentOffsetMask) != 0) {
+                graph.drop(bi, error: errFragment); continue
+            }
+            if proto == IPv4.protocolICMP { graph.put(bi, &out); continue }
+            if proto == IPv4.protocolUDP {
+                graph.count(errUDP)
+                m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codePortUnreachable)
+            } else {
+                graph.count(errProtocol)
+                m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codeProtocolUnreachable)
+            }
+            graph.enqueue(bi, to: toICMPError)
+        }
+    }
+
+    public override func formatTrace(_ r: TraceRecord) -> String {
+        "ip4-local: proto \(r.a) for \(IPv4.format(UInt32(truncatingIfNeeded: r.b)))"
+    }
+}
