@@ -60,7 +60,12 @@ let package = Package(
             dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // CNI 1.1.0 plugin logic (library, so it can be unit-tested) and the binary.
         .target(name: "WeftCNI", dependencies: ["WeftClient"]),
-        .executableTarget(name: "weft-cni", dependencies: ["WeftCNI"]),
+        // Statically linked Swift runtime: a runtime execs the plugin for every pod, and
+        // loading a dozen Swift shared libraries cost more than the work itself (VERSION:
+        // 7.5 ms dynamic, 2.9 ms static). -static-stdlib alone misses Foundation's
+        // internal archives on Swift 6.3 Linux, hence the explicit ones.
+        .executableTarget(name: "weft-cni", dependencies: ["WeftCNI"],
+                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]),
         .executableTarget(
             name: "weft-bench",
             dependencies: [

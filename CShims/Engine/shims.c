@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -162,6 +163,10 @@ uint32_t weft_afp_rx_drops(int fd) {
     if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0) return 0;
     return st.tp_drops;
 }
+
+int weft_wake_fd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+void weft_wake(int fd) { uint64_t one = 1; ssize_t n = write(fd, &one, sizeof one); (void)n; }
+void weft_wake_drain(int fd) { uint64_t v; ssize_t n = read(fd, &v, sizeof v); (void)n; }
 
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms) {
     struct pollfd p[64];

@@ -156,6 +156,12 @@ int weft_afp_kick_tx(int fd);
 /// reset on read).
 uint32_t weft_afp_rx_drops(int fd);
 
+/// An eventfd the control thread writes to wake an idle worker out of poll(2)
+/// (so a barrier request is served at once, not after the poll timeout).
+int weft_wake_fd(void);
+void weft_wake(int fd);
+void weft_wake_drain(int fd);
+
 /// Waits until any fd is readable or `timeout_ms` elapses (idle worker).
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms);
 

@@ -14,7 +14,7 @@ public struct EngineSettings: Sendable {
     public var afPacket = AfPacketConfig()
     /// AF_PACKET sockets kept ready (rings set up, unbound) so an attach
     /// does not wait for the kernel's ring setup.
-    public var spareAfPacketSockets = 2
+    public var spareAfPacketSockets = 4
     public init() {}
 }
 

@@ -25,6 +25,8 @@ public final class Worker: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private var thread: pthread_t?
+    /// Wakes the worker from its idle poll(2) when the control thread needs it.
+    private let wakeFd = weft_wake_fd()
     /// Loop iterations that found no packet (exported for `show runtime`).
     public private(set) var idlePolls: UInt64 = 0
 
@@ -44,7 +46,7 @@ public final class Worker: @unchecked Sendable {
 
     /// Runs `body` with the worker parked at a vector boundary.
     public func withBarrier<T>(_ body: () throws -> T) rethrows -> T {
-        try barrier.withWorkerStopped(workerRunning: { isRunning }, body)
+        try barrier.withWorkerStopped(workerRunning: { isRunning }, wake: { weft_wake(wakeFd) }, body)
     }
 
     public func start() {
@@ -63,6 +65,7 @@ public final class Worker: @unchecked Sendable {
 
     public func stop() {
         stopRequested.store(true, ordering: .releasing)
+        weft_wake(wakeFd)
         if let t = thread { pthread_join(t, nil) }
         thread = nil
     }
@@ -103,11 +106,11 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Sleeps in poll(2) for at most 10 ms; the barrier and housekeeping are
-    /// served within that bound.
+    /// Sleeps in poll(2) for at most 10 ms (housekeeping runs at least that
+    /// often); a packet on any input or a barrier request wakes it at once.
     private func blockUntilReadable() {
-        let fds = inputs.flatMap(\.pollDescriptors)
-        if fds.isEmpty { usleep(1000); return }
+        let fds = inputs.flatMap(\.pollDescriptors) + [wakeFd]
         _ = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), 10) }
+        weft_wake_drain(wakeFd)
     }
 }

@@ -25,10 +25,11 @@ public final class WorkerBarrier: @unchecked Sendable {
 
     /// Control side: runs `body` while the worker is parked. With no worker
     /// running (`workerRunning` false) the body runs directly.
-    public func withWorkerStopped<T>(workerRunning: () -> Bool, _ body: () throws -> T) rethrows -> T {
+    public func withWorkerStopped<T>(workerRunning: () -> Bool, wake: () -> Void = {}, _ body: () throws -> T) rethrows -> T {
         try lock.withLock { _ in
             guard workerRunning() else { return try body() }
             requested.store(true, ordering: .releasing)
+            wake()
             defer { requested.store(false, ordering: .releasing) }
             while !parked.load(ordering: .acquiring) {
                 if !workerRunning() { break }

@@ -72,9 +72,11 @@ public final class AfPacketPorts {
     /// Sockets with rings already set up, not yet bound to an interface.
     /// Ring setup costs the kernel an RCU grace period per ring; keeping a
     /// few ready takes that off the attach path (refilled in the background).
-    private let spares = Mutex<[weft_afp_ring]>([])
+    private let spares = Mutex<(ready: [weft_afp_ring], preparing: Int)>(([], 0))
     private let spareTarget: Int
-    private let preparer = DispatchQueue(label: "weft.af-packet.prepare")
+    /// Concurrent: preparations wait on grace periods, not on CPU, and
+    /// several waiting at once share them.
+    private let preparer = DispatchQueue(label: "weft.af-packet.prepare", attributes: .concurrent)
 
     public init(config: AfPacketConfig = AfPacketConfig(), spareSockets: Int = 0) {
         self.config = config
@@ -88,27 +90,34 @@ public final class AfPacketPorts {
         for i in 0..<AfPacketPorts.capacity where ports[i].active { weft_afp_close(&ports[i].ring) }
         ports.deallocate()
         activeList.deallocate()
-        spares.withLock { list in for i in list.indices { weft_afp_close(&list[i]) } }
+        spares.withLock { s in for i in s.ready.indices { weft_afp_close(&s.ready[i]) } }
     }
 
     /// Tops the spare pool up to its target on a background queue.
     public func refillSpares() {
-        guard spareTarget > 0 else { return }
-        preparer.async { [weak self] in
-            guard let self else { return }
-            while self.spares.withLock({ $0.count }) < self.spareTarget {
+        let missing = spares.withLock { s -> Int in
+            let n = max(0, spareTarget - s.ready.count - s.preparing)
+            s.preparing += n
+            return n
+        }
+        let c = config
+        for _ in 0..<missing {
+            preparer.async { [weak self] in
                 var ring = weft_afp_ring()
                 var err = [CChar](repeating: 0, count: 256)
-                let c = self.config
-                guard weft_afp_prepare(c.ringVersion, c.rxBlockSize, c.rxBlockCount, c.rxRetireMs, c.txFrames,
-                                       &ring, &err, err.count) == 0 else { return }
-                self.spares.withLock { $0.append(ring) }
+                let ok = weft_afp_prepare(c.ringVersion, c.rxBlockSize, c.rxBlockCount, c.rxRetireMs, c.txFrames,
+                                          &ring, &err, err.count) == 0
+                guard let self else { if ok { weft_afp_close(&ring) }; return }
+                self.spares.withLock { s in
+                    s.preparing -= 1
+                    if ok { s.ready.append(ring) }
+                }
             }
         }
     }
 
-    /// Spare sockets ready now (tests, `show interfaces` diagnostics).
-    public var spareCount: Int { spares.withLock { $0.count } }
+    /// Spare sockets ready now (tests, diagnostics).
+    public var spareCount: Int { spares.withLock { $0.ready.count } }
 
     /// Opens `name` (sockets only; the caller registers the interface and
     /// then calls `activate`). Returns the port slot.
@@ -118,7 +127,7 @@ public final class AfPacketPorts {
         }
         var err = [CChar](repeating: 0, count: 256)
         var ring = weft_afp_ring()
-        if let spare = spares.withLock({ $0.popLast() }) {
+        if let spare = spares.withLock({ $0.ready.popLast() }) {
             ring = spare
             let rc = weft_afp_bind(&ring, name, &err, err.count)
             refillSpares()
