@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "WeftControl",
             dependencies: [
-                "WeftClient", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "CNetlink",
+                "WeftClient", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "CNetlink",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -40,7 +40,7 @@ final class AttachmentServiceTests: XCTestCase {
         XCTAssertEqual(spec.mac, [0x02, 0xfe, 10, 1, 0, 2])
         XCTAssertEqual(spec.address, "10.1.0.2")
         XCTAssertEqual(spec.prefixLength, 24)
-        XCTAssertNil(spec.gateway)
+        XCTAssertEqual(spec.gateway, "10.1.0.1", "weftd's own addresses get the network's gateway as default route")
         XCTAssertEqual(fixture.dataplane.interfacesByName[hostIfName], .init(index: 1, bridgeDomain: 1))
         XCTAssertEqual(try fixture.store.leases(network: "blue").map(\.address), ["10.1.0.2"])
         XCTAssertEqual(try fixture.attachments.get(containerId: "c1", ifName: "eth0"), attachment)

@@ -51,6 +51,18 @@ final class FakeDataplane: Dataplane {
         }
     }
 
+    /// Gateways by bridge domain: (address, prefix length, mtu). Not in `calls`.
+    var gateways: [UInt32: (address: UInt32, prefixLength: Int, mtu: Int)] = [:]
+
+    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws {
+        guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
+        gateways[bridgeDomain] = (address, prefixLength, mtu)
+    }
+
+    func removeGateway(bridgeDomain: UInt32) throws {
+        guard gateways.removeValue(forKey: bridgeDomain) != nil else { throw DataplaneError.notFound("bd \(bridgeDomain) gateway") }
+    }
+
     func interfaces() -> [InterfaceInfo] {
         interfacesByName.sorted { $0.value.index < $1.value.index }.map { name, interface in
             InterfaceInfo(index: interface.index, name: name, driver: "af-packet", mac: "02:00:00:00:00:01", mtu: 1500,

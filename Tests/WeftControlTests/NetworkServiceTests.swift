@@ -9,6 +9,11 @@ final class NetworkServiceTests: XCTestCase {
                                             macAgeSeconds: 300, learnLimit: 4096))
         XCTAssertEqual(fixture.dataplane.bridgeDomainsByID[1], .init(learnLimit: 4096, macAgeSeconds: 300))
         XCTAssertEqual(try fixture.networks.list(), [network])
+        // The gateway: 10.1.0.1/24 on the bridge domain's BVI.
+        let gateway = try XCTUnwrap(fixture.dataplane.gateways[1])
+        XCTAssertEqual(gateway.address, 0x0A01_0001)
+        XCTAssertEqual(gateway.prefixLength, 24)
+        XCTAssertEqual(gateway.mtu, 1500)
     }
 
     func testCreateRollsBackTheRecordWhenTheDataplaneFails() throws {
@@ -48,8 +53,10 @@ final class NetworkServiceTests: XCTestCase {
         XCTAssertControlError(try fixture.networks.delete(name: "blue"), code: "network_in_use", status: 409)
         XCTAssertNotNil(fixture.dataplane.bridgeDomainsByID[1])
         try fixture.attachments.detach(containerId: "c1", ifName: "eth0")
+        XCTAssertNotNil(fixture.dataplane.gateways[1])
         try fixture.networks.delete(name: "blue")
         XCTAssertNil(fixture.dataplane.bridgeDomainsByID[1])
+        XCTAssertNil(fixture.dataplane.gateways[1])
         XCTAssertControlError(try fixture.networks.delete(name: "blue"), code: "network_not_found", status: 404)
     }
 }

@@ -151,9 +151,18 @@ public final class AttachmentService {
             throw ControlError(.internal, code: "corrupt_state",
                                message: "attachment \(record.containerId)/\(record.ifName) has an invalid stored MAC \"\(record.mac)\"")
         }
-        return VethSpec(hostIfName: record.hostIfName, netnsPath: record.netns, containerIfName: record.ifName,
-                        mac: mac, mtu: record.mtu, address: record.address, prefixLength: record.prefixLength,
-                        gateway: record.gateway)
+        var spec = VethSpec(hostIfName: record.hostIfName, netnsPath: record.netns, containerIfName: record.ifName,
+                            mac: mac, mtu: record.mtu, address: record.address, prefixLength: record.prefixLength,
+                            gateway: record.gateway)
+        // weftd's own addresses route through weftd: without an explicit
+        // gateway, the network's (its first host, weftd's BVI) becomes the
+        // default route, unless the container already has one (a second interface).
+        if record.gateway == nil, record.ownsLease, record.prefixLength <= 30, let address = IPv4Address(record.address) {
+            let mask: UInt32 = record.prefixLength == 0 ? 0 : ~UInt32(0) << (32 - record.prefixLength)
+            spec.gateway = IPv4Address((address.value & mask) &+ 1).description
+            spec.gatewayIfNoDefault = true
+        }
+        return spec
     }
 
     /// "10.1.0.7/24" or "10.1.0.7"; whether it fits the network is the

@@ -55,6 +55,18 @@ public final class NetworkService {
             throw ControlError.wrap(error, code: "dataplane_error",
                                     context: "creating bridge domain \(record.bridgeDomain) for network \(record.name)")
         }
+        do {
+            try Self.setGateway(of: record, dataplane: dataplane)
+        } catch {
+            try? dataplane.deleteBridgeDomain(id: UInt32(record.bridgeDomain))
+            do {
+                try store.deleteNetwork(named: record.name)
+            } catch let cleanup {
+                log.error("network \(record.name): could not remove the record after a failed create: \(cleanup)")
+            }
+            throw ControlError.wrap(error, code: "dataplane_error",
+                                    context: "setting the gateway of network \(record.name)")
+        }
         log.info("network \(record.name) created: subnet \(record.subnet), bridge domain \(record.bridgeDomain), mtu \(mtu)")
         return NetworkInfo(record)
     }
@@ -69,6 +81,14 @@ public final class NetworkService {
         let bridged = try store.hostInterfaceCount(network: name)
         if bridged > 0 { throw StateStore.networkHasHostInterfaces(name, count: bridged) }
         do {
+            try dataplane.removeGateway(bridgeDomain: UInt32(record.bridgeDomain))
+        } catch DataplaneError.notFound {
+            // No gateway (a /31 or /32 network, or a failed restore).
+        } catch {
+            throw ControlError.wrap(error, code: "dataplane_error",
+                                    context: "removing the gateway of network \(name)")
+        }
+        do {
             try dataplane.deleteBridgeDomain(id: UInt32(record.bridgeDomain))
         } catch DataplaneError.notFound {
             // Already gone from the dataplane (e.g. a failed restore): the record is all that is left.
@@ -78,6 +98,20 @@ public final class NetworkService {
         }
         try store.deleteNetwork(named: name)
         log.info("network \(name) deleted (bridge domain \(record.bridgeDomain))")
+    }
+
+    /// The gateway weftd answers on in a network: the subnet's first host
+    /// (reserved by IPAM), on the bridge domain's BVI. None for /31 and /32.
+    static func gateway(of record: NetworkRecord) -> (address: IPv4Address, prefixLength: Int)? {
+        guard let subnet = try? IPv4Subnet.parse(record.subnet), subnet.prefixLength <= 30 else { return nil }
+        return (subnet.reservedGateway, subnet.prefixLength)
+    }
+
+    /// Programs the network's gateway (create and restore).
+    static func setGateway(of record: NetworkRecord, dataplane: Dataplane) throws {
+        guard let gateway = gateway(of: record) else { return }
+        try dataplane.setGateway(bridgeDomain: UInt32(record.bridgeDomain), address: gateway.address.value,
+                                 prefixLength: gateway.prefixLength, mtu: record.mtu)
     }
 
     static func notFound(_ name: String) -> ControlError {

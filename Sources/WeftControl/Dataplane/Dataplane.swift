@@ -110,6 +110,13 @@ public protocol Dataplane: AnyObject {
     func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32
     /// Closes the interface, flushes its MACs and removes it from its bridge domain.
     func removeInterface(hostIfName: String) throws
+    /// Gives bridge domain `bridgeDomain` a gateway: a bridge-virtual
+    /// interface (BVI) in the domain with weftd's MAC and IPv4 `address`
+    /// (host byte order), the connected route for the subnet pointing at it.
+    /// Replaces the address when the domain already has a gateway.
+    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws
+    /// Removes the domain's gateway (BVI, address, routes). .notFound when it has none.
+    func removeGateway(bridgeDomain: UInt32) throws
 
     func interfaces() -> [InterfaceInfo]
     func runtime() -> [NodeRuntimeInfo]

@@ -2,6 +2,7 @@ import CShims
 import Dispatch
 import WeftEngine
 import WeftIO
+import WeftIP4
 import WeftL2
 import WeftPacket
 
@@ -19,7 +20,9 @@ public struct EngineSettings: Sendable {
 }
 
 /// The real dataplane behind the `Dataplane` protocol: one worker thread
-/// running af-packet-input -> ethernet-input -> l2-* -> af-packet-output.
+/// running af-packet-input -> ethernet-input -> l2-* -> af-packet-output, and
+/// the IPv4 path (WeftIP4) behind each network's gateway, a bridge-virtual
+/// interface `bvi<bd>` whose output node is `bvi`.
 /// Every change is staged on the control thread and applied with the worker
 /// parked at a vector boundary; forwarding continues around it.
 public final class EngineDataplane: Dataplane {
@@ -27,10 +30,12 @@ public final class EngineDataplane: Dataplane {
     public let interfaceTable: InterfaceTable
     public let graph: Graph
     public let l2: L2Feature
+    public let ip4: IP4Feature
     public let afPorts: AfPacketPorts
     public let worker: Worker
     let afInput: AfPacketInputNode
     let afOutput: AfPacketOutputNode
+    let bvi: BVINode
     /// Closes detached AF_PACKET sockets in the background, in order.
     private let ringCloser = DispatchQueue(label: "weft.af-packet.close")
 
@@ -45,13 +50,18 @@ public final class EngineDataplane: Dataplane {
         graph.register(ErrorDropNode())
         graph.register(afInput)
         graph.register(afOutput)
+        ip4 = try IP4Feature()
+        bvi = BVINode(ip4: ip4)
         l2.register(in: graph)
+        ip4.register(in: graph)
+        graph.register(bvi)
         try graph.finalize()
         worker = Worker(graph: graph, cpu: settings.workerCPU, pollMode: settings.pollMode)
         worker.setInputs([afInput])
-        let l2 = self.l2, afInput = self.afInput, graph = self.graph
+        let l2 = self.l2, ip4 = self.ip4, afInput = self.afInput, graph = self.graph
         worker.addHousekeeping { now in
             l2.age(now: now)
+            ip4.age(now: now)
             afInput.collectKernelDrops(graph)
         }
     }
@@ -80,10 +90,13 @@ public final class EngineDataplane: Dataplane {
 
     public func deleteBridgeDomain(id: UInt32) throws {
         guard l2.domains.isValid(id), l2.domains.exists[Int(id)] else { throw DataplaneError.notFound("bridge domain \(id) does not exist") }
-        guard l2.domains.memberCount[Int(id)] == 0 else {
-            throw DataplaneError.conflict("bridge domain \(id) still has \(l2.domains.memberCount[Int(id)]) interface(s)")
+        let gateway = interfaceTable.index(named: Self.bviName(id))
+        let members = Int(l2.domains.memberCount[Int(id)]) - (gateway == nil ? 0 : 1)
+        guard members == 0 else {
+            throw DataplaneError.conflict("bridge domain \(id) still has \(members) interface(s)")
         }
         worker.withBarrier {
+            if let gateway { removeBVI(gateway) }
             l2.macTable.flush(domain: id)
             l2.domains.delete(id: id)
         }
@@ -126,6 +139,57 @@ public final class EngineDataplane: Dataplane {
             ring = nil
             ringCloser.async { var r = closing.ring; weft_afp_close(&r) }
         }
+    }
+
+    // MARK: gateways (bridge-virtual interfaces)
+
+    /// The BVI of bridge domain `id`: its name and MAC (02:fe:ff:00 + the domain id).
+    static func bviName(_ id: UInt32) -> String { "bvi\(id)" }
+    static func bviMAC(_ id: UInt32) -> [UInt8] { [0x02, 0xFE, 0xFF, 0x00, UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)] }
+
+    public func setGateway(bridgeDomain id: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws {
+        guard l2.domains.isValid(id), l2.domains.exists[Int(id)] else { throw DataplaneError.notFound("bridge domain \(id) does not exist") }
+        let name = Self.bviName(id), mac = Self.bviMAC(id)
+        let failure: DataplaneError? = worker.withBarrier {
+            var index = interfaceTable.index(named: name)
+            var created = false
+            if index == nil {
+                guard let i = interfaceTable.add(name: name, driver: "bvi", mac: mac, mtu: mtu, outputNode: bvi.index, driverInstance: -1) else {
+                    return .conflict("interface table is full")
+                }
+                guard l2.attach(i, to: id, interfaces: interfaceTable) else {
+                    interfaceTable.remove(i)
+                    return .conflict("bridge domain \(id) is full")
+                }
+                index = i
+                created = true
+            } else {
+                interfaceTable.mtu[Int(index!)] = UInt16(clamping: mtu)
+                ip4.interfaceMTUChanged(index!)
+            }
+            do {
+                try ip4.setAddress(address, prefixLength: prefixLength, interface: index!, mac: MACAddress.value(mac))
+            } catch {
+                if created { removeBVI(index!) }
+                return .invalid("gateway \(IPv4.format(address))/\(prefixLength) of bridge domain \(id): \(error)")
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    public func removeGateway(bridgeDomain id: UInt32) throws {
+        guard let index = interfaceTable.index(named: Self.bviName(id)) else {
+            throw DataplaneError.notFound("bridge domain \(id) has no gateway")
+        }
+        worker.withBarrier { removeBVI(index) }
+    }
+
+    /// Under the barrier: the BVI's address and routes, then the interface.
+    private func removeBVI(_ index: UInt32) {
+        ip4.removeAddress(interface: index)
+        l2.detach(index, interfaces: interfaceTable)
+        interfaceTable.remove(index)
     }
 
     // MARK: inspection

@@ -126,7 +126,11 @@ public final class NetnsWorker: @unchecked Sendable {
                 try call { weft_addr_add_ipv4(spec.containerIfName, index, spec.address, Int32(spec.prefixLength), $0, $1) }
                 // The route needs the link up and the address's subnet route.
                 if let gw = spec.gateway {
-                    try call { weft_route_add_default_ipv4(spec.containerIfName, index, gw, $0, $1) }
+                    do {
+                        try call { weft_route_add_default_ipv4(spec.containerIfName, index, gw, $0, $1) }
+                    } catch let e as NetnsError where e.errno == EEXIST && spec.gatewayIfNoDefault {
+                        // The container already routes by default elsewhere: keep that.
+                    }
                 }
                 return index
             }

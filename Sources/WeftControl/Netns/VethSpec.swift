@@ -14,6 +14,9 @@ public struct VethSpec: Sendable {
     public var address: String           // "10.1.0.2"
     public var prefixLength: Int         // 24
     public var gateway: String?          // default route via this, if set
+    /// The gateway is a default, not a request: skip the route when the
+    /// container already has a default route (EEXIST) instead of failing.
+    public var gatewayIfNoDefault = false
 
     public init(hostIfName: String, netnsPath: String, containerIfName: String, mac: [UInt8],
                 mtu: Int, address: String, prefixLength: Int, gateway: String?) {

@@ -36,6 +36,13 @@ public final class Reconciler {
             } catch {
                 report.failures.append("network \(network.name): creating bridge domain \(id): \(error)")
                 log.error("restore network \(network.name): creating bridge domain \(id) failed: \(error)")
+                continue
+            }
+            do {
+                try NetworkService.setGateway(of: network, dataplane: dataplane)
+            } catch {
+                report.failures.append("network \(network.name): gateway: \(error)")
+                log.error("restore network \(network.name): setting the gateway failed: \(error)")
             }
         }
 

@@ -1,0 +1,95 @@
+"""Routing between networks on one node: each network's gateway (.1) is a BVI in
+weftd, containers get a default route through it, and weftd forwards IPv4 between
+the networks (TTL decremented)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from weftlib import ping, wait_ping_ok
+
+HELPER = str(Path(__file__).with_name("tcpxfer.py"))
+PORT = 5401
+MB = 10
+RED, RED_GW = "10.61.0.0/24", "10.61.0.1"
+BLUE, BLUE_GW = "10.62.0.0/24", "10.62.0.1"
+
+
+def _routed_pair(node, container):
+    node.create_network("red", RED)
+    node.create_network("blue", BLUE)
+    r, b = container("r"), container("b")
+    node.attach(r, "red")
+    node.attach(b, "blue")
+    ipr, ipb = r.ip(), b.ip()
+    assert ipr and ipr.startswith("10.61.0.") and ipb and ipb.startswith("10.62.0."), f"red={ipr} blue={ipb}"
+    for c, gw in ((r, RED_GW), (b, BLUE_GW)):
+        routes = c.run(["ip", "-4", "route", "show", "default"]).stdout
+        assert f"via {gw}" in routes, f"{c.name}: no default route via {gw}: {routes!r}"
+    return r, b, ipr, ipb
+
+
+def test_ping_gateways_and_across(node, container):
+    r, b, ipr, ipb = _routed_pair(node, container)
+    for c, gw in ((r, RED_GW), (b, BLUE_GW)):
+        wait_ping_ok(c, gw)
+        p = ping(c, gw, count=10, interval=0.05)
+        assert p.transmitted == 10 and p.loss_pct == 0.0, f"ping {c.name} -> {gw}: {p.summary()}"
+    wait_ping_ok(r, ipb)
+    for src, dst in ((r, ipb), (b, ipr)):
+        p = ping(src, dst, count=20, interval=0.05)
+        assert p.transmitted == 20 and p.loss_pct == 0.0, f"ping {src.name} -> {dst}: {p.summary()}"
+        ttls = set(re.findall(r"ttl=(\d+)", p.output))
+        assert ttls == {"63"}, f"ping {src.name} -> {dst}: reply TTLs {ttls}, expected 63 (one routed hop)"
+    # The far gateway answers too (weak host), straight from weftd: TTL 64.
+    p = ping(r, BLUE_GW, count=3, interval=0.05)
+    assert p.loss_pct == 0.0 and set(re.findall(r"ttl=(\d+)", p.output)) == {"64"}, p.summary()
+    bds = {n["name"] for n in node.interfaces() if n.get("driver") == "bvi"}
+    assert len(bds) == 2, f"expected two BVIs in show interfaces, got {bds}"
+
+
+def test_tcp_across_networks(node, container):
+    r, b, ipr, ipb = _routed_pair(node, container)
+    wait_ping_ok(r, ipb)
+    srv = b.popen([sys.executable, HELPER, "server", ipb, str(PORT)],
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = srv.stdout.readline().strip()
+        assert line == "ready", f"server did not start: {line!r} {srv.stderr.read()}"
+        cli = r.run([sys.executable, HELPER, "client", ipb, str(PORT), str(MB)], check=False, timeout=120)
+        assert cli.returncode == 0, f"client failed: {cli.stderr.strip()[-2000:]}"
+        c = json.loads(cli.stdout.strip().splitlines()[-1])
+        out, err = srv.communicate(timeout=30)
+        assert srv.returncode == 0, f"server failed: {err.strip()[-2000:]}"
+        s = json.loads(out.strip().splitlines()[-1])
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    print(f"TCP red->blue: {c['bytes']} bytes in {c['seconds']:.2f} s = {c['bytes'] / c['seconds'] / 1e6:.1f} MB/s")
+    assert s["bytes"] == c["bytes"] == MB << 20
+    assert s["sha256"] == c["sha256"] == c["peer_sha256"]
+
+
+def test_gateway_removed_with_network(node, container):
+    node.create_network("red", RED)
+    assert any(i.get("driver") == "bvi" for i in node.interfaces())
+    node.ctl("network", "delete", "red")
+    assert not any(i.get("driver") == "bvi" for i in node.interfaces())
+    node.create_network("red", RED)
+    r = container("r")
+    node.attach(r, "red")
+    wait_ping_ok(r, RED_GW)
+
+
+def test_routing_survives_kill9_restart(node, container):
+    r, b, ipr, ipb = _routed_pair(node, container)
+    wait_ping_ok(r, ipb)
+    node.kill9()
+    node.start()
+    assert sum(1 for i in node.interfaces() if i.get("driver") == "bvi") == 2, node.interfaces()
+    wait_ping_ok(r, ipb)
+    p = ping(r, ipb, count=10, interval=0.05)
+    assert p.loss_pct == 0.0 and set(re.findall(r"ttl=(\d+)", p.output)) == {"63"}, p.summary()
