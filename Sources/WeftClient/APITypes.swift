@@ -72,3 +72,30 @@ public struct ErrorResponse: Codable, Sendable, Equatable {
     public var error: Detail
     public init(error: Detail) { self.error = error }
 }
+
+/// Body of POST /v1/routes (one element of POST /v1/routes/bulk) and of
+/// its 201 response: `prefix` via `nextHop`, a host on a network's subnet.
+public struct AddRouteRequest: Codable, Sendable, Equatable {
+    public var prefix: String
+    public var nextHop: String
+    public init(prefix: String, nextHop: String) { self.prefix = prefix; self.nextHop = nextHop }
+}
+
+/// Body of POST /v1/routes/bulk (and its 201 response): validated all or
+/// nothing, programmed under one barrier.
+public struct BulkRoutesRequest: Codable, Sendable, Equatable {
+    public var routes: [AddRouteRequest]
+    public init(routes: [AddRouteRequest]) { self.routes = routes }
+}
+
+/// Body of POST /v1/uplink, and of GET /v1/uplink: link `name` of weftd's
+/// namespace as a routed port with `address` ("192.0.2.2/24") and, with
+/// `gateway`, the default route via it.
+public struct UplinkRequest: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: String
+    public var gateway: String?
+    public init(name: String, address: String, gateway: String? = nil) {
+        self.name = name; self.address = address; self.gateway = gateway
+    }
+}

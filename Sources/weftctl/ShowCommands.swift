@@ -5,7 +5,8 @@ import WeftControl
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show dataplane state.",
-        subcommands: [ShowInterfaces.self, ShowRuntime.self, ShowErrors.self, ShowBridgeDomain.self, ShowTrace.self])
+        subcommands: [ShowInterfaces.self, ShowRuntime.self, ShowErrors.self, ShowBridgeDomain.self, ShowTrace.self,
+                      ShowFIB.self, ShowNeighbors.self, ShowAdjacencies.self])
 }
 
 struct ShowInterfaces: ParsableCommand {

@@ -59,6 +59,42 @@ final class FakeDataplane: Dataplane {
         gateways[bridgeDomain] = (address, prefixLength, mtu)
     }
 
+    /// Static routes by "a.b.c.d/len" -> next hop. Not in `calls`; `routeBatches` counts addRoutes calls.
+    var staticRoutes: [String: UInt32] = [:]
+    var routeBatches = 0
+    var failAddRoutes: DataplaneError?
+
+    func addRoutes(_ routes: [StaticRoute]) throws {
+        if let failure = failAddRoutes { throw failure }
+        routeBatches += 1
+        for r in routes { staticRoutes["\(IPv4Address(r.prefix))/\(r.length)"] = r.nextHop }
+    }
+
+    func deleteRoute(prefix: UInt32, length: Int) throws {
+        guard staticRoutes.removeValue(forKey: "\(IPv4Address(prefix))/\(length)") != nil else { throw DataplaneError.notFound("route") }
+    }
+
+    func routes() -> [RouteInfo] {
+        staticRoutes.sorted { $0.key < $1.key }.map {
+            RouteInfo(prefix: $0.key, nextHop: IPv4Address($0.value).description, interface: "bvi1", kind: "static", adjacency: 5)
+        }
+    }
+
+    /// The uplink: (name, address, prefix length, gateway).
+    var uplink: (name: String, address: UInt32, prefixLength: Int, gateway: UInt32?)?
+
+    func setUplink(hostIfName: String, address: UInt32, prefixLength: Int, gateway: UInt32?) throws {
+        uplink = (hostIfName, address, prefixLength, gateway)
+    }
+
+    func removeUplink() throws {
+        guard uplink != nil else { throw DataplaneError.notFound("no uplink") }
+        uplink = nil
+    }
+
+    func neighbors() -> [NeighborInfo] { [] }
+    func adjacencies() -> [AdjacencyInfo] { [] }
+
     func removeGateway(bridgeDomain: UInt32) throws {
         guard gateways.removeValue(forKey: bridgeDomain) != nil else { throw DataplaneError.notFound("bd \(bridgeDomain) gateway") }
     }

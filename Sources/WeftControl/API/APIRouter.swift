@@ -8,6 +8,8 @@ public final class APIRouter {
     let networks: NetworkService
     let attachments: AttachmentService
     let hostInterfaces: HostInterfaceService
+    let routes: RouteService
+    let uplink: UplinkService
     let dataplane: Dataplane
     let log: WeftLogger
 
@@ -17,6 +19,8 @@ public final class APIRouter {
         self.networks = networks; self.attachments = attachments; self.dataplane = dataplane; self.log = log
         self.hostInterfaces = hostInterfaces ?? HostInterfaceService(
             store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
+        self.routes = RouteService(store: attachments.store, dataplane: dataplane, log: log)
+        self.uplink = UplinkService(store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
     }
 
     public func handle(_ request: APIRequest) -> APIResponse {
@@ -76,6 +80,57 @@ public final class APIRouter {
             try allow(["DELETE"], request)
             try hostInterfaces.delete(name: path[1])
             return .noContent
+
+        case ["routes"]:
+            try allow(["GET", "POST", "DELETE"], request)
+            switch method {
+            case "GET":
+                return .json(try fib(matching: request.query["prefix"]))
+            case "DELETE":
+                guard let prefix = request.query["prefix"] else {
+                    throw ControlError.invalidField("prefix", "DELETE /v1/routes needs ?prefix=a.b.c.d/len")
+                }
+                try routes.delete(prefix: prefix)
+                return .noContent
+            default:
+                let body = try APIJSON.decodeRequest(AddRouteRequest.self, from: request.body)
+                return .json(try routes.add(body), status: 201)
+            }
+
+        case ["routes", "static"]:
+            try allow(["GET"], request)
+            return .json(try routes.list())
+
+        case ["routes", "bulk"]:
+            try allow(["POST"], request)
+            let body = try APIJSON.decodeRequest(BulkRoutesRequest.self, from: request.body)
+            return .json(BulkRoutesRequest(routes: try routes.add(body.routes)), status: 201)
+
+        case let path where path.count == 3 && path[0] == "routes":
+            try allow(["DELETE"], request)
+            try routes.delete(prefix: "\(path[1])/\(path[2])")
+            return .noContent
+
+        case ["uplink"]:
+            try allow(["GET", "POST", "DELETE"], request)
+            switch method {
+            case "GET":
+                return .json(try uplink.get())
+            case "DELETE":
+                try uplink.clear()
+                return .noContent
+            default:
+                let body = try APIJSON.decodeRequest(UplinkRequest.self, from: request.body)
+                return .json(try uplink.set(body), status: 201)
+            }
+
+        case ["neighbors"]:
+            try allow(["GET"], request)
+            return .json(dataplane.neighbors())
+
+        case ["adjacencies"]:
+            try allow(["GET"], request)
+            return .json(dataplane.adjacencies())
 
         case ["runtime"]:
             try allow(["GET"], request)
@@ -139,6 +194,27 @@ public final class APIRouter {
         } catch {
             throw ControlError.wrap(error, code: "dataplane_error", context: "trace add \(request.node)")
         }
+    }
+
+    /// The FIB; with `prefix` "a.b.c.d/len" the exact entry, with an address
+    /// the longest match for it (as `show ip fib` does).
+    private func fib(matching text: String?) throws -> [RouteInfo] {
+        let all = dataplane.routes()
+        guard let text else { return all }
+        if text.contains("/") {
+            let p = try RouteService.parsePrefix(text)
+            let canonical = "\(p.address)/\(p.length)"
+            return all.filter { $0.prefix == canonical }
+        }
+        guard let address = IPv4Address(text) else {
+            throw ControlError.invalidField("prefix", "prefix \"\(text)\" is neither an IPv4 address nor a.b.c.d/len")
+        }
+        var best: (RouteInfo, Int)?
+        for r in all {
+            guard let p = try? RouteService.parsePrefix(r.prefix) else { continue }
+            if address.value & IPv4Subnet.mask(p.length) == p.address.value, p.length >= (best?.1 ?? -1) { best = (r, p.length) }
+        }
+        return best.map { [$0.0] } ?? []
     }
 
     private func detailFlag(_ request: APIRequest) throws -> Bool {

@@ -80,6 +80,13 @@ public final class NetworkService {
         }
         let bridged = try store.hostInterfaceCount(network: name)
         if bridged > 0 { throw StateStore.networkHasHostInterfaces(name, count: bridged) }
+        if let subnet = try? IPv4Subnet.parse(record.subnet) {
+            let via = try store.routes().filter { IPv4Address($0.nextHop).map(subnet.contains) ?? false }
+            if !via.isEmpty {
+                throw ControlError(.conflict, code: "network_has_routes",
+                                   message: "network \"\(name)\" is the next hop of \(via.count) route(s) (\(via.map(\.prefix).joined(separator: ", "))); delete them first")
+            }
+        }
         do {
             try dataplane.removeGateway(bridgeDomain: UInt32(record.bridgeDomain))
         } catch DataplaneError.notFound {

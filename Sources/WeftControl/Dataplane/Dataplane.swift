@@ -99,6 +99,53 @@ public struct TracedPacketInfo: Codable, Sendable, Equatable {
     public init(id: UInt32, lines: [String]) { self.id = id; self.lines = lines }
 }
 
+/// A static route as the dataplane takes it (host byte order).
+public struct StaticRoute: Sendable, Equatable, Hashable {
+    public var prefix: UInt32
+    public var length: Int
+    public var nextHop: UInt32
+    public init(prefix: UInt32, length: Int, nextHop: UInt32) { self.prefix = prefix; self.length = length; self.nextHop = nextHop }
+}
+
+/// One FIB entry, as `show fib` prints it.
+public struct RouteInfo: Codable, Sendable, Equatable {
+    public var prefix: String         // "10.70.0.0/16"
+    public var nextHop: String?       // nil for local, connected, broadcast, drop
+    public var interface: String?     // nil when the route sends nowhere
+    public var kind: String           // static, connected, local, broadcast, neighbor, drop, unreachable
+    public var adjacency: UInt32
+    public init(prefix: String, nextHop: String?, interface: String?, kind: String, adjacency: UInt32) {
+        self.prefix = prefix; self.nextHop = nextHop; self.interface = interface; self.kind = kind; self.adjacency = adjacency
+    }
+}
+
+/// One neighbour (ARP) entry, as `show neighbors` prints it.
+public struct NeighborInfo: Codable, Sendable, Equatable {
+    public var address: String
+    public var mac: String?           // nil while incomplete
+    public var interface: String
+    public var state: String          // incomplete, reachable, stale, failed
+    public var ageSeconds: UInt32
+    public var isStatic: Bool
+    public init(address: String, mac: String?, interface: String, state: String, ageSeconds: UInt32, isStatic: Bool) {
+        self.address = address; self.mac = mac; self.interface = interface; self.state = state
+        self.ageSeconds = ageSeconds; self.isStatic = isStatic
+    }
+}
+
+/// One adjacency, as `show adjacencies` prints it.
+public struct AdjacencyInfo: Codable, Sendable, Equatable {
+    public var index: UInt32
+    public var kind: String
+    public var interface: String?
+    public var nextHop: String?
+    public var mtu: Int
+    public var rewrite: String?       // "dst-mac src-mac" once resolved
+    public init(index: UInt32, kind: String, interface: String?, nextHop: String?, mtu: Int, rewrite: String?) {
+        self.index = index; self.kind = kind; self.interface = interface; self.nextHop = nextHop; self.mtu = mtu; self.rewrite = rewrite
+    }
+}
+
 public protocol Dataplane: AnyObject {
     /// Creates bridge domain `id` (idempotent for identical settings).
     /// MACs not seen for `macAgeSeconds` are aged out; at most `learnLimit`
@@ -118,6 +165,25 @@ public protocol Dataplane: AnyObject {
     /// Removes the domain's gateway (BVI, address, routes). .notFound when it has none.
     func removeGateway(bridgeDomain: UInt32) throws
 
+    /// Adds static routes in FIB table 0, all under one barrier: each next
+    /// hop must be on a connected subnet (a gateway's), else .invalid and
+    /// nothing changes. A prefix that is a connected, local or broadcast
+    /// route is refused (.conflict); an existing static route is replaced.
+    func addRoutes(_ routes: [StaticRoute]) throws
+    /// Deletes the static route for exactly `prefix/length`; .notFound when there is none.
+    func deleteRoute(prefix: UInt32, length: Int) throws
+    func routes() -> [RouteInfo]
+    func neighbors() -> [NeighborInfo]
+    func adjacencies() -> [AdjacencyInfo]
+
+    /// Opens `hostIfName` with AF_PACKET as a routed port (in no bridge
+    /// domain) with IPv4 `address/prefixLength` (host byte order) and, when
+    /// `gateway` is given, the default route 0.0.0.0/0 via it. Replaces any
+    /// uplink there was.
+    func setUplink(hostIfName: String, address: UInt32, prefixLength: Int, gateway: UInt32?) throws
+    /// Closes the uplink, its address and its default route. .notFound when there is none.
+    func removeUplink() throws
+
     func interfaces() -> [InterfaceInfo]
     func runtime() -> [NodeRuntimeInfo]
     func clearRuntime()
@@ -129,4 +195,10 @@ public protocol Dataplane: AnyObject {
     func traceAdd(node: String, count: Int) throws
     func traceShow() -> [TracedPacketInfo]
     func traceClear()
+}
+
+extension Dataplane {
+    public func addRoute(prefix: UInt32, length: Int, nextHop: UInt32) throws {
+        try addRoutes([StaticRoute(prefix: prefix, length: length, nextHop: nextHop)])
+    }
 }

@@ -141,6 +141,65 @@ public final class EngineDataplane: Dataplane {
         }
     }
 
+    // MARK: uplink (a routed AF_PACKET port)
+
+    /// The uplink's interface name, and whether it put in the default route.
+    private var uplinkName: String?
+    private static let defaultRoute = IPv4Prefix(address: 0, length: 0)!
+
+    public func setUplink(hostIfName: String, address: UInt32, prefixLength: Int, gateway: UInt32?) throws {
+        if uplinkName != nil { try removeUplink() }
+        guard interfaceTable.index(named: hostIfName) == nil else { throw DataplaneError.conflict("interface \(hostIfName) is already in the dataplane") }
+        let slot: Int32
+        do { slot = try afPorts.open(name: hostIfName) } catch { throw DataplaneError.system("\(error)") }
+        let mac = afPorts.mac(slot), mtu = afPorts.mtu(slot)
+        let failure: DataplaneError? = worker.withBarrier {
+            guard let i = interfaceTable.add(name: hostIfName, driver: "af-packet", mac: mac, mtu: mtu,
+                                             outputNode: afOutput.index, driverInstance: slot) else { return .conflict("interface table is full") }
+            do {
+                try ip4.setAddress(address, prefixLength: prefixLength, interface: i, mac: MACAddress.value(mac))
+                if let gateway {
+                    try ip4.addRoute(Self.defaultRoute, via: gateway, interface: i)
+                    staticRoutes[Self.defaultRoute] = gateway
+                }
+            } catch {
+                ip4.removeAddress(interface: i)
+                interfaceTable.remove(i)
+                return .invalid("uplink \(hostIfName) \(IPv4.format(address))/\(prefixLength): \(error)")
+            }
+            afPorts.activate(slot, swIfIndex: i)
+            return nil
+        }
+        if let failure {
+            afPorts.close(slot)
+            throw failure
+        }
+        uplinkName = hostIfName
+    }
+
+    public func removeUplink() throws {
+        guard let name = uplinkName, let i = interfaceTable.index(named: name) else {
+            throw DataplaneError.notFound("there is no uplink")
+        }
+        var ring: weft_afp_ring? = worker.withBarrier {
+            if let nh = staticRoutes[Self.defaultRoute], ip4.interfaces.enabled[Int(i)],
+               nh & ip4.interfaces.netmask[Int(i)] == ip4.interfaces.address[Int(i)] & ip4.interfaces.netmask[Int(i)] {
+                staticRoutes[Self.defaultRoute] = nil
+                ip4.deleteRoute(Self.defaultRoute)
+            }
+            ip4.removeAddress(interface: i)
+            let slot = interfaceTable.driverInstance[Int(i)]
+            interfaceTable.remove(i)
+            return slot >= 0 ? afPorts.detach(slot) : nil
+        }
+        uplinkName = nil
+        if ring != nil {
+            let closing = UncheckedRing(ring: ring!)
+            ring = nil
+            ringCloser.async { var r = closing.ring; weft_afp_close(&r) }
+        }
+    }
+
     // MARK: gateways (bridge-virtual interfaces)
 
     /// The BVI of bridge domain `id`: its name and MAC (02:fe:ff:00 + the domain id).
@@ -190,6 +249,125 @@ public final class EngineDataplane: Dataplane {
         ip4.removeAddress(interface: index)
         l2.detach(index, interfaces: interfaceTable)
         interfaceTable.remove(index)
+    }
+
+    // MARK: static routes
+
+    /// Static routes in table 0 (prefix -> next hop), to tell them from
+    /// the host routes ARP adds. Changed only under the barrier.
+    private var staticRoutes: [IPv4Prefix: UInt32] = [:]
+
+    /// Under the barrier: the interface whose connected subnet holds `address`.
+    private func connectedInterface(for address: UInt32) -> UInt32? {
+        let t = ip4.interfaces
+        for i in 1..<InterfaceTable.capacity where t.enabled[i] && t.fibIndex[i] == 0 && t.prefixLength[i] < 32 {
+            let mask = t.netmask[i]
+            if address & mask == t.address[i] & mask { return UInt32(i) }
+        }
+        return nil
+    }
+
+    public func addRoutes(_ routes: [StaticRoute]) throws {
+        let failure: DataplaneError? = worker.withBarrier {
+            guard let table = ip4.fib.table(0) else { return .system("FIB table 0 missing") }
+            var planned: [(IPv4Prefix, UInt32, UInt32)] = []
+            for r in routes {
+                guard let prefix = IPv4Prefix(address: r.prefix, length: r.length) else {
+                    return .invalid("prefix length \(r.length) is not 0...32")
+                }
+                guard let interface = connectedInterface(for: r.nextHop) else {
+                    return .invalid("next hop \(IPv4.format(r.nextHop)) is not on a connected subnet")
+                }
+                guard ip4.interfaces.address[Int(interface)] != r.nextHop else {
+                    return .invalid("next hop \(IPv4.format(r.nextHop)) is weftd's own gateway address")
+                }
+                if staticRoutes[prefix] == nil, let adj = table.adjacency(of: prefix.address, length: prefix.length) {
+                    let kind = ip4.adjacencies.kindOf(adj)
+                    if kind != .arp && kind != .rewrite {
+                        return .conflict("\(prefix) is a \(kind) route of the node")
+                    }
+                }
+                planned.append((prefix, r.nextHop, interface))
+            }
+            var done: [(IPv4Prefix, UInt32?)] = []
+            for (prefix, nextHop, interface) in planned {
+                do {
+                    try ip4.addRoute(prefix, via: nextHop, interface: interface)
+                    done.append((prefix, staticRoutes[prefix]))
+                    staticRoutes[prefix] = nextHop
+                } catch {
+                    // Undo this call's routes, newest first, restoring any they replaced.
+                    for (p, old) in done.reversed() {
+                        ip4.deleteRoute(p)
+                        staticRoutes[p] = nil
+                        if let old, let i = connectedInterface(for: old), (try? ip4.addRoute(p, via: old, interface: i)) != nil {
+                            staticRoutes[p] = old
+                        }
+                    }
+                    return .conflict("adding \(prefix) via \(IPv4.format(nextHop)): \(error)")
+                }
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    public func deleteRoute(prefix address: UInt32, length: Int) throws {
+        guard let prefix = IPv4Prefix(address: address, length: length) else {
+            throw DataplaneError.invalid("prefix length \(length) is not 0...32")
+        }
+        let found: Bool = worker.withBarrier {
+            guard staticRoutes.removeValue(forKey: prefix) != nil else { return false }
+            ip4.deleteRoute(prefix)
+            return true
+        }
+        if !found { throw DataplaneError.notFound("no static route for \(prefix)") }
+    }
+
+    public func routes() -> [RouteInfo] {
+        worker.withBarrier {
+            guard let table = ip4.fib.table(0) else { return [] }
+            return table.routes().map { r in
+                let a = r.adjacency
+                let kind = ip4.adjacencies.kindOf(a)
+                let interface = a >= 4 && Int(a) < ip4.adjacencies.capacity ? ip4.adjacencies.interface[Int(a)] : 0
+                let name: String? = interface == 0 ? nil : interfaceTable.name(interface)
+                let label: String
+                var nextHop: String?
+                switch kind {
+                case .arp, .rewrite:
+                    nextHop = IPv4.format(ip4.adjacencies.nextHop[Int(a)])
+                    label = staticRoutes[r.prefix] != nil ? "static" : "neighbor"
+                case .glean: label = "connected"
+                default: label = kind.description
+                }
+                return RouteInfo(prefix: r.prefix.description, nextHop: nextHop, interface: name, kind: label, adjacency: a)
+            }
+        }
+    }
+
+    public func neighbors() -> [NeighborInfo] {
+        worker.withBarrier {
+            let now = graph.nowSeconds
+            return ip4.neighbours.all().map { n in
+                NeighborInfo(address: IPv4.format(n.address), mac: n.state == .reachable ? MACAddress.format(n.mac) : nil,
+                             interface: interfaceTable.name(n.interface), state: n.state.description,
+                             ageSeconds: n.isStatic ? 0 : now &- n.lastSeen, isStatic: n.isStatic)
+            }
+        }
+    }
+
+    public func adjacencies() -> [AdjacencyInfo] {
+        worker.withBarrier {
+            ip4.adjacencies.all().map { a in
+                let hasInterface = a.index >= 4 && a.interface != 0
+                return AdjacencyInfo(index: a.index, kind: a.kind.description,
+                                     interface: hasInterface ? interfaceTable.name(a.interface) : nil,
+                                     nextHop: a.kind == .arp || a.kind == .rewrite ? IPv4.format(a.nextHop) : nil,
+                                     mtu: Int(a.mtu),
+                                     rewrite: a.kind == .rewrite ? "\(MACAddress.format(a.dstMAC)) \(MACAddress.format(a.srcMAC))" : nil)
+            }
+        }
     }
 
     // MARK: inspection

@@ -6,11 +6,13 @@ public struct ReconcileReport: Sendable, Equatable {
     public var attachmentsRemoved: [String] = []        // netns gone: "containerId/ifName"
     public var hostInterfacesReopened: [String] = []    // `interface add` links, reopened in the dataplane
     public var hostInterfacesMissing: [String] = []     // link no longer in weftd's namespace: record kept
+    public var uplinkRestored: String?                  // the uplink's name, when opened again
+    public var routesRestored: [String] = []            // static route prefixes programmed again
     public var failures: [String] = []                  // left in the store for the next start to retry
 
     public init() {}
 
     public var summary: String {
-        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone); host interfaces: \(hostInterfacesReopened.count) reopened, \(hostInterfacesMissing.count) missing; \(failures.count) failed"
+        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone); host interfaces: \(hostInterfacesReopened.count) reopened, \(hostInterfacesMissing.count) missing; uplink: \(uplinkRestored ?? "none"); \(routesRestored.count) route(s); \(failures.count) failed"
     }
 }

@@ -46,6 +46,34 @@ public final class Reconciler {
             }
         }
 
+        if let uplink = try store.uplink() {
+            if !provisioner.linkExists(uplink.name) {
+                report.failures.append("uplink \(uplink.name): no such link")
+                log.warning("restore uplink \(uplink.name): no such link in weftd's namespace; kept, not in the dataplane")
+            } else {
+                do {
+                    try UplinkService.program(uplink, dataplane: dataplane)
+                    report.uplinkRestored = uplink.name
+                } catch {
+                    report.failures.append("uplink \(uplink.name): \(error)")
+                    log.error("restore uplink \(uplink.name) failed, kept for the next start: \(error)")
+                }
+            }
+        }
+
+        for route in try store.routes() {
+            do {
+                guard let p = try? RouteService.parsePrefix(route.prefix), let nextHop = IPv4Address(route.nextHop) else {
+                    throw ControlError(.internal, code: "bad_route_record", message: "unreadable record \(route.prefix) via \(route.nextHop)")
+                }
+                try dataplane.addRoute(prefix: p.address.value, length: p.length, nextHop: nextHop.value)
+                report.routesRestored.append(route.prefix)
+            } catch {
+                report.failures.append("route \(route.prefix) via \(route.nextHop): \(error)")
+                log.error("restore route \(route.prefix) via \(route.nextHop) failed, kept for the next start: \(error)")
+            }
+        }
+
         for attachment in try store.attachments() {
             let name = "\(attachment.containerId)/\(attachment.ifName)"
             do {

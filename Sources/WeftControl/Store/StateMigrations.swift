@@ -64,6 +64,24 @@ enum StateMigrations {
             try db.create(index: "attachments_network_address", on: "attachments",
                           columns: ["network", "address"], unique: true)
         }
+        migrator.registerMigration("v4-routes") { db in
+            // Static routes of FIB table 0: prefix (canonical CIDR) via a next
+            // hop on a network's subnet, restored after the networks.
+            try db.create(table: "routes") { t in
+                t.primaryKey("prefix", .text)
+                t.column("next_hop", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+        }
+        migrator.registerMigration("v5-uplink") { db in
+            // At most one row: the routed AF_PACKET port (`POST /v1/uplink`).
+            try db.create(table: "uplink") { t in
+                t.primaryKey("name", .text)
+                t.column("address", .text).notNull()      // "192.0.2.2/24"
+                t.column("gateway", .text)                // default route via it, if any
+                t.column("created_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }
