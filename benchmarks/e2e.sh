@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
-# End-to-end L2 forwarding benchmark: Weft against its peers on the same machine, in one run.
+# End-to-end forwarding benchmark: Weft against its peers on the same machine, in one run.
 #
 #   gen ns                dut ns (datapath under test)               sink ns
-#   g0 10.77.0.1/24 <--veth--> d0   [bridge | testpmd | weftd]   d1 <--veth--> s0 10.77.0.2/24
+#   g0 10.77.0.1/24 <--veth--> d0   [bridge | testpmd | weftd]   d1 <--veth--> s0 10.77.0.2/24   (-m l2)
+#   g0 10.77.0.2/24 <--veth--> d0   [kernel | weftd] routes      d1 <--veth--> s0 10.78.0.2/24   (-m routed)
 #
-# trafgen in gen (pinned to CPU 0) sends one fixed 64-byte UDP frame to s0's MAC; the rate is
-# the delta of s0's rx_packets over the window, the generator rate the delta of g0's tx_packets.
-# Everything lives in namespaces named weft-bench-{gen,dut,sink}-<random>, rebuilt for every
-# datapath and removed on exit (also on failure or Ctrl-C). No traffic leaves them.
+# trafgen in gen (pinned to CPU 0) sends one fixed 64-byte UDP frame to s0's MAC (l2) or to the
+# dut's gateway MAC for 10.78.0.2 (routed); the rate is the delta of s0's rx_packets over the
+# window, the generator rate the delta of g0's tx_packets. Everything lives in namespaces named
+# weft-bench-{gen,dut,sink}-<random>, rebuilt for every datapath and removed on exit (also on
+# failure or Ctrl-C). No traffic leaves them.
 #
-# Usage: benchmarks/e2e.sh [-t SECONDS] [-r RUNS] [-d bridge,testpmd,weft,none] [-s FRAME_BYTES]
+# Usage: benchmarks/e2e.sh [-m l2|routed] [-t SECONDS] [-r RUNS] [-d DATAPATHS] [-s FRAME_BYTES]
 #                          [-o RESULTS_DIR] [--no-save]
+#   DATAPATHS: l2 bridge,testpmd,weft (default),none; routed kernel,testpmd,weft (default),none
 set -euo pipefail
 
 DURATION=5
 RUNS=3
-DATAPATHS="bridge,testpmd,weft"
+MODE=l2
+DATAPATHS=""
+CMDLINE="$*"
 FRAME=64
 WARMUP=1
 SAVE=1
@@ -24,9 +29,10 @@ RESULTS=$REPO/benchmarks/results
 WEFT_BIN=${WEFT_BIN:-$REPO/.build/release}
 WEFT_BD=10
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
+    -m|--mode) MODE=$2; shift 2 ;;
     -t|--duration) DURATION=$2; shift 2 ;;
     -r|--runs) RUNS=$2; shift 2 ;;
     -d|--datapaths) DATAPATHS=$2; shift 2 ;;
@@ -37,6 +43,11 @@ while (($#)); do
     *) echo "e2e: unknown argument $1" >&2; usage 1 ;;
   esac
 done
+case $MODE in
+  l2) DATAPATHS=${DATAPATHS:-bridge,testpmd,weft} ;;
+  routed) DATAPATHS=${DATAPATHS:-kernel,testpmd,weft} ;;
+  *) echo "e2e: -m must be l2 or routed" >&2; usage 1 ;;
+esac
 [[ $(id -u) -eq 0 ]] || { echo "e2e: needs root" >&2; exit 1; }
 for t in ip trafgen taskset python3; do
   command -v "$t" >/dev/null || { echo "e2e: $t missing (scripts/install-deps.sh)" >&2; exit 1; }
@@ -111,17 +122,52 @@ rig_up() {
   done
   ip -n "$GEN" link add g0 type veth peer name d0 netns "$DUT"
   ip -n "$DUT" link add d1 type veth peer name s0 netns "$SINK"
-  ip -n "$GEN" addr add 10.77.0.1/24 dev g0
-  ip -n "$SINK" addr add 10.77.0.2/24 dev s0
-  ip -n "$DUT" link set d0 promisc on
-  ip -n "$DUT" link set d1 promisc on
+  if [[ $MODE == l2 ]]; then
+    ip -n "$GEN" addr add 10.77.0.1/24 dev g0
+    ip -n "$SINK" addr add 10.77.0.2/24 dev s0
+    ip -n "$DUT" link set d0 promisc on
+    ip -n "$DUT" link set d1 promisc on
+  else
+    # routed: two subnets, the dut's gateways are 10.77.0.1 and 10.78.0.1 (set by the datapath)
+    ip -n "$GEN" addr add 10.77.0.2/24 dev g0
+    ip -n "$SINK" addr add 10.78.0.2/24 dev s0
+  fi
   ip -n "$GEN" link set g0 up
   ip -n "$DUT" link set d0 up
   ip -n "$DUT" link set d1 up
   ip -n "$SINK" link set s0 up
+  if [[ $MODE == routed ]]; then
+    ip -n "$GEN" route add default via 10.77.0.1 dev g0
+    ip -n "$SINK" route add default via 10.78.0.1 dev s0
+  fi
   G0_MAC=$(cat_stat "$GEN" g0 address)
   S0_MAC=$(cat_stat "$SINK" s0 address)
-  "$REPO/benchmarks/trafgen-udp.sh" "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 "$FRAME" >"$TMP/udp.cfg"
+  D0_MAC=$(cat_stat "$DUT" d0 address)
+}
+
+traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's gateway MAC (GW_MAC)
+  if [[ $MODE == l2 ]]; then
+    "$REPO/benchmarks/trafgen-udp.sh" "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 "$FRAME" >"$TMP/udp.cfg"
+  else
+    "$REPO/benchmarks/trafgen-udp.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" >"$TMP/udp.cfg"
+  fi
+}
+
+routed_warmup() {  # routed: ping 10.78.0.2 through the datapath so every ARP entry is resolved
+  # (weft drops the packet that triggers an ARP request, so the first echo may get no reply)
+  local i nmac
+  for i in $(seq 20); do
+    ip netns exec "$GEN" ping -n -q -c 1 -W 1 10.78.0.2 >/dev/null 2>&1 && break
+    ((i == 20)) && { REASON="no route through the datapath (ping 10.78.0.2 from gen failed)"; return 1; }
+    sleep 0.2
+  done
+  nmac=$(ip -n "$GEN" neigh show 10.77.0.1 dev g0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i+1)}')
+  if [[ ${nmac,,} != "${GW_MAC,,}" ]]; then
+    REASON="gen resolved 10.77.0.1 to '$nmac', expected gateway MAC $GW_MAC"; return 1
+  fi
+  log "$dp: 10.78.0.2 reachable through the datapath, gateway 10.77.0.1 is $GW_MAC"
+  # one more round so the sink's ARP for 10.78.0.1 and the dut's for 10.77.0.2 are settled too
+  ip netns exec "$GEN" ping -n -q -c 3 -i 0.2 -W 1 10.78.0.2 >/dev/null 2>&1 || true
 }
 
 cat_stat() {  # cat_stat NS IF FILE  (sysfs as seen inside NS: ip netns exec remounts /sys)
@@ -158,6 +204,21 @@ print(round((s1-s0)/dt), round((g1-g0)/dt), round((d1-d0)/dt))' \
 REASON=""
 
 dp_none_start() { :; }
+
+dp_kernel_start() {  # routed: Linux IPv4 forwarding in dut (the CNI bridge plugin / flannel host-gw path)
+  ip netns exec "$DUT" sysctl -q -w net.ipv4.ip_forward=1 || { REASON="sysctl ip_forward failed"; return 1; }
+  ip -n "$DUT" addr add 10.77.0.1/24 dev d0 && ip -n "$DUT" addr add 10.78.0.1/24 dev d1 \
+    || { REASON="cannot address d0/d1"; return 1; }
+  GW_MAC=$D0_MAC
+}
+
+na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty if it does)
+  case $MODE:$1 in
+    routed:testpmd) echo "n/a in routed mode (io forwarding does not route)" ;;
+    routed:bridge) echo "n/a in routed mode (a bridge does not route; see kernel)" ;;
+    l2:kernel) echo "n/a in l2 mode (the kernel's L2 datapath is bridge)" ;;
+  esac
+}
 
 dp_bridge_start() {
   ip -n "$DUT" link add br0 type bridge stp_state 0 forward_delay 0
@@ -208,41 +269,77 @@ dp_weft_start() {
     ((i == 100)) && { REASON="weftd not ready after 10 s"; return 1; }
     sleep 0.1
   done
-  local out
-  if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" network create bench --subnet 10.78.0.0/24 \
-      --bridge-domain "$WEFT_BD" 2>&1); then
-    REASON="weftctl network create failed: ${out//$'\n'/ }"; return 1
+  local out net subnet bd ifs ifn
+  # l2: one network "bench" with d0 and d1; routed: gen-net (d0) and sink-net (d1), whose
+  # gateways (BVIs) take 10.77.0.1 and 10.78.0.1
+  local -a nets
+  if [[ $MODE == l2 ]]; then
+    nets=("bench 10.78.0.0/24 $WEFT_BD d0 d1")
+  else
+    nets=("gen-net 10.77.0.0/24 $WEFT_BD d0" "sink-net 10.78.0.0/24 $((WEFT_BD + 1)) d1")
   fi
-  echo "$out" >>"$RAW/weftctl.log"
-  local ifn
-  for ifn in d0 d1; do
-    # Same offload settings as attach gives container veths: no GSO super-frames.
-    ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true
-    if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --network bench 2>&1); then
-      REASON="weftctl interface add $ifn failed: ${out//$'\n'/ }"; return 1
+  local spec
+  for spec in "${nets[@]}"; do
+    read -r net subnet bd ifs <<<"$spec"
+    if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" network create "$net" --subnet "$subnet" \
+        --bridge-domain "$bd" 2>&1); then
+      REASON="weftctl network create $net failed: ${out//$'\n'/ }"; return 1
     fi
+    echo "$out" >>"$RAW/weftctl.log"
+    for ifn in $ifs; do
+      # Same offload settings as attach gives container veths: no GSO super-frames.
+      ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true
+      if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --network "$net" 2>&1); then
+        REASON="weftctl interface add $ifn failed: ${out//$'\n'/ }"; return 1
+      fi
+    done
   done
+  if [[ $MODE == routed ]]; then
+    # trafgen's destination: the gen-side gateway's MAC, i.e. the BVI of bridge domain $WEFT_BD
+    "$WEFT_BIN/weftctl" --socket "$sock" show interfaces --json >"$RAW/weft-interfaces.json" 2>&1 || true
+    GW_MAC=$(python3 - "$RAW/weft-interfaces.json" "$WEFT_BD" <<'PY'
+import json, sys
+data = json.load(open(sys.argv[1]))
+items = data.get("interfaces", data) if isinstance(data, dict) else data
+bvis = [i for i in items if isinstance(i, dict) and i.get("driver") == "bvi"]
+mine = [i for i in bvis if str(i.get("bridgeDomain", i.get("bridge_domain", ""))) == sys.argv[2]
+        or i.get("name") == "bvi" + sys.argv[2]]
+for i in mine or bvis[:1]:
+    print(i.get("mac") or i.get("macAddress") or i.get("address") or "")
+PY
+) || GW_MAC=""
+    [[ -n $GW_MAC ]] || { REASON="no bvi MAC in weftctl show interfaces --json"; return 1; }
+  fi
 }
 
 dp_weft_report() {  # keep weft's own view of the run
   local sock=$TMP/weft.sock c
-  for c in "show runtime" "show interfaces" "show errors" "show bridge-domain $WEFT_BD detail"; do
+  local -a cmds=("show runtime" "show interfaces" "show errors" "show bridge-domain $WEFT_BD detail")
+  [[ $MODE == routed ]] && cmds+=("show bridge-domain $((WEFT_BD + 1)) detail" "show neighbors" "show fib")
+  for c in "${cmds[@]}"; do
     { echo "## weftctl $c"; "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1; echo; } >>"$RAW/weft-show.txt"
   done
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average $LOAD_BEFORE"
-log "rig $GEN/$DUT/$SINK, ${FRAME}-byte frames, ${DURATION}s x $RUNS runs, datapaths $DATAPATHS"
+log "rig $GEN/$DUT/$SINK, mode $MODE, ${FRAME}-byte frames, ${DURATION}s x $RUNS runs, datapaths $DATAPATHS"
 IFS=, read -r -a DPS <<<"$DATAPATHS"
 for dp in "${DPS[@]}"; do
   declare -F "dp_${dp}_start" >/dev/null || { echo "e2e: unknown datapath $dp" >&2; exit 1; }
 done
 
 for dp in "${DPS[@]}"; do
+  REASON=$(na_reason "$dp")
+  if [[ -n $REASON ]]; then
+    log "$dp: $REASON"
+    printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
+    continue
+  fi
   rig_up
-  REASON=""
-  if ! "dp_${dp}_start"; then
+  GW_MAC=""
+  if ! "dp_${dp}_start" || ! traffic_cfg \
+      || { [[ $MODE == routed && $dp != none ]] && ! routed_warmup; }; then
     log "$dp: not available ($REASON)"
     printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
   else
@@ -259,7 +356,7 @@ for dp in "${DPS[@]}"; do
         printf '%s\tNA\t%s\n' "$dp" "datapath process died during run $r" >>"$ROWS"; break
       fi
     done
-    [[ $dp == weft ]] && dp_weft_report
+    if [[ $dp == weft ]]; then dp_weft_report; fi
   fi
   dp_stop
   rig_down
@@ -267,12 +364,17 @@ done
 
 # ---- report ---------------------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). E2E L2 forwarding, ${FRAME}-byte UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
-TABLE=$(python3 - "$ROWS" "$header" "${DPS[@]}" <<'PY'
+if [[ $MODE == l2 ]]; then what="E2E L2 forwarding"; else what="E2E routed IPv4 forwarding (10.77.0.2 -> 10.78.0.2 through the dut's gateways)"; fi
+header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). $what, ${FRAME}-byte UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
+TABLE=$(python3 - "$ROWS" "$header" "$MODE" "${DPS[@]}" <<'PY'
 import statistics, sys
-rows_path, header, order = sys.argv[1], sys.argv[2], sys.argv[3:]
+rows_path, header, mode, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 labels = {"none": "nothing forwarding (generator ceiling)", "bridge": "Linux bridge br0 (d0, d1)",
           "testpmd": "dpdk-testpmd io, 2x net_af_packet", "weft": "weftd (worker CPU 1, busy poll)"}
+if mode == "routed":
+    labels.update({"kernel": "Linux IPv4 forwarding (ip_forward=1, d0 10.77.0.1, d1 10.78.0.1)",
+                   "weft": "weftd routing gen-net -> sink-net via BVIs (worker CPU 1, busy poll)"})
+refdp = "kernel" if mode == "routed" else "testpmd"
 runs, na = {}, {}
 for line in open(rows_path):
     f = line.rstrip("\n").split("\t")
@@ -282,9 +384,9 @@ for line in open(rows_path):
         runs.setdefault(f[0], []).append((int(f[2]), int(f[3]), int(f[4])))
 def k(v):
     return f"{v/1e6:.2f} M" if v >= 1e6 else f"{v/1e3:.0f} k"
-ref = statistics.median(s for s, _, _ in runs["testpmd"]) if runs.get("testpmd") else None
+ref = statistics.median(s for s, _, _ in runs[refdp]) if runs.get(refdp) else None
 print(f"_{header}_\n")
-print("| datapath | sink pps median (min-max) | generator pps median | ratio vs testpmd | d1 tx_dropped/s |")
+print(f"| datapath | sink pps median (min-max) | generator pps median | ratio vs {refdp} | d1 tx_dropped/s |")
 print("|---|---|---|---|---|")
 for dp in order:
     name = labels.get(dp, dp)
@@ -298,7 +400,8 @@ for dp in order:
         note = f" (incomplete: {na[dp]})" if dp in na else ""
         print(f"| {name} | {k(med)} ({k(min(sinks))}-{k(max(sinks))}){note} | {k(statistics.median(gens))} | {ratio} | {k(statistics.median(drops))} |")
     else:
-        print(f"| {name} | not available ({na.get(dp, 'no data')}) | - | - | - |")
+        reason = na.get(dp, "no data")
+        print(f"| {name} | {reason if reason.startswith('n/a') else f'not available ({reason})'} | - | - | - |")
 print()
 print("raw runs (datapath, run, sink pps, generator pps, d1 tx_dropped/s):")
 for dp in order:
@@ -309,9 +412,15 @@ PY
 echo
 echo "$TABLE"
 if ((SAVE)); then
-  out=$RESULTS/$(date +%Y-%m-%d)-e2e.md
-  [[ -e $out ]] && out=$RESULTS/$STAMP-e2e.md
-  { echo "# E2E benchmark $STAMP"; echo; echo "$TABLE"; } >"$out"
+  kind=e2e; [[ $MODE == routed ]] && kind=e2e-routed
+  out=$RESULTS/$(date +%Y-%m-%d)-$kind.md
+  [[ -e $out ]] && out=$RESULTS/$STAMP-$kind.md
+  if [[ $MODE == l2 ]]; then
+    { echo "# E2E benchmark $STAMP"; echo; echo "$TABLE"; } >"$out"
+  else
+    { echo "# E2E routed benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
+      echo "$TABLE"; } >"$out"
+  fi
   cp "$ROWS" "$RAW/rows.tsv"
   log "table written to $out (logs in $RAW)"
 fi
