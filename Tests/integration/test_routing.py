@@ -93,3 +93,16 @@ def test_routing_survives_kill9_restart(node, container):
     wait_ping_ok(r, ipb)
     p = ping(r, ipb, count=10, interval=0.05)
     assert p.loss_pct == 0.0 and set(re.findall(r"ttl=(\d+)", p.output)) == {"63"}, p.summary()
+
+
+def test_ttl_expiry_names_the_gateway_as_hop(node, container):
+    """A probe with TTL 1 across networks dies at weftd: the sender gets ICMP
+    time exceeded from its own gateway (what traceroute's first hop shows)."""
+    r, b, ipr, ipb = _routed_pair(node, container)
+    wait_ping_ok(r, ipb)
+    out = r.run(["ping", "-c", "1", "-W", "2", "-t", "1", ipb], check=False)
+    text = out.stdout + out.stderr
+    assert re.search(r"From 10\.61\.0\.1\b.*Time to live exceeded", text), f"TTL-1 probe: {text!r}"
+    # With a normal TTL the same probe reaches the destination (one routed hop).
+    p = ping(r, ipb, count=3, interval=0.05)
+    assert p.loss_pct == 0.0, p.summary()
