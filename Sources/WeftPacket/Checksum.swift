@@ -62,9 +62,4 @@ public enum Checksum {
         return true
     }
 
-    /// True when the IPv4 header checksum at `ip` verifies.
-    public static func ipv4HeaderValid(_ ip: UnsafeRawPointer) -> Bool {
-        let ihl = Int(ip.load(as: UInt8.self) & 0x0F) * 4
-        return fold(sum(ip, ihl)) == 0xFFFF
-    }
 }

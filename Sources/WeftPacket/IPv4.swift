@@ -88,10 +88,17 @@ public enum IPv4 {
     public static func decrementTTL(_ ip: UnsafeMutableRawPointer) {
         let ttl = ip.load(fromByteOffset: offsetTTL, as: UInt8.self)
         ip.storeBytes(of: ttl &- 1, toByteOffset: offsetTTL, as: UInt8.self)
-        let hc = u16(ip, offsetChecksum)
-        var s = UInt32(~hc) &+ 0xFEFF
+        adjustChecksum(ip, offsetChecksum, by: 0xFEFF)
+    }
+
+    /// Incremental update of the 16-bit Internet checksum stored at
+    /// `p + offset` (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')), where `delta`
+    /// is ~m + m' for the one 16-bit word that changed from m to m'.
+    @inlinable @inline(__always)
+    public static func adjustChecksum(_ p: UnsafeMutableRawPointer, _ offset: Int, by delta: UInt16) {
+        var s = UInt32(~u16(p, offset)) &+ UInt32(delta)
         s = (s & 0xFFFF) &+ (s &>> 16)
-        store16(~UInt16(truncatingIfNeeded: s), ip, offsetChecksum)
+        store16(~UInt16(truncatingIfNeeded: s), p, offset)
     }
 
     /// 224.0.0.0/4 multicast, 240.0.0.0/4 reserved and 255.255.255.255.
@@ -99,6 +106,30 @@ public enum IPv4 {
     public static func isMulticastOrReserved(_ a: UInt32) -> Bool { a >= 0xE000_0000 }
 
     public static func format(_ a: UInt32) -> String { "\(a >> 24).\(a >> 16 & 0xFF).\(a >> 8 & 0xFF).\(a & 0xFF)" }
+
+    /// "a.b.c.d" -> host-order address; the project's one dotted-quad parser.
+    /// Strict like inet_pton(3): four decimal octets 0...255, no leading zeros
+    /// ("010.1.2.3" is refused: other tools would read it as octal).
+    public static func parse<S: StringProtocol>(_ s: S) -> UInt32? {
+        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0, leadingZero = false
+        for c in s.utf8 {
+            if c >= 48 && c <= 57 {
+                if leadingZero { return nil }
+                if digits == 0 && c == 48 { leadingZero = true }
+                octet = octet * 10 + UInt32(c - 48)
+                digits += 1
+                if digits > 3 || octet > 255 { return nil }
+            } else if c == 46 {                      // "."
+                guard digits > 0, dots < 3 else { return nil }
+                value = value << 8 | octet
+                octet = 0; digits = 0; dots += 1; leadingZero = false
+            } else {
+                return nil
+            }
+        }
+        guard digits > 0, dots == 3 else { return nil }
+        return value << 8 | octet
+    }
 }
 
 /// ICMP (RFC 792) types and codes Weft sends or answers.

@@ -6,6 +6,7 @@ import WeftEngine
 import WeftIO
 import WeftIP4
 import WeftL2
+import WeftPacket
 
 /// `weft-bench graph <scenario>`: drives the real nodes with pg-input on one
 /// core, no I/O, and reports Mpps, ns and clocks per packet, per-node clocks
@@ -110,11 +111,7 @@ struct GraphCommand: ParsableCommand {
 
         let srcBase: UInt64 = 0x02_00_00_01_00_00, dstBase: UInt64 = 0x02_00_00_02_00_00
         func frame(dst: UInt64, src: UInt64) -> [UInt8] {
-            var f = MACBytes(dst) + MACBytes(src) + [0x08, 0x00]
-            f += [0x45, 0, 0, UInt8(frameLength - 14 >> 8), UInt8((frameLength - 14) & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0,
-                  10, 0, 0, 1, 10, 0, 0, 2]
-            f += [UInt8](repeating: 0, count: frameLength - f.count)
-            return f
+            ip4Frame(dstMAC: dst, srcMAC: src, src: 0x0A00_0001, dst: 0x0A00_0002)
         }
         // Warm up: every destination MAC learned behind pg1, every source behind pg0.
         g.inject((0..<macs).map { frame(dst: srcBase, src: dstBase + UInt64($0)) }, on: tx)
@@ -126,26 +123,7 @@ struct GraphCommand: ParsableCommand {
         let stream = PacketStream(
             template: frame(dst: dstBase, src: srcBase), rxInterface: rx, count: packets, burst: vector,
             increments: [.init(offset: 4, width: 2, modulo: UInt64(macs)), .init(offset: 10, width: 2, modulo: UInt64(macs))])
-        g.pgInput.add(stream)
-        g.graph.clearRuntimeStats()
-        let txBefore = g.interfaces.txPackets[Int(tx)]
-
-        weft_malloc_counting(1)
-        let mallocsBefore = weft_malloc_calls()
-        let t0 = weft_monotonic_ns(), c0 = weft_rdtsc()
-        while !g.pgInput.isIdle {
-            g.graph.poll(g.pgInput)
-            g.graph.dispatchPending()
-        }
-        let c1 = weft_rdtsc(), t1 = weft_monotonic_ns()
-        let mallocs = weft_malloc_calls() - mallocsBefore
-        weft_malloc_counting(0)
-
-        let forwarded = g.interfaces.txPackets[Int(tx)] - txBefore
-        guard forwarded == UInt64(packets) else {
-            throw ValidationError("forwarded \(forwarded) of \(packets) packets: the L2 path lost packets")
-        }
-        return summarize(g, scenario: .l2, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
+        return try measure(g, stream: stream, tx: tx, scenario: .l2)
     }
 
     /// pg -> ethernet-input -> ip4-input -> ip4-lookup -> ip4-rewrite -> pg-output:
@@ -175,6 +153,13 @@ struct GraphCommand: ParsableCommand {
             return ip4Frame(dstMAC: rxMAC, srcMAC: hostMAC, src: hostIP, dst: dst)
         }
         let stream = PacketStream(frames: templates, rxInterface: rx, count: packets, burst: vector)
+        return try measure(g, stream: stream, tx: tx, scenario: .ip4)
+    }
+
+    /// Runs `stream` to exhaustion with runtime stats cleared and malloc
+    /// counting on; every packet must leave on `tx`, else the lost ones are
+    /// reported with the counters that moved.
+    private func measure(_ g: EmbeddedGraph, stream: PacketStream, tx: UInt32, scenario: Scenario) throws -> RunResult {
         g.pgInput.add(stream)
         g.graph.clearRuntimeStats()
         let txBefore = g.interfaces.txPackets[Int(tx)]
@@ -194,9 +179,9 @@ struct GraphCommand: ParsableCommand {
         guard forwarded == UInt64(packets) else {
             let errors = g.graph.errorNames.indices.filter { g.graph.errorCounters[$0] != 0 }
                 .map { "\(g.graph.errorNames[$0].node)/\(g.graph.errorNames[$0].name)=\(g.graph.errorCounters[$0])" }
-            throw ValidationError("forwarded \(forwarded) of \(packets) packets: the ip4 path lost packets (\(errors))")
+            throw ValidationError("forwarded \(forwarded) of \(packets) packets: the \(scenario.rawValue) path lost packets (\(errors))")
         }
-        return summarize(g, scenario: .ip4, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
+        return summarize(g, scenario: scenario, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
     }
 
     /// An Ethernet + IPv4 + UDP frame of `frameLength` bytes with a valid header checksum.
@@ -204,13 +189,11 @@ struct GraphCommand: ParsableCommand {
         func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
         let total = frameLength - 14
         var ip: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0] + be32(src) + be32(dst)
-        var sum: UInt32 = 0
-        for i in stride(from: 0, to: 20, by: 2) { sum += UInt32(ip[i]) << 8 | UInt32(ip[i + 1]) }
-        while sum >> 16 != 0 { sum = (sum & 0xFFFF) + (sum >> 16) }
-        ip[10] = UInt8(~sum >> 8 & 0xFF); ip[11] = UInt8(~sum & 0xFF)
+        let sum = ip.withUnsafeBytes { Checksum.finish(Checksum.sum($0.baseAddress!, 20)) }
+        ip[10] = UInt8(sum >> 8); ip[11] = UInt8(sum & 0xFF)
         let udpLength = total - 20
         ip += [0x9C, 0x40, 0x00, 0x07, UInt8(udpLength >> 8), UInt8(udpLength & 0xFF), 0, 0]
-        var f = MACBytes(dstMAC) + MACBytes(srcMAC) + [0x08, 0x00] + ip
+        var f = MACAddress.bytes(dstMAC) + MACAddress.bytes(srcMAC) + [0x08, 0x00] + ip
         f += [UInt8](repeating: 0, count: frameLength - f.count)
         return f
     }
@@ -231,8 +214,6 @@ struct GraphCommand: ParsableCommand {
                          clocksPerPacket: Double(cycles) / n, pathClocksPerPacket: path,
                          allocationsPerPacket: Double(mallocs) / n, nodes: nodes)
     }
-
-    private func MACBytes(_ m: UInt64) -> [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: m >> UInt64(40 - 8 * $0)) } }
 
     struct Report: Codable {
         var scenario: String

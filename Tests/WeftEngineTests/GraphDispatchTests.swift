@@ -102,7 +102,7 @@ final class GraphDispatchTests: XCTestCase {
         }
     }
 
-    func testTraceSelectsExactlyNPacketsAndCostsNothingWhenOff() throws {
+    func testTraceRecordsOnlyTheSelectedPackets() throws {
         let (graph, source, relay, _, _) = try makeGraph()
         source.pending = [1, 2, 3]
         graph.poll(source); graph.dispatchPending()

@@ -1,6 +1,7 @@
 import XCTest
 import WeftEngine
 import WeftIO
+import WeftPacket
 @testable import WeftL2
 
 /// The L2 path driven by pg: frames in on pg interfaces, byte-exact frames
@@ -27,13 +28,12 @@ final class L2NodeTests: XCTestCase {
     }
 
     static func frame(dst: UInt64, src: UInt64, type: UInt16 = 0x0800, payload: Int = 46, vlan: UInt16? = nil) -> [UInt8] {
-        var f = MACBytes(dst) + MACBytes(src)
+        var f = MACAddress.bytes(dst) + MACAddress.bytes(src)
         if let vlan { f += [0x81, 0x00, UInt8(vlan >> 8), UInt8(vlan & 0xFF)] }
         f += [UInt8(type >> 8), UInt8(type & 0xFF)]
         f += (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         return f
     }
-    static func MACBytes(_ m: UInt64) -> [UInt8] { (0..<6).map { UInt8(truncatingIfNeeded: m >> UInt64(40 - 8 * $0)) } }
 
     let macA: UInt64 = 0x02_00_00_00_00_0A, macB: UInt64 = 0x02_00_00_00_00_0B
 

@@ -28,7 +28,9 @@ final class ChecksumTests: XCTestCase {
         let c = h.withUnsafeBytes { Checksum.finish(Checksum.sum($0.baseAddress!, 20)) }
         XCTAssertEqual(c, 0xb861)
         h[10] = 0xb8; h[11] = 0x61
-        XCTAssertTrue(h.withUnsafeBytes { Checksum.ipv4HeaderValid($0.baseAddress!) })
+        XCTAssertTrue(h.withUnsafeBytes { IPv4.headerChecksumValid($0.baseAddress!, headerLength: 20) })
+        h[11] ^= 1
+        XCTAssertFalse(h.withUnsafeBytes { IPv4.headerChecksumValid($0.baseAddress!, headerLength: 20) })
     }
 
     func testCompletingAPartialTCPChecksum() {
@@ -48,6 +50,16 @@ final class ChecksumTests: XCTestCase {
     func testCompletionRefusesTruncatedPackets() {
         var ip: [UInt8] = [0x45, 0, 0, 60, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 1, 0, 2, 10, 1, 0, 3, 0, 1, 0, 2]
         XCTAssertFalse(ip.withUnsafeMutableBytes { Checksum.completeIPv4L4(ip: $0.baseAddress!, length: $0.count) })
+    }
+
+    func testIPv4ParsingIsStrict() {
+        XCTAssertEqual(IPv4.parse("10.1.0.2"), 0x0A01_0002)
+        XCTAssertEqual(IPv4.parse("0.0.0.0"), 0)
+        XCTAssertEqual(IPv4.parse("255.255.255.255"), 0xFFFF_FFFF)
+        for bad in ["010.1.2.3", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "1.2.3.4 ", "a.b.c.d", ""] {
+            XCTAssertNil(IPv4.parse(bad), bad)
+        }
+        XCTAssertEqual(IPv4.format(IPv4.parse("192.0.2.1")!), "192.0.2.1")
     }
 
     func testMACParsingAndFormatting() {

@@ -49,6 +49,7 @@ public final class AfPacketOutputNode: GraphNode {
         let txPackets = graph.interfaces.txPackets
         let txBytes = graph.interfaces.txBytes
         let drops = graph.interfaces.drops
+        let portTable = ports.ports
         let tracing = graph.trace.enabled
         var touchedCount = 0
         for i in 0..<count {
@@ -57,7 +58,7 @@ public final class AfPacketOutputNode: GraphNode {
             let tx = Int(m.pointee.txInterface)
             let slot = instance[tx]
             if _slowPath(slot < 0) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
-            let port = ports.ports + Int(slot)
+            let port = portTable + Int(slot)
             if _slowPath(!port.pointee.active) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
             let frameSize = Int(port.pointee.ring.tx_frame_size)
             let frame = UnsafeMutableRawPointer(port.pointee.ring.tx_ring!) + Int(port.pointee.txSlot) * frameSize
@@ -82,7 +83,7 @@ public final class AfPacketOutputNode: GraphNode {
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
         }
         for k in 0..<touchedCount {
-            let port = ports.ports + Int(touched[k])
+            let port = portTable + Int(touched[k])
             port.pointee.txPending = false
             let rc = weft_afp_kick_tx(port.pointee.ring.fd)
             if rc != 0 && rc != -EAGAIN { graph.count(errKick) }

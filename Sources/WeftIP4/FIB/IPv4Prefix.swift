@@ -1,3 +1,5 @@
+import WeftPacket
+
 /// An IPv4 prefix: network address (host byte order, host bits zero) and length.
 public struct IPv4Prefix: Hashable, Sendable, CustomStringConvertible {
     public let address: UInt32
@@ -31,27 +33,11 @@ public struct IPv4Prefix: Hashable, Sendable, CustomStringConvertible {
 
     public func contains(_ a: UInt32) -> Bool { a & IPv4Prefix.mask(length) == address }
 
-    /// "a.b.c.d" -> host-order UInt32. Strict: four decimal octets 0...255.
-    public static func parseAddress<S: StringProtocol>(_ s: S) -> UInt32? {
-        var value: UInt32 = 0, octet: UInt32 = 0, digits = 0, dots = 0
-        for c in s.utf8 {
-            if c >= 48 && c <= 57 {
-                octet = octet * 10 + UInt32(c - 48)
-                digits += 1
-                if digits > 3 || octet > 255 { return nil }
-            } else if c == 46 {                      // "."
-                guard digits > 0, dots < 3 else { return nil }
-                value = value << 8 | octet
-                octet = 0; digits = 0; dots += 1
-            } else {
-                return nil
-            }
-        }
-        guard digits > 0, dots == 3 else { return nil }
-        return value << 8 | octet
-    }
+    /// "a.b.c.d" -> host-order UInt32 (the one parser: `IPv4.parse`).
+    public static func parseAddress<S: StringProtocol>(_ s: S) -> UInt32? { IPv4.parse(s) }
 
-    public static func format(_ a: UInt32) -> String { "\(a >> 24).\(a >> 16 & 0xFF).\(a >> 8 & 0xFF).\(a & 0xFF)" }
+    /// "a.b.c.d" of a host-order address (the one formatter: `IPv4.format`).
+    @inlinable public static func format(_ a: UInt32) -> String { IPv4.format(a) }
 
     public var description: String { "\(IPv4Prefix.format(address))/\(length)" }
 }

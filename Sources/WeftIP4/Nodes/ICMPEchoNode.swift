@@ -68,9 +68,7 @@ public final class ICMPEchoNode: GraphNode {
             if _slowPath(Checksum.fold(Checksum.sum(icmp, icmpLength)) != 0xFFFF) { graph.drop(bi, error: errChecksum); continue }
             // Type 8 -> 0: the word type<<8|code loses 0x0800; HC' = ~(~HC + ~m + m') = ~(~HC + 0xF7FF).
             icmp.storeBytes(of: ICMP.typeEchoReply, as: UInt8.self)
-            var s = UInt32(~IPv4.u16(icmp, 2)) &+ 0xF7FF
-            s = (s & 0xFFFF) &+ (s &>> 16)
-            IPv4.store16(~UInt16(truncatingIfNeeded: s), icmp, 2)
+            IPv4.adjustChecksum(icmp, 2, by: 0xF7FF)
             let src = IPv4.source(ip), dst = IPv4.destination(ip)
             IPv4.store32(dst, ip, IPv4.offsetSource)
             IPv4.store32(src, ip, IPv4.offsetDestination)

@@ -68,6 +68,7 @@ public final class IP4ARPNode: GraphNode {
         let adjKind = ip4.adjacencies.kind
         let adjInterface = ip4.adjacencies.interface
         let adjNextHop = ip4.adjacencies.nextHop
+        let enabled = ip4.interfaces.enabled
         let now = graph.nowSeconds
         let tracing = graph.trace.enabled
         for i in 0..<count {
@@ -78,7 +79,7 @@ public final class IP4ARPNode: GraphNode {
             let nextHop = adjKind[adj] == AdjacencyKind.glean.rawValue
                 ? IPv4.destination(graph.data(bi) + Int(m.pointee.l3Offset)) : adjNextHop[adj]
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(nextHop), b: UInt64(interface)) }
-            if _slowPath(!ip4.interfaces.enabled[Int(interface)]) {
+            if _slowPath(!enabled[Int(interface)]) {
                 graph.count(errNoSource)
                 graph.drop(bi, error: errUnresolved)
                 continue
