@@ -357,10 +357,13 @@ struct Commands {
 
     // MARK: addresses
 
+    /// Strict dotted quad, the same rule as weftd's IPv4Address: decimal
+    /// digits only (no "+1" or "-0"), no leading zeros, octets up to 255.
     static func isIPv4(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && (Int(part).map { $0 <= 255 } ?? false)
+            !part.isEmpty && part.count <= 3 && part.allSatisfy({ $0.isASCII && $0.isNumber })
+                && !(part.count > 1 && part.first == "0") && (Int(part).map { $0 <= 255 } ?? false)
         }
     }
 

@@ -207,6 +207,9 @@ final class ResultShapeTests: XCTestCase {
         XCTAssertTrue(Commands.isIPv4("10.1.0.7"))
         XCTAssertFalse(Commands.isIPv4("10.1.0.256"))
         XCTAssertFalse(Commands.isIPv4("10.1.0"))
+        XCTAssertFalse(Commands.isIPv4("+10.1.0.7"))
+        XCTAssertFalse(Commands.isIPv4("10.1.0.-0"))
+        XCTAssertFalse(Commands.isIPv4("10.01.0.7"))
     }
 }
 

@@ -64,6 +64,21 @@ final class IPAMTests: XCTestCase {
         XCTAssertThrowsError(try IPv4Subnet.parse("10.1.0.0/+4"))
     }
 
+    /// Every "a.b.c.d/len" parser takes the length the same way: one or two digits.
+    func testPrefixLengthIsParsedAlikeEverywhere() throws {
+        XCTAssertEqual(try RouteService.parsePrefix("10.0.0.0/8").length, 8)
+        XCTAssertEqual(try UplinkService.parse(address: "192.0.2.2/24", gateway: nil).prefixLength, 24)
+        XCTAssertEqual(try AttachmentService.parseAddress("10.1.0.7/24").prefix, 24)
+        for bad in ["+8", "024", " 8", ""] {
+            XCTAssertControlError(try RouteService.parsePrefix("10.0.0.0/" + bad), code: "invalid_field", field: "prefix")
+            XCTAssertControlError(try UplinkService.parse(address: "192.0.2.2/" + bad, gateway: nil),
+                                  code: "invalid_field", field: "address")
+            XCTAssertControlError(try AttachmentService.parseAddress("10.1.0.7/" + bad), code: "invalid_field", field: "address")
+        }
+        XCTAssertEqual(parseIPv4("10.1.0.2"), 0x0A01_0002)
+        XCTAssertNil(parseIPv4("10.01.0.2"))
+    }
+
     func testMacIsDerivedFromAddress() throws {
         let address = try XCTUnwrap(IPv4Address("10.1.0.2"))
         XCTAssertEqual(InterfaceIdentity.mac(for: address), [0x02, 0xfe, 10, 1, 0, 2])

@@ -4,31 +4,10 @@ import XCTest
 
 /// Static routes through a real unix socket, with the fake dataplane:
 /// validation, duplicates, bulk all-or-nothing, persistence and restore.
-final class RouteAPITests: XCTestCase {
-    private var fixture: ControlFixture!
-    private var executor: ControlExecutor!
-    private var server: APIServer!
-    private var client: UnixHTTPClient!
-    private var socketPath: String { fixture.directory + "/run/weft.sock" }
-
+final class RouteAPITests: APITestCase {
     override func setUpWithError() throws {
-        fixture = try ControlFixture(self)
-        executor = ControlExecutor()
-        server = APIServer(socketPath: socketPath, networks: fixture.networks, attachments: fixture.attachments,
-                           hostInterfaces: fixture.hostInterfaces, dataplane: fixture.dataplane, executor: executor,
-                           log: ControlFixture.quietLog)
-        try server.start()
-        client = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: 10)
+        try super.setUpWithError()
         XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.61.0.0/24"}"#).status, 201)
-    }
-
-    override func tearDown() {
-        server?.stop()
-        executor?.shutdown()
-    }
-
-    private func send(_ method: String, _ path: String, json: String? = nil) throws -> UnixHTTPClient.Response {
-        try client.send(method: method, path: path, body: json.map { Array($0.utf8) })
     }
 
     @discardableResult

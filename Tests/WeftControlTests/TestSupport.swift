@@ -52,3 +52,35 @@ func XCTAssertControlError(_ expression: @autoclosure () throws -> Any, code: St
         XCTFail("expected ControlError \(code), got \(error)", file: file, line: line)
     }
 }
+
+/// Base for tests that drive the HTTP API through a real unix socket, with
+/// the fake dataplane and kernel: a started server over a fresh fixture, and
+/// a client for it. Subclasses add their own setup after `super`.
+class APITestCase: XCTestCase {
+    var fixture: ControlFixture!
+    var executor: ControlExecutor!
+    var server: APIServer!
+    var client: UnixHTTPClient!
+    var socketPath: String { fixture.directory + "/run/weft.sock" }
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        fixture = try ControlFixture(self)
+        executor = ControlExecutor()
+        server = APIServer(socketPath: socketPath, networks: fixture.networks, attachments: fixture.attachments,
+                           hostInterfaces: fixture.hostInterfaces, dataplane: fixture.dataplane, executor: executor,
+                           log: ControlFixture.quietLog)
+        try server.start()
+        client = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: 10)
+    }
+
+    override func tearDown() {
+        server?.stop()
+        executor?.shutdown()
+        super.tearDown()
+    }
+
+    func send(_ method: String, _ path: String, json: String? = nil) throws -> UnixHTTPClient.Response {
+        try client.send(method: method, path: path, body: json.map { Array($0.utf8) })
+    }
+}

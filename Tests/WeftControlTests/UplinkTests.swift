@@ -3,32 +3,11 @@ import XCTest
 @testable import WeftControl
 
 /// `POST/GET/DELETE /v1/uplink` through a real unix socket, with the fake dataplane and kernel.
-final class UplinkAPITests: XCTestCase {
-    private var fixture: ControlFixture!
-    private var executor: ControlExecutor!
-    private var server: APIServer!
-    private var client: UnixHTTPClient!
-    private var socketPath: String { fixture.directory + "/run/weft.sock" }
-
+final class UplinkAPITests: APITestCase {
     override func setUpWithError() throws {
-        fixture = try ControlFixture(self)
+        try super.setUpWithError()
         fixture.provisioner.hostLinks = ["up0"]
-        executor = ControlExecutor()
-        server = APIServer(socketPath: socketPath, networks: fixture.networks, attachments: fixture.attachments,
-                           hostInterfaces: fixture.hostInterfaces, dataplane: fixture.dataplane, executor: executor,
-                           log: ControlFixture.quietLog)
-        try server.start()
-        client = UnixHTTPClient(socketPath: socketPath, timeoutSeconds: 10)
         XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "red", "subnet": "10.61.0.0/24"}"#).status, 201)
-    }
-
-    override func tearDown() {
-        server?.stop()
-        executor?.shutdown()
-    }
-
-    private func send(_ method: String, _ path: String, json: String? = nil) throws -> UnixHTTPClient.Response {
-        try client.send(method: method, path: path, body: json.map { Array($0.utf8) })
     }
 
     private func assertError(_ response: UnixHTTPClient.Response, status: Int, code: String, field: String? = nil,

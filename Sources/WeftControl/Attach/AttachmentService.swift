@@ -158,8 +158,7 @@ public final class AttachmentService {
         // gateway, the network's (its first host, weftd's BVI) becomes the
         // default route, unless the container already has one (a second interface).
         if record.gateway == nil, record.ownsLease, record.prefixLength <= 30, let address = IPv4Address(record.address) {
-            let mask: UInt32 = record.prefixLength == 0 ? 0 : ~UInt32(0) << (32 - record.prefixLength)
-            spec.gateway = IPv4Address((address.value & mask) &+ 1).description
+            spec.gateway = IPv4Address((address.value & IPv4Subnet.mask(record.prefixLength)) &+ 1).description
             spec.gatewayIfNoDefault = true
         }
         return spec
@@ -171,8 +170,7 @@ public final class AttachmentService {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         let prefix: Int?
         if parts.count == 2 {
-            guard !parts[1].isEmpty, parts[1].count <= 2, parts[1].allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let length = Int(parts[1]), length <= 32 else {
+            guard let length = IPv4Subnet.prefixLength(parts[1]), length <= 32 else {
                 throw ControlError.invalidField("address", "address \"\(text)\" has an invalid prefix length; write it like 10.1.0.7/24")
             }
             prefix = length

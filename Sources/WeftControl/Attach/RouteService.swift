@@ -13,9 +13,9 @@ public final class RouteService {
     /// "a.b.c.d/len" (0...32, no host bits) -> (address, length). Errors name `field`.
     public static func parsePrefix(_ text: String, field: String = "prefix") throws -> (address: IPv4Address, length: Int) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[1].isEmpty, parts[1].count <= 2,
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1]), (0...32).contains(length)
-        else { throw ControlError.invalidField(field, "\(field) \"\(text)\" is not a.b.c.d/len with len 0 to 32") }
+        guard parts.count == 2, let length = IPv4Subnet.prefixLength(parts[1]), (0...32).contains(length) else {
+            throw ControlError.invalidField(field, "\(field) \"\(text)\" is not a.b.c.d/len with len 0 to 32")
+        }
         guard let address = IPv4Address(String(parts[0])) else {
             throw ControlError.invalidField(field, "\(field) \"\(text)\": \"\(parts[0])\" is not a valid IPv4 address")
         }

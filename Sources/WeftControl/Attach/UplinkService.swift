@@ -24,8 +24,7 @@ public final class UplinkService {
     /// The uplink's address, its subnet and gateway, checked.
     static func parse(address text: String, gateway: String?) throws -> Parsed {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, let length = Int(parts[1]), (1...30).contains(length),
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }) else {
+        guard parts.count == 2, let length = IPv4Subnet.prefixLength(parts[1]), (1...30).contains(length) else {
             throw ControlError.invalidField("address", "address \"\(text)\" must be a.b.c.d/len with len 1 to 30, e.g. 192.0.2.2/24")
         }
         guard let address = IPv4Address(String(parts[0])) else {
@@ -114,7 +113,7 @@ public final class UplinkService {
 
     public func clear() throws {
         guard let record = try store.uplink() else {
-            throw ControlError(.notFound, code: "uplink_not_configured", message: "no uplink is configured")
+            throw ControlError(.notFound, code: "uplink_not_configured", message: "no uplink is configured; there is nothing to delete")
         }
         try checkNoRoutes(via: record)
         do {

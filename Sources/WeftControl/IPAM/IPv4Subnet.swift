@@ -35,13 +35,18 @@ public struct IPv4Subnet: Hashable, Sendable, CustomStringConvertible {
         self.prefixLength = prefixLength
     }
 
+    /// The "len" of "a.b.c.d/len": one or two decimal digits, nothing else
+    /// (no sign, no spaces). Range checks are the caller's.
+    static func prefixLength<S: StringProtocol>(_ text: S) -> Int? {
+        guard !text.isEmpty, text.count <= 2, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text)
+    }
+
     /// Parses and validates "a.b.c.d/len": the prefix must be in
     /// `allowedPrefixLengths` and the host bits must be zero.
     public static func parse(_ text: String) throws -> IPv4Subnet {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[1].isEmpty, parts[1].count <= 2,
-              parts[1].allSatisfy({ $0.isASCII && $0.isNumber }), let length = Int(parts[1])
-        else { throw ParseError.notCIDR(text) }
+        guard parts.count == 2, let length = prefixLength(parts[1]) else { throw ParseError.notCIDR(text) }
         guard let address = IPv4Address(String(parts[0])) else { throw ParseError.badAddress(String(parts[0])) }
         guard allowedPrefixLengths.contains(length) else { throw ParseError.prefixOutOfRange(length) }
         let masked = IPv4Address(address.value & mask(length))

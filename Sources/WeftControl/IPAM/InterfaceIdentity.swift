@@ -1,6 +1,8 @@
 // Deterministic names and MACs for an attachment, so a restart (or a
 // reconciler recreating a lost veth) produces exactly the same identity.
 
+import WeftPacket
+
 public enum InterfaceIdentity {
     /// Container-side MAC derived from the address, 02:fe:a.b.c.d, the
     /// scheme weave and calico use: locally administered, unicast, and
@@ -29,22 +31,9 @@ public enum InterfaceIdentity {
         return hash
     }
 
-    public static func format(mac: [UInt8]) -> String {
-        mac.map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 0x10 ? "0" + hex : hex
-        }.joined(separator: ":")
-    }
+    /// "02:fe:0a:01:00:02"; the engine's `MACAddress` text form.
+    public static func format(mac: [UInt8]) -> String { MACAddress.format(mac) }
 
     /// Inverse of `format(mac:)`: "02:fe:0a:01:00:02" -> bytes, nil if malformed.
-    public static func parse(mac text: String) -> [UInt8]? {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 6 else { return nil }
-        var bytes: [UInt8] = []
-        for part in parts {
-            guard part.count == 2, let byte = UInt8(part, radix: 16) else { return nil }
-            bytes.append(byte)
-        }
-        return bytes
-    }
+    public static func parse(mac text: String) -> [UInt8]? { MACAddress.parse(text).map(MACAddress.bytes) }
 }

@@ -88,7 +88,7 @@ extension VethSpec {
                 throw NetnsError.invalid("gateway", "'\(gateway)' is not a dotted IPv4 address")
             }
             // The kernel would say only "Network is unreachable".
-            let mask: UInt32 = prefixLength == 0 ? 0 : ~UInt32(0) << (32 - UInt32(prefixLength))
+            let mask = IPv4Subnet.mask(prefixLength)
             guard gw & mask == addr & mask, gw != addr else {
                 throw NetnsError.invalid("gateway", "\(gateway) is not another host in \(address)/\(prefixLength)")
             }
@@ -110,9 +110,5 @@ func validateIfName(_ name: String, field: String) throws {
     }
 }
 
-/// Host-order IPv4 from strict dotted-quad text (inet_pton rejects shorthand).
-func parseIPv4(_ s: String) -> UInt32? {
-    var a = in_addr()
-    guard inet_pton(AF_INET, s, &a) == 1 else { return nil }
-    return UInt32(bigEndian: a.s_addr)
-}
+/// Host-order IPv4 from strict dotted-quad text (no shorthand, no leading zeros).
+func parseIPv4(_ s: String) -> UInt32? { IPv4Address(s)?.value }
