@@ -39,12 +39,14 @@ let package = Package(
         .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
         .target(name: "WeftIP4", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
+        .target(name: "WeftNAT", dependencies: ["WeftEngine", "WeftPacket", "WeftIP4"], swiftSettings: engineSwift),
+        .target(name: "WeftVXLAN", dependencies: ["WeftEngine", "WeftPacket", "WeftL2", "WeftIP4"], swiftSettings: engineSwift),
         // weftd's API types and a blocking unix-socket HTTP client: stdlib + libc only.
         .target(name: "WeftClient"),
         .target(
             name: "WeftControl",
             dependencies: [
-                "WeftClient", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "CNetlink",
+                "WeftClient", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "WeftVXLAN", "WeftNAT", "CNetlink",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -70,6 +72,8 @@ let package = Package(
             name: "weft-bench",
             dependencies: [
                 "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "CMallocCounter",
+                "WeftNAT",
+                "WeftVXLAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: engineSwift),
@@ -80,6 +84,8 @@ let package = Package(
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
         .testTarget(name: "WeftIP4Tests", dependencies: ["WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftNATTests", dependencies: ["WeftNAT", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftVXLANTests", dependencies: ["WeftVXLAN", "WeftL2", "WeftIP4", "WeftPacket", "WeftEngine", "WeftIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

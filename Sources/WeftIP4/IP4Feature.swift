@@ -56,6 +56,8 @@ public final class IP4Feature {
     public let adjacencies: AdjacencyTable
     public let neighbours: NeighbourTable
     public let interfaces: IP4InterfaceTable
+    /// UDP ports ip4-local hands to a node (VXLAN's 4789, ...).
+    public let localPorts = IP4LocalPorts()
     /// The graph's interface table, known after `register(in:)` (MTUs for adjacencies).
     public private(set) var engineInterfaces: InterfaceTable?
 
@@ -95,7 +97,7 @@ public final class IP4Feature {
         graph.register(IP4InputNode(ip4: self))
         graph.register(IP4LookupNode(ip4: self))
         graph.register(IP4RewriteNode(ip4: self))
-        graph.register(IP4LocalNode())
+        graph.register(IP4LocalNode(ports: localPorts))
         graph.register(ICMPEchoNode())
         graph.register(IP4ICMPErrorNode(ip4: self))
         graph.register(ARPInputNode(ip4: self))

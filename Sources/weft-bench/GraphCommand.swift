@@ -16,7 +16,7 @@ struct GraphCommand: ParsableCommand {
         commandName: "graph",
         abstract: "Benchmark a node graph scenario with the packet generator (no I/O).")
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2, ip4 }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2, ip4, vxlanEncap = "vxlan-encap", vxlanDecap = "vxlan-decap", nat44 }
 
     @Argument(help: "Scenario: \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
     var scenario: Scenario
@@ -38,6 +38,9 @@ struct GraphCommand: ParsableCommand {
 
     @Option(help: "ip4: distinct destination addresses (packet templates), spread over the routes.")
     var destinations = 1024
+
+    @Option(help: "nat44: established UDP sessions created before measuring (2^k x odd, both <= 65536).")
+    var sessions = 1000
 
     @Option(help: "Frame length in bytes without FCS (60 = a 64-byte frame on the wire).")
     var frameLength = 60
@@ -69,9 +72,14 @@ struct GraphCommand: ParsableCommand {
             switch scenario {
             case .l2: results.append(try runL2(tscHz: tscHz))
             case .ip4: results.append(try runIP4())
+            case .nat44: results.append(try runNAT44())
+            case .vxlanEncap: results.append(try runVXLANEncap())
+            case .vxlanDecap: results.append(try runVXLANDecap())
             }
         }
         let setup = scenario == .l2 ? "\(macs) MACs"
+            : scenario == .nat44 ? nat44Setup
+            : scenario == .vxlanEncap || scenario == .vxlanDecap ? vxlanSetup
             : "\(routes) routes via \(nextHops) next hops, \(min(destinations, routes)) destinations"
         let report = Report(scenario: scenario.rawValue, packetsPerRun: packets, setup: setup, frameLength: frameLength,
                             vector: vector, tscHz: tscHz, pathNodes: Self.pathNodes[scenario]!, runs: results)
@@ -99,6 +107,9 @@ struct GraphCommand: ParsableCommand {
     static let pathNodes: [Scenario: [String]] = [
         .l2: ["ethernet-input", "l2-input", "l2-learn", "l2-fwd", "l2-output"],
         .ip4: ["ethernet-input", "ip4-input", "ip4-lookup", "ip4-rewrite"],
+        .nat44: nat44Path,
+        .vxlanEncap: vxlanEncapPath,
+        .vxlanDecap: vxlanDecapPath,
     ]
 
     private func runL2(tscHz: Double) throws -> RunResult {
@@ -159,7 +170,7 @@ struct GraphCommand: ParsableCommand {
     /// Runs `stream` to exhaustion with runtime stats cleared and malloc
     /// counting on; every packet must leave on `tx`, else the lost ones are
     /// reported with the counters that moved.
-    private func measure(_ g: EmbeddedGraph, stream: PacketStream, tx: UInt32, scenario: Scenario) throws -> RunResult {
+    func measure(_ g: EmbeddedGraph, stream: PacketStream, tx: UInt32, scenario: Scenario) throws -> RunResult {
         g.pgInput.add(stream)
         g.graph.clearRuntimeStats()
         let txBefore = g.interfaces.txPackets[Int(tx)]

@@ -91,4 +91,36 @@ final class MacTableTests: XCTestCase {
         XCTAssertEqual(d.learned[1], 25)
         XCTAssertTrue((1...50 as ClosedRange<UInt64>).allSatisfy { ($0 % 2 == 0) == (t.lookup(domain: 1, mac: $0) == nil) })
     }
+
+    func testStaticEntriesNeverMoveAgeOrCountAgainstTheLimit() {
+        let (t, d) = makeTable(limit: 2, age: 10)
+        XCTAssertTrue(t.addStatic(domain: 1, mac: 0xAA, interface: 3))
+        XCTAssertEqual(d.learned[1], 0, "static entries are not learned")
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xAA, interface: 4, now: 5), .staticEntry)
+        XCTAssertEqual(t.lookup(domain: 1, mac: 0xAA), 3)
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xAA, interface: 3, now: 6), .refreshed)
+        XCTAssertTrue(t.isStatic(domain: 1, mac: 0xAA), "refreshing keeps it static")
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xB1, interface: 4, now: 6), .learned)
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xB2, interface: 4, now: 6), .learned)
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xB3, interface: 4, now: 6), .limitReached)
+        XCTAssertEqual(t.age(now: 1000, budget: t.capacity * 2), 2, "learned entries age out")
+        XCTAssertEqual(t.lookup(domain: 1, mac: 0xAA), 3, "the static one does not")
+        XCTAssertEqual(d.learned[1], 0)
+        XCTAssertEqual(t.entries(domain: 1).map { $0.lastSeen }, [MacTable.staticStamp])
+
+        // A learned entry made static stops counting; removeStatic leaves learned ones alone.
+        XCTAssertEqual(t.learn(domain: 1, mac: 0xCC, interface: 5, now: 7), .learned)
+        XCTAssertEqual(d.learned[1], 1)
+        XCTAssertFalse(t.removeStatic(domain: 1, mac: 0xCC))
+        XCTAssertTrue(t.addStatic(domain: 1, mac: 0xCC, interface: 6))
+        XCTAssertEqual(d.learned[1], 0)
+        XCTAssertEqual(t.lookup(domain: 1, mac: 0xCC), 6)
+        XCTAssertTrue(t.removeStatic(domain: 1, mac: 0xCC))
+        XCTAssertNil(t.lookup(domain: 1, mac: 0xCC))
+
+        // Flushing the interface removes static entries too.
+        t.flush(interface: 3)
+        XCTAssertEqual(t.count, 0)
+        XCTAssertEqual(d.learned[1], 0)
+    }
 }

@@ -19,6 +19,10 @@ public final class InterfaceTable {
     public let txPackets: UnsafeMutablePointer<UInt64>
     public let txBytes: UnsafeMutablePointer<UInt64>
     public let drops: UnsafeMutablePointer<UInt64>
+    /// Split-horizon group of each interface (0 = none). The L2 path never
+    /// sends a frame out of a member of the group it came in on (VXLAN
+    /// tunnels are group 1: what arrives from one tunnel never leaves on another).
+    public let splitHorizonGroup: UnsafeMutablePointer<UInt8>
 
     public struct Description: Sendable {
         public var name: String
@@ -40,6 +44,7 @@ public final class InterfaceTable {
         txPackets = .allocate(capacity: n); txPackets.initialize(repeating: 0, count: n)
         txBytes = .allocate(capacity: n); txBytes.initialize(repeating: 0, count: n)
         drops = .allocate(capacity: n); drops.initialize(repeating: 0, count: n)
+        splitHorizonGroup = .allocate(capacity: n); splitHorizonGroup.initialize(repeating: 0, count: n)
         // Index 0 is never handed out: it reads as "no interface" in metadata.
         descriptions = [Description(name: "local0", driver: "local", mac: [0, 0, 0, 0, 0, 0], mtu: 0)]
     }
@@ -47,6 +52,7 @@ public final class InterfaceTable {
     deinit {
         bridgeDomain.deallocate(); outputNode.deallocate(); driverInstance.deallocate(); up.deallocate(); mtu.deallocate()
         rxPackets.deallocate(); rxBytes.deallocate(); txPackets.deallocate(); txBytes.deallocate(); drops.deallocate()
+        splitHorizonGroup.deallocate()
     }
 
     /// Adds an interface (admin up) and returns its index, or nil when full.
@@ -62,6 +68,7 @@ public final class InterfaceTable {
         outputNode[i] = node
         driverInstance[i] = instance
         bridgeDomain[i] = InterfaceTable.noBridgeDomain
+        splitHorizonGroup[i] = 0
         up[i] = true
         self.mtu[i] = UInt16(clamping: mtu)
         for c in [rxPackets, rxBytes, txPackets, txBytes, drops] { c[i] = 0 }
@@ -76,6 +83,7 @@ public final class InterfaceTable {
         outputNode[i] = -1
         driverInstance[i] = -1
         bridgeDomain[i] = InterfaceTable.noBridgeDomain
+        splitHorizonGroup[i] = 0
     }
 
     public func index(named name: String) -> UInt32? {

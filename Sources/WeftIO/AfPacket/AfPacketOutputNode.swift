@@ -69,7 +69,7 @@ public final class AfPacketOutputNode: GraphNode {
             }
             let p = graph.data(bi) + Int(m.pointee.dataOffset)
             let len = Int(m.pointee.length)
-            if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { completeChecksum(p, len) }
+            if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { Checksum.completeEthernetL4(frame: p, length: len) }
             (frame + Int(port.pointee.ring.tx_data_offset)).copyMemory(from: p, byteCount: len)
             if v3 { weft_v3_tx_submit(frame, UInt32(len)) } else { weft_v2_tx_submit(frame, UInt32(len)) }
             port.pointee.txSlot = port.pointee.txSlot &+ 1 == port.pointee.ring.tx_frame_count ? 0 : port.pointee.txSlot &+ 1
@@ -89,19 +89,6 @@ public final class AfPacketOutputNode: GraphNode {
             if rc != 0 && rc != -EAGAIN { graph.count(errKick) }
         }
         graph.buffers.free(vector, count: count)
-    }
-
-    @inline(__always)
-    private func completeChecksum(_ frame: UnsafeMutableRawPointer, _ len: Int) {
-        var l3 = Ethernet.headerLength
-        var type = Ethernet.u16(frame, 12)
-        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ {
-            guard len >= 18 else { return }
-            type = Ethernet.u16(frame, 16)
-            l3 = 18
-        }
-        guard type == Ethernet.typeIPv4, len > l3 else { return }
-        Checksum.completeIPv4L4(ip: frame + l3, length: len - l3)
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String { "af-packet-output: sw_if_index \(r.a), \(r.b) bytes" }

@@ -12,6 +12,10 @@ import WeftPacket
 /// sent to another host on the segment. The TTL itself is checked where it
 /// is decremented (ip4-rewrite): packets for the router may arrive with TTL 1.
 ///
+/// A valid packet goes to ip4-lookup, or, when its receiving interface has an
+/// input feature (`IP4InterfaceTable.inputFeature`, e.g. nat44-in2out on a
+/// masquerading network's BVI), to that node, which sends it on to ip4-lookup.
+///
 /// Uses: dataOffset, length, rxInterface, l2Offset, l3Offset. Sets: fibIndex
 /// (the receiving interface's table), length (padding trimmed).
 public final class IP4InputNode: GraphNode {
@@ -73,9 +77,12 @@ public final class IP4InputNode: GraphNode {
         let enabled = ip4.interfaces.enabled
         let ifMAC = ip4.interfaces.mac
         let ifFib = ip4.interfaces.fibIndex
+        let feature = ip4.interfaces.inputFeature
         let tracing = graph.trace.enabled
         var out = NextCursor(to: toLookup)
-        defer { graph.close(&out) }
+        // To the input feature of the interface (one per vector in practice: a vector comes from one interface).
+        var feat = NextCursor(to: -1)
+        defer { graph.close(&out); graph.close(&feat) }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -98,6 +105,12 @@ public final class IP4InputNode: GraphNode {
             let total = Int(IPv4.u16(ip, IPv4.offsetTotalLength))
             if total != l3len { m.pointee.length = UInt16(truncatingIfNeeded: l3 &+ total &- Int(m.pointee.dataOffset)) }
             m.pointee.fibIndex = ifFib[rx]
+            let f = feature[rx]
+            if _slowPath(f >= 0) {
+                if _slowPath(feat.target != f) { graph.close(&feat); feat = NextCursor(to: f) }
+                graph.put(bi, &feat)
+                continue
+            }
             graph.put(bi, &out)
         }
     }

@@ -2,12 +2,14 @@ import WeftEngine
 import WeftPacket
 
 /// ip4-local: packets addressed to one of the router's own addresses. ICMP
-/// goes to icmp-echo; UDP gets ICMP port unreachable and every other
-/// protocol ICMP protocol unreachable (nothing listens on the router in this
-/// step; VXLAN will claim its UDP port here). Fragments are dropped: there
-/// is no reassembly.
+/// goes to icmp-echo. UDP whose header fits and whose destination port is
+/// registered in `IP4Feature.localPorts` goes to the node registered for the
+/// port (vxlan4-input for 4789), with the buffer unchanged (l3Offset still
+/// at the IPv4 header); other UDP gets ICMP port unreachable and every other
+/// protocol ICMP protocol unreachable. Fragments are dropped: there is no
+/// reassembly.
 ///
-/// Uses: l3Offset. Sets: the ICMP error to send (`reserved0`).
+/// Uses: l3Offset, dataOffset, length. Sets: the ICMP error to send (`reserved0`).
 public final class IP4LocalNode: GraphNode {
     public enum Next: String, NodeNext {
         case icmp = "icmp-echo"
@@ -30,10 +32,16 @@ public final class IP4LocalNode: GraphNode {
 
     public static let registration = NodeRegistration(name: "ip4-local", next: Next.self, errors: Error.self)
 
+    let ports: IP4LocalPorts
     var toICMP = Int32(0), toICMPError = Int32(0)
     var errFragment = UInt32(0), errUDP = UInt32(0), errProtocol = UInt32(0)
+    /// Listener node of the previous vector's last UDP packet: the cursor starts there.
+    var lastListener = Int32(-1)
 
-    public init() { super.init(registration: Self.registration) }
+    public init(ports: IP4LocalPorts) {
+        self.ports = ports
+        super.init(registration: Self.registration)
+    }
 
     public override func didResolve(_ graph: Graph) {
         toICMP = nextIndex(Next.icmp)
@@ -45,9 +53,11 @@ public final class IP4LocalNode: GraphNode {
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
+        let listeners = ports.node
         let tracing = graph.trace.enabled
         var out = NextCursor(to: toICMP)
-        defer { graph.close(&out) }
+        var udpOut = NextCursor(to: lastListener)
+        defer { graph.close(&out); graph.close(&udpOut); lastListener = udpOut.target }
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -59,6 +69,19 @@ public final class IP4LocalNode: GraphNode {
             }
             if proto == IPv4.protocolICMP { graph.put(bi, &out); continue }
             if proto == IPv4.protocolUDP {
+                let hl = IPv4.headerLength(ip)
+                let l3len = Int(m.pointee.dataOffset) &+ Int(m.pointee.length) &- Int(m.pointee.l3Offset)
+                if _fastPath(l3len >= hl &+ UDP.headerLength) {
+                    let target = listeners[Int(UDP.destinationPort(ip + hl))]
+                    if _fastPath(target >= 0) {
+                        if _slowPath(target != udpOut.target) {
+                            graph.close(&udpOut)
+                            udpOut = NextCursor(to: target)
+                        }
+                        graph.put(bi, &udpOut)
+                        continue
+                    }
+                }
                 graph.count(errUDP)
                 m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codePortUnreachable)
             } else {

@@ -90,8 +90,9 @@ public final class IP4LookupNode: GraphNode {
         }
 
         var out = NextCursor(to: toRewrite)
-        defer { graph.close(&out) }
-        let rewrite = AdjacencyKind.rewrite.rawValue
+        var localOut = NextCursor(to: toLocal)      // for the router (VXLAN decap: the whole vector)
+        defer { graph.close(&out); graph.close(&localOut) }
+        let rewrite = AdjacencyKind.rewrite.rawValue, local = AdjacencyKind.local.rawValue
         for j in 0..<count {
             let bi = vector[j]
             let m = md + Int(bi)
@@ -103,6 +104,7 @@ public final class IP4LookupNode: GraphNode {
                 graph.traceIfSelected(bi, node: index, a: UInt64(addresses[j]), b: UInt64(adj), c: UInt64(m.pointee.fibIndex), d: UInt64(kind))
             }
             if _fastPath(kind == rewrite) { graph.put(bi, &out); continue }
+            if kind == local { graph.put(bi, &localOut); continue }
             dispatchOther(graph, bi, m, kind)
         }
     }
@@ -110,7 +112,6 @@ public final class IP4LookupNode: GraphNode {
     @inline(__always)
     func dispatchOther(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>, _ kind: UInt8) {
         switch AdjacencyKind(rawValue: kind) {
-        case .local: graph.enqueue(bi, to: toLocal)
         case .glean, .arp: graph.enqueue(bi, to: toARP)
         case .unreachable:
             if m.pointee.flags.contains(.ip4LocallyOriginated) { graph.drop(bi, error: errNoRouteLocal); return }

@@ -18,6 +18,11 @@ public final class IP4InterfaceTable {
     public let fibIndex: UnsafeMutablePointer<UInt32>
     /// Glean adjacency of the connected subnet (0 when none, e.g. a /32).
     public let glean: UnsafeMutablePointer<UInt32>
+    /// IPv4 input feature: the graph index of a node ip4-input hands this
+    /// interface's valid packets to instead of ip4-lookup (NAT44's
+    /// nat44-in2out on inside interfaces, nat44-out2in on the uplink), or -1
+    /// for none. The feature node sends them on to ip4-lookup itself.
+    public let inputFeature: UnsafeMutablePointer<Int32>
 
     public init() {
         let n = InterfaceTable.capacity
@@ -28,11 +33,12 @@ public final class IP4InterfaceTable {
         mac = .allocate(capacity: n); mac.initialize(repeating: 0, count: n)
         fibIndex = .allocate(capacity: n); fibIndex.initialize(repeating: 0, count: n)
         glean = .allocate(capacity: n); glean.initialize(repeating: 0, count: n)
+        inputFeature = .allocate(capacity: n); inputFeature.initialize(repeating: -1, count: n)
     }
 
     deinit {
         enabled.deallocate(); address.deallocate(); prefixLength.deallocate(); netmask.deallocate()
-        mac.deallocate(); fibIndex.deallocate(); glean.deallocate()
+        mac.deallocate(); fibIndex.deallocate(); glean.deallocate(); inputFeature.deallocate()
     }
 
     /// True when `a` lies in the connected subnet of `interface` (and is not its own address).

@@ -1,8 +1,11 @@
 import WeftEngine
 
 /// l2-flood: sends a frame to every member of its bridge domain except the
-/// one it came in on. Each extra copy is a clone; the last member gets the
-/// original buffer, so a two-port domain copies nothing.
+/// one it came in on and, split horizon, except the members of the receiving
+/// interface's non-zero split-horizon group: a flood from a local port
+/// reaches every VXLAN tunnel (head-end replication), a flood from a tunnel
+/// reaches local ports only. Each extra copy is a clone; the last member
+/// gets the original buffer, so a two-port domain copies nothing.
 ///
 /// Uses: bridgeDomain, rxInterface. Sets: txInterface (of each copy).
 public final class L2FloodNode: GraphNode {
@@ -16,7 +19,7 @@ public final class L2FloodNode: GraphNode {
         case noBuffers = "no-buffers"
         public var help: String {
             switch self {
-            case .noMembers: return "no other interface in the bridge domain"
+            case .noMembers: return "no other interface in the bridge domain (outside the receiving split-horizon group)"
             case .noBuffers: return "flood copies not made: buffer pool empty"
             }
         }
@@ -41,6 +44,7 @@ public final class L2FloodNode: GraphNode {
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
+        let shg = graph.interfaces.splitHorizonGroup
         let tracing = graph.trace.enabled
         var out = NextCursor(to: toOutput)
         defer { graph.close(&out) }
@@ -49,15 +53,17 @@ public final class L2FloodNode: GraphNode {
             let m = md + Int(bi)
             let bd = Int(m.pointee.bridgeDomain)
             let rx = m.pointee.rxInterface
+            // Split horizon: 0 (no group) matches no member's group below.
+            let group = shg[Int(rx)]
             let n = Int(domains.memberCount[bd])
             let members = domains.members + bd * BridgeDomainTable.maxMembers
             // The last eligible member keeps the original.
             var last = -1
             var k = n - 1
-            while k >= 0 { if members[k] != rx { last = k; break }; k -= 1 }
+            while k >= 0 { if Self.eligible(members[k], rx, group, shg) { last = k; break }; k -= 1 }
             if last < 0 { graph.drop(bi, error: errNoMembers); continue }
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bd), b: UInt64(n - 1)) }
-            for k in 0..<last where members[k] != rx {
+            for k in 0..<last where Self.eligible(members[k], rx, group, shg) {
                 let c = graph.clone(bi)
                 if c == BufferPool.invalid { graph.count(errNoBuffers); continue }
                 md[Int(c)].txInterface = members[k]
@@ -67,6 +73,13 @@ public final class L2FloodNode: GraphNode {
             m.pointee.txInterface = members[last]
             graph.put(bi, &out)
         }
+    }
+
+    /// A copy goes to `member` unless it is the receiving interface or in its
+    /// (non-zero) split-horizon group.
+    @inline(__always)
+    static func eligible(_ member: UInt32, _ rx: UInt32, _ group: UInt8, _ shg: UnsafeMutablePointer<UInt8>) -> Bool {
+        member != rx && (group == 0 || shg[Int(member)] != group)
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String {

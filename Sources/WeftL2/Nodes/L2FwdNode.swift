@@ -17,10 +17,12 @@ public final class L2FwdNode: GraphNode {
     public enum Error: String, NodeError {
         case filtered = "filtered"
         case unknownUnicast = "unknown-unicast"
+        case splitHorizon = "split-horizon"
         public var help: String {
             switch self {
             case .filtered: return "destination is on the receiving interface"
             case .unknownUnicast: return "unknown unicast destinations flooded"
+            case .splitHorizon: return "destination is in the receiving interface's split-horizon group"
             }
         }
     }
@@ -29,7 +31,7 @@ public final class L2FwdNode: GraphNode {
 
     let table: MacTable
     var toOutput = Int32(0), toFlood = Int32(0)
-    var errFiltered = UInt32(0), errUnknown = UInt32(0)
+    var errFiltered = UInt32(0), errUnknown = UInt32(0), errSplitHorizon = UInt32(0)
 
     public init(table: MacTable) {
         self.table = table
@@ -41,10 +43,12 @@ public final class L2FwdNode: GraphNode {
         toFlood = nextIndex(Next.flood)
         errFiltered = errorIndex(Error.filtered)
         errUnknown = errorIndex(Error.unknownUnicast)
+        errSplitHorizon = errorIndex(Error.splitHorizon)
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
+        let shg = graph.interfaces.splitHorizonGroup
         let tracing = graph.trace.enabled
         var out = NextCursor(to: toOutput)
         defer { graph.close(&out) }
@@ -67,6 +71,8 @@ public final class L2FwdNode: GraphNode {
             let tx = table.entries[slot].interface
             if tracing { graph.traceIfSelected(bi, node: index, a: dst, b: UInt64(tx), c: 0) }
             if _slowPath(tx == m.pointee.rxInterface) { graph.drop(bi, error: errFiltered); continue }
+            let group = shg[Int(tx)]
+            if _slowPath(group != 0) && group == shg[Int(m.pointee.rxInterface)] { graph.drop(bi, error: errSplitHorizon); continue }
             m.pointee.txInterface = tx
             graph.put(bi, &out)
         }

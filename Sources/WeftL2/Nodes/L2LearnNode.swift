@@ -2,8 +2,11 @@ import WeftEngine
 import WeftPacket
 
 /// l2-learn: records which interface each source MAC lives behind. A MAC
-/// seen on a new interface moves; past the domain's learn limit new MACs are
-/// counted and not learned (the frame is still forwarded).
+/// seen on a new interface moves, unless it is a static entry (counted under
+/// `static-mac-move`, not moved: e.g. the anycast gateway MAC every node's
+/// BVI shares, seen again from across a VXLAN tunnel); past the domain's
+/// learn limit new MACs are counted and not learned. The frame is forwarded
+/// in every case.
 ///
 /// Uses: bridgeDomain, rxInterface, l2Offset.
 public final class L2LearnNode: GraphNode {
@@ -16,12 +19,14 @@ public final class L2LearnNode: GraphNode {
         case moved = "moved"
         case limitReached = "learn-limit"
         case tableFull = "table-full"
+        case staticMove = "static-mac-move"
         public var help: String {
             switch self {
             case .learned: return "MACs learned"
             case .moved: return "MACs moved to another interface"
             case .limitReached: return "MACs not learned: bridge domain learn limit reached"
             case .tableFull: return "MACs not learned: MAC table full"
+            case .staticMove: return "source MAC is a static entry on another interface: not moved"
             }
         }
     }
@@ -30,7 +35,7 @@ public final class L2LearnNode: GraphNode {
 
     let table: MacTable
     var toFwd = Int32(0)
-    var errLearned = UInt32(0), errMoved = UInt32(0), errLimit = UInt32(0), errFull = UInt32(0)
+    var errLearned = UInt32(0), errMoved = UInt32(0), errLimit = UInt32(0), errFull = UInt32(0), errStatic = UInt32(0)
 
     public init(table: MacTable) {
         self.table = table
@@ -43,6 +48,7 @@ public final class L2LearnNode: GraphNode {
         errMoved = errorIndex(Error.moved)
         errLimit = errorIndex(Error.limitReached)
         errFull = errorIndex(Error.tableFull)
+        errStatic = errorIndex(Error.staticMove)
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -62,9 +68,11 @@ public final class L2LearnNode: GraphNode {
             case .moved: graph.count(errMoved)
             case .limitReached: graph.count(errLimit)
             case .tableFull: graph.count(errFull)
+            case .staticEntry: graph.count(errStatic)
             }
             if tracing {
-                let code: UInt64 = result == .refreshed ? 0 : result == .learned ? 1 : result == .moved ? 2 : 3
+                let code: UInt64 = result == .refreshed ? 0 : result == .learned ? 1 : result == .moved ? 2
+                    : result == .staticEntry ? 4 : 3
                 graph.traceIfSelected(bi, node: index, a: src, b: UInt64(m.pointee.rxInterface), c: code)
             }
             graph.put(bi, &out)
@@ -72,7 +80,7 @@ public final class L2LearnNode: GraphNode {
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String {
-        let what = ["refreshed", "learned", "moved", "not learned"][Int(min(r.c, 3))]
+        let what = ["refreshed", "learned", "moved", "not learned", "static, not moved"][Int(min(r.c, 4))]
         return "l2-learn: \(MACAddress.format(r.a)) on sw_if_index \(r.b) \(what)"
     }
 }

@@ -5,6 +5,13 @@ import WeftEngine
 /// 16-byte entries (four per cache line); deletion shifts later entries back
 /// (no tombstones), so lookups never slow down as MACs come and go.
 ///
+/// **Static entries** (`addStatic`) are configured, not learned: learning
+/// never moves them (an attempt is reported as `.staticEntry`, the frame is
+/// still forwarded), ageing never removes them, and they do not count
+/// against the domain's learn limit. They are marked by `lastSeen ==
+/// MacTable.staticStamp`, so the entry stays 16 bytes and the per-packet
+/// paths test nothing new. Flushing an interface or a domain removes them too.
+///
 /// Written by the worker (learning, ageing); read by the control thread only
 /// under the worker barrier.
 public final class MacTable {
@@ -18,7 +25,11 @@ public final class MacTable {
         }
     }
 
-    public enum LearnResult { case refreshed, learned, moved, limitReached, tableFull }
+    /// `.staticEntry`: the MAC is a static entry on another interface; not moved.
+    public enum LearnResult { case refreshed, learned, moved, limitReached, tableFull, staticEntry }
+
+    /// `lastSeen` of a static entry (a time the coarse clock never reaches).
+    public static let staticStamp = UInt32.max
 
     public let capacity: Int
     @usableFromInline let mask: Int
@@ -80,13 +91,15 @@ public final class MacTable {
         while true {
             let k = entries[i].key
             if k == key {
-                if entries[i].interface != interface {
-                    entries[i].interface = interface
-                    entries[i].lastSeen = now
-                    return .moved
+                if _fastPath(entries[i].interface == interface) {
+                    // A static entry's stamp is never `now`: the test below runs once a second at most.
+                    if entries[i].lastSeen != now && entries[i].lastSeen != MacTable.staticStamp { entries[i].lastSeen = now }
+                    return .refreshed
                 }
-                if entries[i].lastSeen != now { entries[i].lastSeen = now }
-                return .refreshed
+                if _slowPath(entries[i].lastSeen == MacTable.staticStamp) { return .staticEntry }
+                entries[i].interface = interface
+                entries[i].lastSeen = now
+                return .moved
             }
             if k == 0 { break }
             i = (i &+ 1) & mask
@@ -102,7 +115,7 @@ public final class MacTable {
     /// Removes the entry at slot `i`, shifting back the entries of its probe run.
     func remove(slot i: Int) {
         let domain = Int(entries[i].key >> 48)
-        domains.learned[domain] &-= 1
+        if entries[i].lastSeen != MacTable.staticStamp { domains.learned[domain] &-= 1 }
         _count -= 1
         var hole = i
         var j = (i + 1) & mask
@@ -126,6 +139,47 @@ public final class MacTable {
         return true
     }
 
+    // MARK: static entries (control thread, under the barrier)
+
+    /// Makes `mac` a static entry on `interface` in `domain` (replacing a
+    /// learned or static entry for the same MAC). False when the table is full.
+    @discardableResult
+    public func addStatic(domain: UInt32, mac: UInt64, interface: UInt32) -> Bool {
+        let key = MacTable.key(domain: domain, mac: mac & 0xFFFF_FFFF_FFFF)
+        var i = home(key)
+        while true {
+            let k = entries[i].key
+            if k == key {
+                if entries[i].lastSeen != MacTable.staticStamp { domains.learned[Int(domain)] &-= 1 }
+                entries[i].interface = interface
+                entries[i].lastSeen = MacTable.staticStamp
+                return true
+            }
+            if k == 0 { break }
+            i = (i &+ 1) & mask
+        }
+        if _count >= maxCount { return false }
+        entries[i] = Entry(key: key, interface: interface, lastSeen: MacTable.staticStamp)
+        _count &+= 1
+        return true
+    }
+
+    /// Removes the static entry for `mac` in `domain`; false when there is none
+    /// (a learned entry for the MAC is left alone).
+    @discardableResult
+    public func removeStatic(domain: UInt32, mac: UInt64) -> Bool {
+        let i = find(MacTable.key(domain: domain, mac: mac & 0xFFFF_FFFF_FFFF))
+        guard i >= 0, entries[i].lastSeen == MacTable.staticStamp else { return false }
+        remove(slot: i)
+        return true
+    }
+
+    /// True when (domain, mac) is a static entry.
+    public func isStatic(domain: UInt32, mac: UInt64) -> Bool {
+        let i = find(MacTable.key(domain: domain, mac: mac & 0xFFFF_FFFF_FFFF))
+        return i >= 0 && entries[i].lastSeen == MacTable.staticStamp
+    }
+
     /// Ages out up to `budget` slots' worth of the table, resuming where the
     /// last call stopped. Returns the number of entries removed.
     @discardableResult
@@ -134,7 +188,7 @@ public final class MacTable {
         var scanned = 0
         while scanned < budget {
             let e = entries[ageCursor]
-            if e.key != 0 {
+            if e.key != 0 && e.lastSeen != MacTable.staticStamp {
                 let domain = Int(e.key >> 48)
                 let maxAge = domains.macAgeSeconds[domain]
                 if maxAge > 0 && now &- e.lastSeen >= maxAge {
@@ -150,7 +204,7 @@ public final class MacTable {
         return removed
     }
 
-    /// Removes every entry pointing at `interface` (interface deleted).
+    /// Removes every entry pointing at `interface`, static ones included (interface deleted).
     public func flush(interface: UInt32) {
         var i = 0
         while i < capacity {
@@ -166,7 +220,8 @@ public final class MacTable {
         }
     }
 
-    /// (mac, interface, lastSeen) of one domain, for `show bridge-domain detail`.
+    /// (mac, interface, lastSeen) of one domain, for `show bridge-domain detail`;
+    /// static entries have `lastSeen == MacTable.staticStamp`.
     public func entries(domain: UInt32) -> [(mac: UInt64, interface: UInt32, lastSeen: UInt32)] {
         var out: [(UInt64, UInt32, UInt32)] = []
         for i in 0..<capacity where entries[i].key != 0 && UInt32(entries[i].key >> 48) == domain {
