@@ -4,16 +4,24 @@
 #   gen ns                dut ns (datapath under test)               sink ns
 #   g0 10.77.0.1/24 <--veth--> d0   [bridge | testpmd | weftd]   d1 <--veth--> s0 10.77.0.2/24   (-m l2)
 #   g0 10.77.0.2/24 <--veth--> d0   [kernel | weftd] routes      d1 <--veth--> s0 10.78.0.2/24   (-m routed)
+#   g0 10.99.0.2/24 <--veth--> d0   [kernel | weftd] VXLAN  10.78.0.1 d1 <--veth--> s0 10.78.0.2/24
+#      overlay host                 encap to 10.78.0.2                     remote VTEP  (-m vxlan-encap)
+#   g0 10.77.0.2/24 <--veth--> d0 10.77.0.1 [kernel | weftd] VXLAN d1 <--veth--> s0 10.99.0.2/24
+#      remote VTEP                  decap                                  overlay host (-m vxlan-decap)
 #
 # trafgen in gen (pinned to CPU 0) sends one fixed 64-byte UDP frame to s0's MAC (l2) or to the
 # dut's gateway MAC for 10.78.0.2 (routed); the rate is the delta of s0's rx_packets over the
-# window, the generator rate the delta of g0's tx_packets. Everything lives in namespaces named
-# weft-bench-{gen,dut,sink}-<random>, rebuilt for every datapath and removed on exit (also on
-# failure or Ctrl-C). No traffic leaves them.
+# window, the generator rate the delta of g0's tx_packets. vxlan-encap: the frame goes to a remote
+# overlay host (REMOTE_MAC, learned on the tunnel), the dut encapsulates it to s0; vxlan-decap:
+# trafgen sends it inside VXLAN (vxlan-frame.py) to the dut, which decapsulates it to s0.
+# Everything lives in namespaces named weft-bench-{gen,dut,sink}-<random>, rebuilt for every
+# datapath and removed on exit (also on failure or Ctrl-C). No traffic leaves them.
 #
-# Usage: benchmarks/e2e.sh [-m l2|routed] [-t SECONDS] [-r RUNS] [-d DATAPATHS] [-s FRAME_BYTES]
-#                          [-o RESULTS_DIR] [--no-save]
-#   DATAPATHS: l2 bridge,testpmd,weft (default),none; routed kernel,testpmd,weft (default),none
+# Usage: benchmarks/e2e.sh [-m l2|routed|vxlan-encap|vxlan-decap] [-t SECONDS] [-r RUNS]
+#                          [-d DATAPATHS] [-s FRAME_BYTES] [-o RESULTS_DIR] [--no-save]
+#   DATAPATHS: l2 bridge,testpmd,weft (default),none; routed kernel,testpmd,weft (default),none;
+#              vxlan-encap, vxlan-decap kernel,weft (default),none
+#   FRAME_BYTES: the inner frame in the vxlan modes (at most 1464: the overlay MTU is 1450)
 set -euo pipefail
 
 DURATION=5
@@ -28,8 +36,14 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/benchmarks/results
 WEFT_BIN=${WEFT_BIN:-$REPO/.build/release}
 WEFT_BD=10
+# vxlan modes: VNI, the remote overlay host (behind the remote VTEP) and the local one (g0 in
+# encap, s0 in decap). 10.99.0.1 is left free: weft gives the network's gateway (BVI) that address.
+VNI=1
+REMOTE_MAC=02:00:00:99:00:03
+REMOTE_IP=10.99.0.3
+LOCAL_IP=10.99.0.2
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     -m|--mode) MODE=$2; shift 2 ;;
@@ -46,10 +60,15 @@ done
 case $MODE in
   l2) DATAPATHS=${DATAPATHS:-bridge,testpmd,weft} ;;
   routed) DATAPATHS=${DATAPATHS:-kernel,testpmd,weft} ;;
-  *) echo "e2e: -m must be l2 or routed" >&2; usage 1 ;;
+  vxlan-encap|vxlan-decap)
+    DATAPATHS=${DATAPATHS:-kernel,weft}
+    ((FRAME <= 1464)) || { echo "e2e: -s $FRAME: the inner frame must fit the overlay MTU 1450 (at most 1464)" >&2; exit 1; } ;;
+  *) echo "e2e: -m must be l2, routed, vxlan-encap or vxlan-decap" >&2; usage 1 ;;
 esac
+VXLAN=0; [[ $MODE == vxlan-* ]] && VXLAN=1
 [[ $(id -u) -eq 0 ]] || { echo "e2e: needs root" >&2; exit 1; }
-for t in ip trafgen taskset python3; do
+TOOLS="ip trafgen taskset python3"; ((VXLAN)) && TOOLS+=" bridge"
+for t in $TOOLS; do
   command -v "$t" >/dev/null || { echo "e2e: $t missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
 
@@ -62,7 +81,7 @@ STAMP=$(date +%Y-%m-%d-%H%M%S)
 RAW=$RESULTS/raw/$STAMP   # per-run logs (gitignored); kept only when saving
 ((SAVE)) || RAW=$TMP/raw
 mkdir -p "$RAW"
-ROWS=$TMP/rows.tsv   # datapath <TAB> run <TAB> sink_pps <TAB> gen_pps <TAB> drop_pps |  datapath <TAB> NA <TAB> reason
+ROWS=$TMP/rows.tsv   # datapath <TAB> run <TAB> sink_pps <TAB> gen_pps <TAB> drop_pps [<TAB> udp_pps] |  datapath <TAB> NA <TAB> reason
 : >"$ROWS"
 GEN_PID=""
 DP_PID=""
@@ -83,7 +102,7 @@ stop_pid() {  # stop_pid PID [SIGNAL]: signal, wait up to 5 s, then SIGKILL. Onl
 dp_stop() {
   stop_pid "$DP_PID" INT
   DP_PID=""
-  exec 7>&- 2>/dev/null || true
+  exec 7>&-   # (not "exec 7>&- 2>/dev/null": that would send the script's stderr to /dev/null)
   rm -rf "/var/run/dpdk/$DPDK_PREFIX"
   if ip netns list | grep -qw "$DUT"; then ip -n "$DUT" link del br0 2>/dev/null || true; fi
 }
@@ -127,6 +146,16 @@ rig_up() {
     ip -n "$SINK" addr add 10.77.0.2/24 dev s0
     ip -n "$DUT" link set d0 promisc on
     ip -n "$DUT" link set d1 promisc on
+  elif [[ $MODE == vxlan-encap ]]; then
+    # g0 an overlay host; d0 bridged into the overlay; d1 the underlay; s0 the remote VTEP
+    ip -n "$GEN" addr add $LOCAL_IP/24 dev g0
+    ip -n "$SINK" addr add 10.78.0.2/24 dev s0
+    ip -n "$DUT" link set d0 promisc on
+  elif [[ $MODE == vxlan-decap ]]; then
+    # g0 the remote VTEP; d0 the underlay; d1 bridged into the overlay; s0 an overlay host
+    ip -n "$GEN" addr add 10.77.0.2/24 dev g0
+    ip -n "$SINK" addr add $LOCAL_IP/24 dev s0
+    ip -n "$DUT" link set d1 promisc on
   else
     # routed: two subnets, the dut's gateways are 10.77.0.1 and 10.78.0.1 (set by the datapath)
     ip -n "$GEN" addr add 10.77.0.2/24 dev g0
@@ -146,8 +175,13 @@ rig_up() {
 }
 
 traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's gateway MAC (GW_MAC)
+  # vxlan-encap -> the remote overlay host; vxlan-decap -> VXLAN to the dut's VTEP MAC (VTEP_MAC)
   if [[ $MODE == l2 ]]; then
     "$REPO/benchmarks/trafgen-udp.sh" "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 "$FRAME" >"$TMP/udp.cfg"
+  elif [[ $MODE == vxlan-encap ]]; then
+    "$REPO/benchmarks/trafgen-udp.sh" "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP "$FRAME" >"$TMP/udp.cfg"
+  elif [[ $MODE == vxlan-decap ]]; then
+    decap_frame trafgen >"$TMP/udp.cfg"
   else
     "$REPO/benchmarks/trafgen-udp.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" >"$TMP/udp.cfg"
   fi
@@ -170,6 +204,110 @@ routed_warmup() {  # routed: ping 10.78.0.2 through the datapath so every ARP en
   ip netns exec "$GEN" ping -n -q -c 3 -i 0.2 -W 1 10.78.0.2 >/dev/null 2>&1 || true
 }
 
+# ---- vxlan modes ----------------------------------------------------------------------------
+
+decap_frame() {  # decap_frame ACTION...: the VXLAN frame gen sends in vxlan-decap (vxlan-frame.py)
+  python3 "$REPO/benchmarks/vxlan-frame.py" --outer "${VTEP_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.77.0.1 \
+    --vni $VNI --inner "$S0_MAC" "$REMOTE_MAC" $REMOTE_IP $LOCAL_IP --size "$FRAME" "$@"
+}
+
+udp_noports() {  # the sink's Udp NoPorts counter: UDP datagrams that passed IP/UDP checks, no socket
+  # shellcheck disable=SC2016  # awk's own $ fields
+  ip netns exec "$SINK" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "NoPorts") c = i }
+                                            else print $c }' /proc/net/snmp
+}
+
+neigh_mac() {  # neigh_mac NS IP DEV: the MAC NS resolved IP to
+  ip -n "$1" neigh show "$2" dev "$3" | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i+1)}'
+}
+
+fdb_port() {  # fdb_port MAC: the dut port MAC is learned on (kernel: br0's fdb; weft: the bridge domain)
+  if [[ $dp == weft ]]; then
+    "$WEFT_BIN/weftctl" --socket "$TMP/weft.sock" show bridge-domain $WEFT_BD detail --json 2>/dev/null \
+      | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+d = d[0] if isinstance(d, list) else d
+print(" ".join(m.get("interface", "?") for m in d.get("macs") or [] if m.get("mac", "").lower() == sys.argv[1].lower()))' "$1"
+  else
+    ip netns exec "$DUT" bridge fdb show br br0 \
+      | awk -v m="${1,,}" '$1 == m && / master br0/ {for (i = 1; i < NF; i++) if ($i == "dev") print $(i+1)}'
+  fi
+}
+
+vxlan_prime() {  # the hosts the measured frames go to announce themselves, so the dut knows their MAC:
+  # encap: the remote host, from behind the remote VTEP (a gratuitous ARP in VXLAN from s0), so
+  # REMOTE_MAC is learned on the tunnel; decap: s0 asks for 10.99.0.9 (ARP broadcast), so its MAC
+  # is learned on d1. The measured traffic is then known unicast, not flooding. Sent before every
+  # run too, so the MACs never age out (300 s) during a long measurement.
+  if [[ $MODE == vxlan-encap ]]; then
+    ip netns exec "$SINK" python3 "$REPO/benchmarks/vxlan-frame.py" \
+      --outer "$VTEP_MAC" "$S0_MAC" 10.78.0.2 10.78.0.1 --vni $VNI \
+      --inner ff:ff:ff:ff:ff:ff "$REMOTE_MAC" $REMOTE_IP $REMOTE_IP --arp send s0 -c 3 -i 0.05
+  else
+    ip netns exec "$SINK" python3 "$REPO/benchmarks/vxlan-frame.py" --arp \
+      --inner ff:ff:ff:ff:ff:ff "$S0_MAC" $LOCAL_IP 10.99.0.9 send s0 -c 2 -i 0.05
+  fi
+}
+
+vxlan_warmup() {  # resolve the underlay, get the overlay MACs learned, check one burst end to end
+  local i port want n0 n1 sent=20
+  if [[ $MODE == vxlan-encap ]]; then
+    # underlay: the remote VTEP (sink) and the dut's VTEP resolve each other
+    for i in $(seq 20); do
+      ip netns exec "$SINK" ping -n -q -c 1 -W 1 10.78.0.1 >/dev/null 2>&1 && break
+      ((i == 20)) && { REASON="underlay: ping 10.78.0.1 (the dut's VTEP) from the sink failed"; return 1; }
+      sleep 0.2
+    done
+    VTEP_MAC=$(neigh_mac "$SINK" 10.78.0.1 s0)
+    [[ -n $VTEP_MAC ]] || { REASON="the sink has no ARP entry for 10.78.0.1 after pinging it"; return 1; }
+    # ARP broadcasts from g0 flood through the tunnel, so the dut resolves 10.78.0.2 if it has not
+    # yet (weft drops the packet that triggers an ARP request: send a few)
+    ip netns exec "$GEN" python3 "$REPO/benchmarks/vxlan-frame.py" --arp \
+      --inner ff:ff:ff:ff:ff:ff "$G0_MAC" $LOCAL_IP $REMOTE_IP send g0 -c 3 -i 0.1 \
+      || { REASON="cannot send ARP from g0"; return 1; }
+    want=${TUNNEL_PORT:-vxlan0}
+    for i in $(seq 5); do
+      vxlan_prime || { REASON="cannot send the priming VXLAN frames from s0"; return 1; }
+      sleep 0.2
+      port=$(fdb_port "$REMOTE_MAC")
+      [[ " $port " == *" $want "* ]] && break
+      ((i == 5)) && { REASON="$REMOTE_MAC not learned on $want after priming (learned on: '${port:-nothing}')"; return 1; }
+    done
+    log "$dp: dut VTEP 10.78.0.1 is $VTEP_MAC, $REMOTE_MAC learned on $want"
+    # end to end: frames from g0 to the remote host must reach s0 as valid UDP (VXLAN to 4789)
+    n0=$(udp_noports)
+    ip netns exec "$GEN" python3 "$REPO/benchmarks/vxlan-frame.py" \
+      --inner "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP --size "$FRAME" send g0 -c $sent
+  else
+    for i in $(seq 20); do
+      ip netns exec "$GEN" ping -n -q -c 1 -W 1 10.77.0.1 >/dev/null 2>&1 && break
+      ((i == 20)) && { REASON="underlay: ping 10.77.0.1 (the dut's VTEP) from gen failed"; return 1; }
+      sleep 0.2
+    done
+    VTEP_MAC=$(neigh_mac "$GEN" 10.77.0.1 g0)
+    [[ -n $VTEP_MAC ]] || { REASON="gen has no ARP entry for 10.77.0.1 after pinging it"; return 1; }
+    want=d1
+    for i in $(seq 5); do
+      vxlan_prime || { REASON="cannot send ARP from s0"; return 1; }
+      sleep 0.2
+      port=$(fdb_port "$S0_MAC")
+      [[ " $port " == *" $want "* ]] && break
+      ((i == 5)) && { REASON="s0's MAC $S0_MAC not learned on d1 (learned on: '${port:-nothing}')"; return 1; }
+    done
+    log "$dp: dut VTEP 10.77.0.1 is $VTEP_MAC, s0's MAC $S0_MAC learned on $want"
+    n0=$(udp_noports)
+    ip netns exec "$GEN" python3 "$REPO/benchmarks/vxlan-frame.py" --outer "$VTEP_MAC" "$G0_MAC" \
+      10.77.0.2 10.77.0.1 --vni $VNI --inner "$S0_MAC" "$REMOTE_MAC" $REMOTE_IP $LOCAL_IP --size "$FRAME" \
+      send g0 -c $sent
+  fi
+  sleep 0.3
+  n1=$(udp_noports)
+  if ((n1 - n0 < sent / 2)); then
+    REASON="only $((n1 - n0)) of $sent test frames reached s0 as valid UDP (Udp NoPorts)"; return 1
+  fi
+  log "$dp: s0 counted $((n1 - n0)) valid UDP datagrams for $sent test frames"
+}
+
 cat_stat() {  # cat_stat NS IF FILE  (sysfs as seen inside NS: ip netns exec remounts /sys)
   case $3 in
     address) ip netns exec "$1" cat "/sys/class/net/$2/address" ;;
@@ -177,26 +315,28 @@ cat_stat() {  # cat_stat NS IF FILE  (sysfs as seen inside NS: ip netns exec rem
   esac
 }
 
-measure() {  # prints "sink_pps gen_pps sink_drop_pps"
+measure() {  # prints "sink_pps gen_pps sink_drop_pps" (vxlan modes: and "sink_udp_noports_pps")
   ip netns exec "$GEN" taskset -c 0 trafgen -i "$TMP/udp.cfg" -o g0 -q -P 1 \
     >"$TMP/trafgen.log" 2>&1 &
   GEN_PID=$!
   sleep "$WARMUP"
   kill -0 "$GEN_PID" 2>/dev/null || { log "trafgen died: $(tail -5 "$TMP/trafgen.log")"; return 1; }
-  local t0 s0 g0 d0 t1 s1 g1 d1
+  local t0 s0 g0 d0 t1 s1 g1 d1 u0=0 u1=0
   s0=$(cat_stat "$SINK" s0 rx_packets); g0=$(cat_stat "$GEN" g0 tx_packets)
-  d0=$(cat_stat "$DUT" d1 tx_dropped); t0=$(date +%s.%N)
+  d0=$(cat_stat "$DUT" d1 tx_dropped); ((VXLAN)) && u0=$(udp_noports); t0=$(date +%s.%N)
   sleep "$DURATION"
   s1=$(cat_stat "$SINK" s0 rx_packets); g1=$(cat_stat "$GEN" g0 tx_packets)
-  d1=$(cat_stat "$DUT" d1 tx_dropped); t1=$(date +%s.%N)
+  d1=$(cat_stat "$DUT" d1 tx_dropped); ((VXLAN)) && u1=$(udp_noports); t1=$(date +%s.%N)
   kill -0 "$GEN_PID" 2>/dev/null || { log "trafgen died: $(tail -5 "$TMP/trafgen.log")"; return 1; }
   stop_pid "$GEN_PID" INT
   GEN_PID=""
   # d1 tx_dropped: frames the dut sent that the veth could not queue into s0's backlog
   # (full), i.e. forwarded but lost on the sink side.
-  python3 -c 'import sys; s0,s1,g0,g1,d0,d1,t0,t1=map(float,sys.argv[1:]); dt=t1-t0
-print(round((s1-s0)/dt), round((g1-g0)/dt), round((d1-d0)/dt))' \
-    "$s0" "$s1" "$g0" "$g1" "$d0" "$d1" "$t0" "$t1"
+  # vxlan modes: s0's Udp NoPorts counts the frames that arrived as valid IPv4/UDP (VXLAN to 4789
+  # in encap, the inner frame to port 9 in decap), i.e. that the datapath built them right.
+  python3 -c 'import sys; s0,s1,g0,g1,d0,d1,t0,t1,u0,u1=map(float,sys.argv[1:-1]); dt=t1-t0
+print(round((s1-s0)/dt), round((g1-g0)/dt), round((d1-d0)/dt), *([round((u1-u0)/dt)] if sys.argv[-1] == "1" else []))' \
+    "$s0" "$s1" "$g0" "$g1" "$d0" "$d1" "$t0" "$t1" "$u0" "$u1" "$VXLAN"
 }
 
 # ---- datapaths: dp_<name>_start sets DP_PID (if a process) or returns 1 with REASON set -----
@@ -206,10 +346,24 @@ REASON=""
 dp_none_start() { :; }
 
 dp_kernel_start() {  # routed: Linux IPv4 forwarding in dut (the CNI bridge plugin / flannel host-gw path)
+  ((VXLAN)) && { dp_kernel_vxlan_start; return; }
   ip netns exec "$DUT" sysctl -q -w net.ipv4.ip_forward=1 || { REASON="sysctl ip_forward failed"; return 1; }
   ip -n "$DUT" addr add 10.77.0.1/24 dev d0 && ip -n "$DUT" addr add 10.78.0.1/24 dev d1 \
     || { REASON="cannot address d0/d1"; return 1; }
   GW_MAC=$D0_MAC
+}
+
+dp_kernel_vxlan_start() {  # vxlan modes: the kernel's vxlan device in a Linux bridge
+  local under=d1 over=d0 local_ip=10.78.0.1 remote_ip=10.78.0.2
+  [[ $MODE == vxlan-decap ]] && { under=d0; over=d1; local_ip=10.77.0.1; remote_ip=10.77.0.2; }
+  ip -n "$DUT" addr add $local_ip/24 dev $under || { REASON="cannot address $under"; return 1; }
+  ip -n "$DUT" link add vxlan0 type vxlan id $VNI local $local_ip remote $remote_ip dstport 4789 dev $under \
+    || { REASON="cannot create vxlan0 (kernel without CONFIG_VXLAN?)"; return 1; }
+  ip -n "$DUT" link add br0 type bridge stp_state 0 forward_delay 0
+  ip -n "$DUT" link set $over master br0
+  ip -n "$DUT" link set vxlan0 master br0
+  ip -n "$DUT" link set vxlan0 up
+  ip -n "$DUT" link set br0 up
 }
 
 na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty if it does)
@@ -217,6 +371,8 @@ na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty i
     routed:testpmd) echo "n/a in routed mode (io forwarding does not route)" ;;
     routed:bridge) echo "n/a in routed mode (a bridge does not route; see kernel)" ;;
     l2:kernel) echo "n/a in l2 mode (the kernel's L2 datapath is bridge)" ;;
+    vxlan-*:testpmd) echo "n/a in $MODE mode (io forwarding does not encapsulate)" ;;
+    vxlan-*:bridge) echo "n/a in $MODE mode (the kernel datapath, kernel, is vxlan0 in a bridge)" ;;
   esac
 }
 
@@ -269,6 +425,7 @@ dp_weft_start() {
     ((i == 100)) && { REASON="weftd not ready after 10 s"; return 1; }
     sleep 0.1
   done
+  ((VXLAN)) && { dp_weft_vxlan_start; return; }
   local out net subnet bd ifs ifn
   # l2: one network "bench" with d0 and d1; routed: gen-net (d0) and sink-net (d1), whose
   # gateways (BVIs) take 10.77.0.1 and 10.78.0.1
@@ -312,13 +469,42 @@ PY
   fi
 }
 
+wctl() {  # wctl ARGS...: weftctl against our weftd; output to weftctl.log and WCTL_OUT, REASON on failure
+  local out
+  if ! out=$("$WEFT_BIN/weftctl" --socket "$TMP/weft.sock" "$@" 2>&1); then
+    REASON="weftctl $* failed: ${out//$'\n'/ }"; return 1
+  fi
+  printf '$ weftctl %s\n%s\n' "$*" "$out" >>"$RAW/weftctl.log"
+  WCTL_OUT=$out
+}
+
+dp_weft_vxlan_start() {  # vxlan modes: uplink on the underlay port, network "bench" with a VNI, one tunnel
+  local under=d1 over=d0 local_ip=10.78.0.1 remote_ip=10.78.0.2 ifn
+  [[ $MODE == vxlan-decap ]] && { under=d0; over=d1; local_ip=10.77.0.1; remote_ip=10.77.0.2; }
+  for ifn in d0 d1; do ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true; done
+  wctl uplink set $under --address $local_ip/24 || return 1
+  wctl network create bench --subnet 10.99.0.0/24 --vni $VNI --bridge-domain $WEFT_BD || return 1
+  wctl interface add $over --network bench || return 1
+  wctl tunnel add --network bench --remote $remote_ip --json || return 1
+  TUNNEL_PORT=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["name"])' "$WCTL_OUT" 2>/dev/null) \
+    || { REASON="no tunnel name in: ${WCTL_OUT//$'\n'/ }"; return 1; }
+}
+
 dp_weft_report() {  # keep weft's own view of the run
   local sock=$TMP/weft.sock c
   local -a cmds=("show runtime" "show interfaces" "show errors" "show bridge-domain $WEFT_BD detail")
   [[ $MODE == routed ]] && cmds+=("show bridge-domain $((WEFT_BD + 1)) detail" "show neighbors" "show fib")
+  ((VXLAN)) && cmds+=("show vxlan tunnels" "uplink show" "show neighbors" "show fib")
   for c in "${cmds[@]}"; do
     { echo "## weftctl $c"; "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1; echo; } >>"$RAW/weft-show.txt"
   done
+  if ((VXLAN)); then  # the tunnel's counters and the drops, on the console too
+    for c in "show vxlan tunnels" "show errors"; do
+      log "weftctl $c:"
+      # shellcheck disable=SC2086  # $c is a command line: split it
+      "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1 | sed 's/^/    /' >&2 || true
+    done
+  fi
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -337,17 +523,25 @@ for dp in "${DPS[@]}"; do
     continue
   fi
   rig_up
-  GW_MAC=""
-  if ! "dp_${dp}_start" || ! traffic_cfg \
+  GW_MAC="" VTEP_MAC="" TUNNEL_PORT=""
+  if ! "dp_${dp}_start" || { ((VXLAN)) && [[ $dp != none ]] && ! vxlan_warmup; } || ! traffic_cfg \
       || { [[ $MODE == routed && $dp != none ]] && ! routed_warmup; }; then
     log "$dp: not available ($REASON)"
     printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
+    # vxlan modes: weft's view of a failed setup or priming helps more than the reason alone
+    if ((VXLAN)) && [[ $dp == weft && -n $DP_PID ]]; then dp_weft_report; fi
   else
     for r in $(seq "$RUNS"); do
+      if ((VXLAN)) && [[ $dp != none ]]; then vxlan_prime || log "$dp: priming before run $r failed"; fi
       if res=$(measure); then
-        read -r sink gen drop <<<"$res"
-        log "$dp run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
-        printf '%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" >>"$ROWS"
+        read -r sink gen drop udp <<<"$res"
+        if ((VXLAN)); then
+          log "$dp run $r: sink $sink pps ($udp/s valid UDP), generator $gen pps, d1 tx_dropped $drop/s"
+          printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" "$udp" >>"$ROWS"
+        else
+          log "$dp run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
+          printf '%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" >>"$ROWS"
+        fi
       else
         REASON="generator failed"; printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"; break
       fi
@@ -364,8 +558,14 @@ done
 
 # ---- report ---------------------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-if [[ $MODE == l2 ]]; then what="E2E L2 forwarding"; else what="E2E routed IPv4 forwarding (10.77.0.2 -> 10.78.0.2 through the dut's gateways)"; fi
-header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). $what, ${FRAME}-byte UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
+case $MODE in
+  l2) what="E2E L2 forwarding" ;;
+  routed) what="E2E routed IPv4 forwarding (10.77.0.2 -> 10.78.0.2 through the dut's gateways)" ;;
+  vxlan-encap) what="E2E VXLAN encapsulation, VNI $VNI (overlay $LOCAL_IP -> $REMOTE_IP, known unicast to the tunnel; outer 10.78.0.1 -> 10.78.0.2:4789, $((FRAME + 50))-byte frames on d1)" ;;
+  vxlan-decap) what="E2E VXLAN decapsulation, VNI $VNI (outer 10.77.0.2 -> 10.77.0.1:4789, $((FRAME + 50))-byte frames on g0; overlay $REMOTE_IP -> $LOCAL_IP, known unicast to d1)" ;;
+esac
+inner=""; ((VXLAN)) && inner="inner "
+header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). $what, ${FRAME}-byte ${inner}UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
 TABLE=$(python3 - "$ROWS" "$header" "$MODE" "${DPS[@]}" <<'PY'
 import statistics, sys
 rows_path, header, mode, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -374,20 +574,31 @@ labels = {"none": "nothing forwarding (generator ceiling)", "bridge": "Linux bri
 if mode == "routed":
     labels.update({"kernel": "Linux IPv4 forwarding (ip_forward=1, d0 10.77.0.1, d1 10.78.0.1)",
                    "weft": "weftd routing gen-net -> sink-net via BVIs (worker CPU 1, busy poll)"})
-refdp = "kernel" if mode == "routed" else "testpmd"
-runs, na = {}, {}
+vxlan = mode.startswith("vxlan-")
+if vxlan:
+    labels.update({"kernel": "Linux vxlan0 + bridge br0 (the kernel VXLAN flannel uses)",
+                   "weft": "weftd VXLAN (worker CPU 1, busy poll)"})
+refdp = "kernel" if mode == "routed" or vxlan else "testpmd"
+runs, na, udp = {}, {}, {}
 for line in open(rows_path):
     f = line.rstrip("\n").split("\t")
     if f[1] == "NA":
         na[f[0]] = f[2]
     else:
         runs.setdefault(f[0], []).append((int(f[2]), int(f[3]), int(f[4])))
+        if len(f) > 5:
+            udp.setdefault(f[0], []).append(int(f[5]))
 def k(v):
     return f"{v/1e6:.2f} M" if v >= 1e6 else f"{v/1e3:.0f} k"
 ref = statistics.median(s for s, _, _ in runs[refdp]) if runs.get(refdp) else None
 print(f"_{header}_\n")
-print(f"| datapath | sink pps median (min-max) | generator pps median | ratio vs {refdp} | d1 tx_dropped/s |")
-print("|---|---|---|---|---|")
+if vxlan:
+    print(f"| datapath | sink pps median (min-max) | generator pps median | ratio vs {refdp} | d1 tx_dropped/s | valid UDP at s0/s |")
+    print("|---|---|---|---|---|---|")
+else:
+    print(f"| datapath | sink pps median (min-max) | generator pps median | ratio vs {refdp} | d1 tx_dropped/s |")
+    print("|---|---|---|---|---|")
+extra = lambda dp: f" {k(statistics.median(udp[dp]))} |" if vxlan and udp.get(dp) else (" - |" if vxlan else "")
 for dp in order:
     name = labels.get(dp, dp)
     r = runs.get(dp, [])
@@ -398,27 +609,31 @@ for dp in order:
         med = statistics.median(sinks)
         ratio = f"{med/ref:.2f}" if ref and dp != "none" else ("-" if dp == "none" else "n/a")
         note = f" (incomplete: {na[dp]})" if dp in na else ""
-        print(f"| {name} | {k(med)} ({k(min(sinks))}-{k(max(sinks))}){note} | {k(statistics.median(gens))} | {ratio} | {k(statistics.median(drops))} |")
+        print(f"| {name} | {k(med)} ({k(min(sinks))}-{k(max(sinks))}){note} | {k(statistics.median(gens))} | {ratio} | {k(statistics.median(drops))} |{extra(dp)}")
     else:
         reason = na.get(dp, "no data")
-        print(f"| {name} | {reason if reason.startswith('n/a') else f'not available ({reason})'} | - | - | - |")
+        print(f"| {name} | {reason if reason.startswith('n/a') else f'not available ({reason})'} | - | - | - |{extra(dp)}")
 print()
-print("raw runs (datapath, run, sink pps, generator pps, d1 tx_dropped/s):")
+if vxlan:
+    print("valid UDP at s0: the delta of s0's Udp NoPorts (/proc/net/snmp), i.e. frames that arrived as")
+    print("well-formed IPv4/UDP (encap: VXLAN to 4789, no socket there; decap: the inner frame to port 9).")
+    print()
+print("raw runs (datapath, run, sink pps, generator pps, d1 tx_dropped/s" + (", valid UDP at s0/s):" if vxlan else "):"))
 for dp in order:
     for i, (s, g, d) in enumerate(runs.get(dp, []), 1):
-        print(f"    {dp} {i} {s} {g} {d}")
+        print(f"    {dp} {i} {s} {g} {d}" + (f" {udp[dp][i - 1]}" if vxlan and len(udp.get(dp, [])) >= i else ""))
 PY
 )
 echo
 echo "$TABLE"
 if ((SAVE)); then
-  kind=e2e; [[ $MODE == routed ]] && kind=e2e-routed
+  kind=e2e; [[ $MODE != l2 ]] && kind=e2e-$MODE
   out=$RESULTS/$(date +%Y-%m-%d)-$kind.md
   [[ -e $out ]] && out=$RESULTS/$STAMP-$kind.md
   if [[ $MODE == l2 ]]; then
     { echo "# E2E benchmark $STAMP"; echo; echo "$TABLE"; } >"$out"
   else
-    { echo "# E2E routed benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
+    { echo "# E2E ${MODE/vxlan-/VXLAN } benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
       echo "$TABLE"; } >"$out"
   fi
   cp "$ROWS" "$RAW/rows.tsv"

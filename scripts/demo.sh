@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Weft demo: one node namespace running weftd, two "container" namespaces on one network.
 # Pings at 56/1400/1472 bytes, 5 s of iperf3 TCP, then the dataplane's own view of it.
+# Then a second node (its own weftd) joined by a veth underlay: a network spanning both
+# nodes over VXLAN, a container on each, ping and iperf3 between them, show vxlan tunnels.
 # Everything it creates is named weft-demo-*-<random> and removed on exit, even on failure.
 # Usage: scripts/demo.sh        (root; binaries from $WEFT_BIN, default .build/release)
 set -euo pipefail
@@ -11,27 +13,39 @@ SUFFIX=$(head -c3 /dev/urandom | od -An -tx1 | tr -d ' \n')
 NODE=weft-demo-node-$SUFFIX
 C1=weft-demo-c1-$SUFFIX
 C2=weft-demo-c2-$SUFFIX
+NODE2=weft-demo-node2-$SUFFIX
+C3=weft-demo-c3-$SUFFIX
 TMP=$(mktemp -d /tmp/weft-demo-XXXXXX)
 SOCK=$TMP/weft.sock
+SOCK2=$TMP/weft2.sock
 WEFTD_PID=""
+WEFTD2_PID=""
+
+stop_weftd() {  # stop_weftd PID: SIGTERM, wait up to 5 s, then SIGKILL
+  local pid=$1
+  if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+}
 
 cleanup() {
   local rc=$?
   set +e
-  if [[ -n $WEFTD_PID ]] && kill -0 "$WEFTD_PID" 2>/dev/null; then
-    kill "$WEFTD_PID"
-    for _ in $(seq 50); do kill -0 "$WEFTD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$WEFTD_PID" 2>/dev/null
-    wait "$WEFTD_PID" 2>/dev/null
-  fi
-  for ns in "$C1" "$C2" "$NODE"; do
+  stop_weftd "$WEFTD_PID"
+  stop_weftd "$WEFTD2_PID"
+  for ns in "$C1" "$C2" "$C3" "$NODE" "$NODE2"; do
     if ip netns list | grep -qw "$ns"; then
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
       ip netns del "$ns"
     fi
   done
-  if ((rc != 0)) && [[ -f $TMP/weftd.log ]]; then
-    echo "--- weftd log (last 40 lines) ---"; tail -n 40 "$TMP/weftd.log"
+  if ((rc != 0)); then
+    for f in "$TMP/weftd.log" "$TMP/weftd2.log"; do
+      [[ -f $f ]] && { echo "--- $(basename "$f") (last 40 lines) ---"; tail -n 40 "$f"; }
+    done
   fi
   rm -rf "$TMP"
   echo "demo: cleaned up (exit $rc)"
@@ -45,6 +59,7 @@ for b in weftd weftctl; do
 done
 
 ctl() { "$WEFT_BIN/weftctl" --socket "$SOCK" "$@"; }
+ctl2() { "$WEFT_BIN/weftctl" --socket "$SOCK2" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
 step "namespaces: node $NODE, containers $C1 $C2"
@@ -92,3 +107,57 @@ step "weftctl show runtime";              ctl show runtime
 step "weftctl show interfaces";           ctl show interfaces
 step "weftctl show bridge-domain 1 detail"; ctl show bridge-domain 1 detail
 step "weftctl show errors";               ctl show errors
+
+step "second node $NODE2 with its own weftd; underlay veth u1 (192.0.2.1) <-> u2 (192.0.2.2)"
+for ns in "$NODE2" "$C3"; do
+  ip netns add "$ns"
+  ip -n "$ns" link set lo up
+done
+ip netns exec "$NODE2" "$WEFT_BIN/weftd" --socket "$SOCK2" --state "$TMP/state2.db" \
+  >"$TMP/weftd2.log" 2>&1 &
+WEFTD2_PID=$!
+for i in $(seq 100); do
+  ctl2 show interfaces >/dev/null 2>&1 && break
+  kill -0 "$WEFTD2_PID" 2>/dev/null || { echo "weftd on node 2 exited"; exit 1; }
+  ((i == 100)) && { echo "weftd on node 2 not ready after 10 s"; exit 1; }
+  sleep 0.1
+done
+ip -n "$NODE" link add u1 type veth peer name u2 netns "$NODE2"
+ip netns exec "$NODE" ethtool -K u1 tso off gso off >/dev/null
+ip netns exec "$NODE2" ethtool -K u2 tso off gso off >/dev/null
+ip -n "$NODE" link set u1 up
+ip -n "$NODE2" link set u2 up
+ctl uplink set u1 --address 192.0.2.1/24
+ctl2 uplink set u2 --address 192.0.2.2/24
+
+step "network span 10.98.0.0/24 on both nodes, VNI 4242, one tunnel each way (MTU 1500 - 50)"
+ctl network create span --subnet 10.98.0.0/24 --vni 4242 --range-start 10.98.0.10 --range-end 10.98.0.99
+ctl2 network create span --subnet 10.98.0.0/24 --vni 4242 --range-start 10.98.0.100 --range-end 10.98.0.199
+ctl tunnel add --network span --remote 192.0.2.2
+ctl2 tunnel add --network span --remote 192.0.2.1
+ctl attach --container demo-c1 --netns "/var/run/netns/$C1" --ifname eth1 --network span
+ctl2 attach --container demo-c3 --netns "/var/run/netns/$C3" --ifname eth0 --network span
+ip1s=$(ip -n "$C1" -4 -o addr show dev eth1 | awk '{split($4,a,"/"); print a[1]}')
+ip3=$(ip -n "$C3" -4 -o addr show dev eth0 | awk '{split($4,a,"/"); print a[1]}')
+echo "c1 eth1 $ip1s (node 1), c3 eth0 $ip3 (node 2)"
+ctl network list
+
+for size in 56 1422; do
+  step "ping c1 -> c3 across nodes over VXLAN, $size bytes"
+  # the first echo may be lost while each node resolves the other's uplink address
+  ip netns exec "$C1" ping -n -c 1 -W 1 "$ip3" >/dev/null 2>&1 || true
+  ip netns exec "$C1" ping -n -c 5 -i 0.2 -W 2 -M do -s "$size" "$ip3"
+done
+
+step "iperf3 TCP c1 -> c3 over VXLAN, 5 s"
+ip netns exec "$C3" iperf3 -s -1 -B "$ip3" >"$TMP/iperf3-server2.log" 2>&1 &
+for i in $(seq 50); do
+  ip netns exec "$C3" ss -ltn | grep -q ":5201 " && break
+  ((i == 50)) && { echo "iperf3 server did not start"; cat "$TMP/iperf3-server2.log"; exit 1; }
+  sleep 0.1
+done
+ip netns exec "$C1" iperf3 -c "$ip3" -t 5 -f m
+
+step "node 1: weftctl show vxlan tunnels"; ctl show vxlan tunnels
+step "node 2: weftctl show vxlan tunnels"; ctl2 show vxlan tunnels
+step "node 2: weftctl show bridge-domain 1 detail (c1's MAC learned on the tunnel)"; ctl2 show bridge-domain 1 detail

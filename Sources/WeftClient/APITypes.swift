@@ -9,11 +9,24 @@ public struct CreateNetworkRequest: Codable, Sendable, Equatable {
     public var bridgeDomain: Int?
     public var macAgeSeconds: Int?
     public var learnLimit: Int?
+    /// VXLAN network identifier: the network spans nodes through tunnels
+    /// (`POST /v1/tunnels`); its MTU defaults to the uplink's minus 50.
+    public var vni: Int?
+    /// First and last address weftd's IPAM hands out in this network
+    /// (default: the whole subnet after the gateway). Nodes sharing a
+    /// spanning network give each node its own range.
+    public var rangeStart: String?
+    public var rangeEnd: String?
+    /// Masquerade (NAT44) the network's hosts behind the uplink's address
+    /// for destinations routed out of the uplink (the bridge plugin's ipMasq). Default false.
+    public var masquerade: Bool?
 
     public init(name: String, subnet: String, mtu: Int? = nil, bridgeDomain: Int? = nil, macAgeSeconds: Int? = nil,
-                learnLimit: Int? = nil) {
+                learnLimit: Int? = nil, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil,
+                masquerade: Bool? = nil) {
         self.name = name; self.subnet = subnet; self.mtu = mtu; self.bridgeDomain = bridgeDomain
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
+        self.vni = vni; self.rangeStart = rangeStart; self.rangeEnd = rangeEnd; self.masquerade = masquerade
     }
 }
 

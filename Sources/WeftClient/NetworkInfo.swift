@@ -6,9 +6,22 @@ public struct NetworkInfo: Codable, Sendable, Equatable {
     public var mtu: Int
     public var macAgeSeconds: Int
     public var learnLimit: Int
+    /// VXLAN network identifier when the network spans nodes.
+    public var vni: Int?
+    /// IPAM range of this node (nil: the whole subnet).
+    public var rangeStart: String?
+    public var rangeEnd: String?
+    /// Remote VTEP addresses of the network's tunnels.
+    public var remoteVteps: [String]?
+    /// NAT44 behind the uplink's address for traffic leaving through it.
+    public var masquerade: Bool?
 
-    public init(name: String, bridgeDomain: UInt32, subnet: String, mtu: Int, macAgeSeconds: Int, learnLimit: Int) {
+    public init(name: String, bridgeDomain: UInt32, subnet: String, mtu: Int, macAgeSeconds: Int, learnLimit: Int,
+                vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil, remoteVteps: [String]? = nil,
+                masquerade: Bool? = nil) {
+        self.masquerade = masquerade
         self.name = name; self.bridgeDomain = bridgeDomain; self.subnet = subnet; self.mtu = mtu
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
+        self.vni = vni; self.rangeStart = rangeStart; self.rangeEnd = rangeEnd; self.remoteVteps = remoteVteps
     }
 }

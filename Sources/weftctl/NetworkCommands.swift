@@ -9,10 +9,14 @@ struct NetworkCommand: ParsableCommand {
 
     static func render(_ networks: [NetworkInfo]) -> String {
         var table = TextTable([.init("Name"), .init("BD", .right), .init("Subnet"), .init("MTU", .right),
-                               .init("MAC age(s)", .right), .init("Learn limit", .right)])
+                               .init("MAC age(s)", .right), .init("Learn limit", .right), .init("VNI", .right),
+                               .init("IPAM range"), .init("Remote VTEPs"), .init("Masq")])
         for network in networks {
+            let range = network.rangeStart.map { "\($0)-\(network.rangeEnd ?? "")" } ?? "-"
+            let remotes = network.remoteVteps.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-"
             table.add([network.name, String(network.bridgeDomain), network.subnet, String(network.mtu),
-                       String(network.macAgeSeconds), String(network.learnLimit)])
+                       String(network.macAgeSeconds), String(network.learnLimit), network.vni.map(String.init) ?? "-",
+                       range, remotes, network.masquerade == true ? "yes" : "no"])
         }
         return table.render()
     }
@@ -27,11 +31,16 @@ struct NetworkCreate: ParsableCommand {
     @Option(name: .customLong("bridge-domain"), help: "Bridge domain id (default: lowest free from 1).") var bridgeDomain: Int?
     @Option(name: .customLong("mac-age"), help: "Seconds before an idle MAC is forgotten (default 300).") var macAge: Int?
     @Option(name: .customLong("learn-limit"), help: "Most MACs learned in this network (default 4096).") var learnLimit: Int?
+    @Option(help: "VXLAN network identifier: the network spans nodes (MTU default: the uplink's minus 50).") var vni: Int?
+    @Option(name: .customLong("range-start"), help: "First address this node's IPAM hands out.") var rangeStart: String?
+    @Option(name: .customLong("range-end"), help: "Last address this node's IPAM hands out.") var rangeEnd: String?
+    @Flag(help: "Masquerade (NAT44) the network's hosts behind the uplink's address.") var masquerade = false
 
     func run() throws {
         try reportingFailures {
             let request = CreateNetworkRequest(name: name, subnet: subnet, mtu: mtu, bridgeDomain: bridgeDomain,
-                                               macAgeSeconds: macAge, learnLimit: learnLimit)
+                                               macAgeSeconds: macAge, learnLimit: learnLimit, vni: vni,
+                                               rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade ? true : nil)
             let response = try options.api.call("POST", "/v1/networks", body: request)
             if options.json { return printJSON(response.body) }
             print(NetworkCommand.render([try options.api.decode(NetworkInfo.self, response)]))

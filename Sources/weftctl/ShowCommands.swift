@@ -6,7 +6,7 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show dataplane state.",
         subcommands: [ShowInterfaces.self, ShowRuntime.self, ShowErrors.self, ShowBridgeDomain.self, ShowTrace.self,
-                      ShowFIB.self, ShowNeighbors.self, ShowAdjacencies.self])
+                      ShowFIB.self, ShowNeighbors.self, ShowAdjacencies.self, ShowVXLAN.self, ShowNAT.self])
 }
 
 struct ShowInterfaces: ParsableCommand {
@@ -118,7 +118,7 @@ struct ShowBridgeDomain: ParsableCommand {
         for domain in domains {
             var macs = TextTable([.init("MAC"), .init("Interface"), .init("Age(s)", .right)])
             for entry in domain.macs ?? [] {
-                macs.add([entry.mac, entry.interface, String(entry.ageSeconds)])
+                macs.add([entry.mac, entry.interface, entry.isStatic == true ? "static" : String(entry.ageSeconds)])
             }
             sections.append(summary([domain]) + "\n\n" + macs.render(indent: "  "))
         }

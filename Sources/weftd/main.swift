@@ -39,6 +39,8 @@ struct Weftd: ParsableCommand {
         guard rxRing == 2 || rxRing == 3 else { throw ValidationError("--rx-ring must be 2 or 3") }
         if rxRing == 3 { settings.afPacket.useV3() }
         settings.afPacket.rxRetireMs = rxBlockTimeoutMs
+        settings.nat.maxSessions = cfg.natMaxSessions
+        settings.nat.portRange = UInt16(cfg.natPortRange.lowerBound)...UInt16(cfg.natPortRange.upperBound)
         let dataplane = try EngineDataplane(settings: settings)
         dataplane.start()
 

@@ -102,7 +102,7 @@ final class APIServerTests: XCTestCase {
         let created = try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24", "mtu": 1400}"#)
         XCTAssertEqual(created.status, 201)
         XCTAssertEqual(created.bodyText,
-                       #"{"bridgeDomain":1,"learnLimit":4096,"macAgeSeconds":300,"mtu":1400,"name":"blue","subnet":"10.1.0.0/24"}"#)
+                       #"{"bridgeDomain":1,"learnLimit":4096,"macAgeSeconds":300,"masquerade":false,"mtu":1400,"name":"blue","subnet":"10.1.0.0/24"}"#)
 
         let duplicate = try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.2.0.0/24"}"#)
         XCTAssertEqual(duplicate.status, 409)

@@ -92,6 +92,72 @@ final class FakeDataplane: Dataplane {
         uplink = nil
     }
 
+    struct Tunnel: Equatable { var bridgeDomain: UInt32; var local: UInt32; var remote: UInt32; var vni: UInt32; var port: UInt16; var mtu: Int }
+    var tunnels: [String: Tunnel] = [:]
+    var failAddTunnel: DataplaneError?
+
+    func addVXLANTunnel(name: String, bridgeDomain: UInt32, local: UInt32, remote: UInt32, vni: UInt32, port: UInt16,
+                        mtu: Int) throws -> UInt32 {
+        calls.append("addVXLANTunnel \(name)")
+        if let failAddTunnel { throw failAddTunnel }
+        guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
+        guard interfacesByName[name] == nil else { throw DataplaneError.conflict("\(name) exists") }
+        tunnels[name] = Tunnel(bridgeDomain: bridgeDomain, local: local, remote: remote, vni: vni, port: port, mtu: mtu)
+        let index = nextIndex
+        nextIndex += 1
+        interfacesByName[name] = Interface(index: index, bridgeDomain: bridgeDomain)
+        return index
+    }
+
+    func removeVXLANTunnel(name: String) throws {
+        calls.append("removeVXLANTunnel \(name)")
+        guard tunnels.removeValue(forKey: name) != nil else { throw DataplaneError.notFound("no tunnel \(name)") }
+        interfacesByName[name] = nil
+    }
+
+    var masquerading: Set<UInt32> = []
+    var natExclusions: [String] = []
+    var natTimeouts: (udp: UInt32, tcpEstablished: UInt32, tcpTransitory: UInt32, icmp: UInt32)?
+    var natMappings: [String: (address: UInt32, port: UInt16)] = [:]   // "6/8080"
+    var failAddNATMapping: DataplaneError?
+
+    func setMasquerade(bridgeDomain: UInt32, enabled: Bool) throws {
+        guard gateways[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain) has no gateway") }
+        if enabled { masquerading.insert(bridgeDomain) } else { masquerading.remove(bridgeDomain) }
+    }
+
+    func setNATExclusions(_ prefixes: [(address: UInt32, length: Int)]) throws {
+        natExclusions = prefixes.map { "\($0.address)/\($0.length)" }
+    }
+
+    func setNATTimeouts(udp: UInt32, tcpEstablished: UInt32, tcpTransitory: UInt32, icmp: UInt32) throws {
+        natTimeouts = (udp, tcpEstablished, tcpTransitory, icmp)
+    }
+
+    func addNATMapping(proto: UInt8, externalPort: UInt16, internalAddress: UInt32, internalPort: UInt16) throws {
+        if let failAddNATMapping { throw failAddNATMapping }
+        let key = "\(proto)/\(externalPort)"
+        guard natMappings[key] == nil else { throw DataplaneError.conflict("mapping \(key) exists") }
+        natMappings[key] = (internalAddress, internalPort)
+    }
+
+    func removeNATMapping(proto: UInt8, externalPort: UInt16) throws {
+        guard natMappings.removeValue(forKey: "\(proto)/\(externalPort)") != nil else { throw DataplaneError.notFound("no mapping") }
+    }
+
+    func natSessions(limit: Int) -> [NATSession] {
+        [NATSession(protocol: "udp", inside: "10.1.0.2:5000", outside: "192.0.2.2:32768", remote: "198.51.100.1:53",
+                    state: "udp", ageSeconds: 1, isStatic: false, isHairpin: false)].prefix(limit).map { $0 }
+    }
+
+    func natStatistics() -> NATStatistics {
+        NATStatistics(outsideAddress: nil, sessions: 1, tcpSessions: 0, udpSessions: 1, icmpSessions: 0, maxSessions: 65536,
+                      tcpPortsInUse: 0, udpPortsInUse: 1, icmpIdsInUse: 0, staticMappings: natMappings.count, created: 1,
+                      expired: 0, refusedSessionLimit: 0, refusedOutOfPorts: 0)
+    }
+
+    func natLimits() -> (maxSessions: Int, portRange: ClosedRange<UInt16>) { (65536, 32768...65535) }
+
     func neighbors() -> [NeighborInfo] { [] }
     func adjacencies() -> [AdjacencyInfo] { [] }
 

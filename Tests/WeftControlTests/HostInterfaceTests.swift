@@ -205,12 +205,16 @@ final class HostInterfaceStateTests: XCTestCase {
             let old = try DatabaseQueue(path: path)
             try StateMigrations.migrator.migrate(old, upTo: "v1-networks-attachments-leases")
             try old.write { db in
-                try NetworkRecord(name: "bench", bridgeDomain: 3, subnet: "10.1.0.0/24", mtu: 1500, macAgeSeconds: 300,
-                                  learnLimit: 4096, createdAt: Date()).insert(db)
+                // Raw SQL: today's NetworkRecord has columns a v1 table lacks.
+                try db.execute(sql: """
+                    INSERT INTO networks (name, bridge_domain, subnet, mtu, mac_age_seconds, learn_limit, created_at)
+                    VALUES ('bench', 3, '10.1.0.0/24', 1500, 300, 4096, '2026-01-01 00:00:00.000')
+                    """)
             }
         }
         let store = try StateStore(path: path)
         XCTAssertEqual(try store.networks().map(\.name), ["bench"])
+        XCTAssertNil(try store.networks().first?.vni, "columns added by later migrations read as absent")
         XCTAssertEqual(try store.hostInterfaces(), [])
         _ = try store.createHostInterface(name: "d0", network: "bench")
         XCTAssertEqual(try store.hostInterfaces().map(\.name), ["d0"])

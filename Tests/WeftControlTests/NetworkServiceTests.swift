@@ -6,7 +6,7 @@ final class NetworkServiceTests: XCTestCase {
         let fixture = try ControlFixture(self)
         let network = try fixture.networks.create(CreateNetworkRequest(name: "blue", subnet: "10.1.0.0/24"))
         XCTAssertEqual(network, NetworkInfo(name: "blue", bridgeDomain: 1, subnet: "10.1.0.0/24", mtu: 1500,
-                                            macAgeSeconds: 300, learnLimit: 4096))
+                                            macAgeSeconds: 300, learnLimit: 4096, masquerade: false))
         XCTAssertEqual(fixture.dataplane.bridgeDomainsByID[1], .init(learnLimit: 4096, macAgeSeconds: 300))
         XCTAssertEqual(try fixture.networks.list(), [network])
         // The gateway: 10.1.0.1/24 on the bridge domain's BVI.

@@ -60,4 +60,14 @@ final class UplinkAPITests: APITestCase {
         XCTAssertNil(fixture.dataplane.uplink)
         XCTAssertNil(try fixture.store.uplink())
     }
+
+    /// The other direction: a network may not be created over the uplink's subnet.
+    func testNetworkOverlappingTheUplinkIsRefused() throws {
+        XCTAssertEqual(try send("POST", "/v1/uplink", json: #"{"name": "up0", "address": "192.0.2.2/24"}"#).status, 201)
+        try assertError(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "192.0.2.128/25"}"#),
+                        status: 409, code: "subnet_overlaps_uplink", field: "subnet")
+        try assertError(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "192.0.0.0/16"}"#),
+                        status: 409, code: "subnet_overlaps_uplink", field: "subnet")
+        XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "192.0.3.0/24"}"#).status, 201)
+    }
 }

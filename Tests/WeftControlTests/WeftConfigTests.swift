@@ -20,9 +20,12 @@ final class WeftConfigTests: XCTestCase {
             worker_cpu: 3
             poll_mode: busy
             log_level: debug
+            nat_max_sessions: 1000000
+            nat_port_range: "20000-29999"
             """)
         XCTAssertEqual(config, WeftConfig(socketPath: "/tmp/w.sock", statePath: "/tmp/w.db", workerCPU: 3,
-                                          pollMode: .busy, logLevel: .debug))
+                                          pollMode: .busy, logLevel: .debug, natMaxSessions: 1_000_000,
+                                          natPortRange: 20000...29999))
     }
 
     func testFlagsOverrideTheFile() throws {
@@ -45,6 +48,9 @@ final class WeftConfigTests: XCTestCase {
         XCTAssertTrue(message("worker_cpu: -1").contains("worker_cpu"))
         XCTAssertTrue(message("socket_path: relative.sock").contains("socket_path"))
         XCTAssertTrue(message("log_level: loud").contains("log_level"))
+        XCTAssertTrue(message("nat_max_sessions: 0").contains("nat_max_sessions"))
+        XCTAssertTrue(message("nat_port_range: \"80-90\"").contains("nat_port_range"))
+        XCTAssertTrue(message("nat_port_range: \"40000-30000\"").contains("nat_port_range"))
         XCTAssertTrue(message("pollmode: busy").contains("pollmode: unknown key"), message("pollmode: busy"))
         XCTAssertTrue(message("- a\n- b").contains("mapping"))
         XCTAssertTrue(message("a: [").contains("not valid YAML"))

@@ -10,6 +10,8 @@ public final class APIRouter {
     let hostInterfaces: HostInterfaceService
     let routes: RouteService
     let uplink: UplinkService
+    let tunnels: TunnelService
+    let nat: NATService
     let dataplane: Dataplane
     let log: WeftLogger
 
@@ -21,6 +23,8 @@ public final class APIRouter {
             store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
         self.routes = RouteService(store: attachments.store, dataplane: dataplane, log: log)
         self.uplink = UplinkService(store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
+        self.tunnels = TunnelService(store: attachments.store, dataplane: dataplane, log: log)
+        self.nat = NATService(store: attachments.store, dataplane: dataplane, log: log)
     }
 
     public func handle(_ request: APIRequest) -> APIResponse {
@@ -123,6 +127,63 @@ public final class APIRouter {
                 let body = try APIJSON.decodeRequest(UplinkRequest.self, from: request.body)
                 return .json(try uplink.set(body), status: 201)
             }
+
+        case ["tunnels"]:
+            try allow(["GET", "POST"], request)
+            if method == "GET" { return .json(try tunnels.list()) }
+            let body = try APIJSON.decodeRequest(CreateTunnelRequest.self, from: request.body)
+            return .json(try tunnels.create(body), status: 201)
+
+        case let path where path.count == 2 && path[0] == "tunnels":
+            try allow(["DELETE"], request)
+            try tunnels.delete(name: path[1])
+            return .noContent
+
+        case ["nat", "mappings"]:
+            try allow(["GET", "POST", "DELETE"], request)
+            switch method {
+            case "GET":
+                return .json(try nat.mappings())
+            case "DELETE":
+                guard let id = request.query["containerId"] else {
+                    throw ControlError.invalidField("containerId", "DELETE /v1/nat/mappings needs ?containerId=ID (or DELETE /v1/nat/mappings/{protocol}/{port})")
+                }
+                try FieldRules.containerId(id)
+                try nat.deleteMappings(containerId: id)
+                return .noContent
+            default:
+                let body = try APIJSON.decodeRequest(NATMapping.self, from: request.body)
+                return .json(try nat.addMapping(body), status: 201)
+            }
+
+        case let path where path.count == 4 && path[0] == "nat" && path[1] == "mappings":
+            try allow(["DELETE"], request)
+            guard let port = Int(path[3]) else {
+                throw ControlError(.badRequest, code: "invalid_parameter", message: "port \"\(path[3])\" is not a number", field: "port")
+            }
+            try nat.deleteMapping(protocol: path[2], externalPort: port)
+            return .noContent
+
+        case ["nat", "config"]:
+            try allow(["GET", "PUT"], request)
+            if method == "GET" { return .json(try nat.config()) }
+            let body = try APIJSON.decodeRequest(NATConfig.self, from: request.body)
+            return .json(try nat.updateConfig(body))
+
+        case ["nat", "sessions"]:
+            try allow(["GET"], request)
+            var limit: Int?
+            if let text = request.query["limit"] {
+                guard let n = Int(text) else {
+                    throw ControlError(.badRequest, code: "invalid_parameter", message: "limit \"\(text)\" is not a number", field: "limit")
+                }
+                limit = n
+            }
+            return .json(try nat.sessions(limit: limit))
+
+        case ["nat", "statistics"]:
+            try allow(["GET"], request)
+            return .json(nat.statistics())
 
         case ["neighbors"]:
             try allow(["GET"], request)

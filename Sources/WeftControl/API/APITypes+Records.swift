@@ -7,9 +7,12 @@
 import Foundation
 
 extension NetworkInfo {
-    public init(_ record: NetworkRecord) {
+    public init(_ record: NetworkRecord, remoteVteps: [String]? = nil) {
         self.init(name: record.name, bridgeDomain: UInt32(clamping: record.bridgeDomain), subnet: record.subnet,
-                  mtu: record.mtu, macAgeSeconds: record.macAgeSeconds, learnLimit: record.learnLimit)
+                  mtu: record.mtu, macAgeSeconds: record.macAgeSeconds, learnLimit: record.learnLimit,
+                  vni: record.vni, rangeStart: record.rangeStart, rangeEnd: record.rangeEnd,
+                  remoteVteps: record.vni == nil && (remoteVteps ?? []).isEmpty ? nil : remoteVteps ?? [],
+                  masquerade: record.masquerade)
     }
 }
 

@@ -122,6 +122,10 @@ public final class AttachmentService {
         guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
             throw Self.notFound(containerId: containerId, ifName: ifName)
         }
+        // Its published ports go with it (CNI portMappings, or mappings added with its id).
+        let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
+            .deleteMappings(containerId: containerId, address: record.address)
+        if unmapped > 0 { log.info("detach \(containerId)/\(ifName): removed \(unmapped) nat mapping(s)") }
         do {
             try dataplane.removeInterface(hostIfName: record.hostIfName)
         } catch DataplaneError.notFound {

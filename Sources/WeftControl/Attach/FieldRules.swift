@@ -11,6 +11,9 @@ public enum FieldRules {
     public static let macAgeRange = 1...86_400
     public static let learnLimitRange = 1...1_048_576
     public static let traceCountRange = 1...100_000
+    /// VXLAN network identifiers are 24 bits; 0 is left unused.
+    public static let vniRange = 1...16_777_215
+    public static let udpPortRange = 1...65_535
 
     public static let defaultMTU = 1500
     public static let defaultMacAgeSeconds = 300

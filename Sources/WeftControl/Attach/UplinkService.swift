@@ -88,6 +88,7 @@ public final class UplinkService {
         let previous = try store.uplink()
         if let previous, previous.name != request.name || previous.address != "\(parsed.address)/\(parsed.prefixLength)" {
             try checkNoRoutes(via: previous)
+            try checkNoTunnels()
         }
         let record = UplinkRecord(name: request.name, address: "\(parsed.address)/\(parsed.prefixLength)",
                                   gateway: parsed.gateway?.description, createdAt: Date())
@@ -116,6 +117,7 @@ public final class UplinkService {
             throw ControlError(.notFound, code: "uplink_not_configured", message: "no uplink is configured; there is nothing to delete")
         }
         try checkNoRoutes(via: record)
+        try checkNoTunnels()
         do {
             try dataplane.removeUplink()
         } catch DataplaneError.notFound {
@@ -134,6 +136,15 @@ public final class UplinkService {
         if !via.isEmpty {
             throw ControlError(.conflict, code: "uplink_has_routes",
                                message: "static route(s) \(via.map(\.prefix).joined(separator: ", ")) go through the uplink; delete them first")
+        }
+    }
+
+    /// VXLAN tunnels start at the uplink's address: it may not change under them.
+    private func checkNoTunnels() throws {
+        let tunnels = try store.tunnels()
+        if !tunnels.isEmpty {
+            throw ControlError(.conflict, code: "uplink_has_tunnels",
+                               message: "VXLAN tunnel(s) \(tunnels.map(\.interfaceName).joined(separator: ", ")) start at the uplink's address; delete them first")
         }
     }
 

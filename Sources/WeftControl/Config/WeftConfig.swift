@@ -16,11 +16,19 @@ public struct WeftConfig: Equatable, Sendable {
     public var workerCPU: Int
     public var pollMode: PollMode
     public var logLevel: LogLevel
+    /// NAT44 session table size (preallocated; about 100 bytes per session).
+    public var natMaxSessions: Int
+    /// Outside ports handed to dynamic NAT sessions.
+    public var natPortRange: ClosedRange<Int>
+
+    public static let natMaxSessionsRange = 16...16_777_216
 
     public init(socketPath: String = WeftConfig.defaultSocketPath, statePath: String = WeftConfig.defaultStatePath,
-                workerCPU: Int = 1, pollMode: PollMode = .adaptive, logLevel: LogLevel = .info) {
+                workerCPU: Int = 1, pollMode: PollMode = .adaptive, logLevel: LogLevel = .info,
+                natMaxSessions: Int = 65536, natPortRange: ClosedRange<Int> = 32768...65535) {
         self.socketPath = socketPath; self.statePath = statePath; self.workerCPU = workerCPU
         self.pollMode = pollMode; self.logLevel = logLevel
+        self.natMaxSessions = natMaxSessions; self.natPortRange = natPortRange
     }
 
     /// Values given on the command line; nil leaves the file's (or default) value.
@@ -54,6 +62,8 @@ public struct WeftConfig: Equatable, Sendable {
         case workerCPU = "worker_cpu"
         case pollMode = "poll_mode"
         case logLevel = "log_level"
+        case natMaxSessions = "nat_max_sessions"
+        case natPortRange = "nat_port_range"
     }
 
     /// Reads and validates a YAML file. Errors name the file and the key.
@@ -108,9 +118,27 @@ public struct WeftConfig: Equatable, Sendable {
                     throw fail("must be one of \(LogLevel.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
                 }
                 config.logLevel = level
+            case .natMaxSessions:
+                guard let n = value as? Int, natMaxSessionsRange.contains(n) else {
+                    throw fail("must be a session count \(natMaxSessionsRange.lowerBound) to \(natMaxSessionsRange.upperBound), got \(describe(value))")
+                }
+                config.natMaxSessions = n
+            case .natPortRange:
+                guard let text = value as? String, let range = parsePortRange(text) else {
+                    throw fail("must be \"LOW-HIGH\" with 1024 <= LOW <= HIGH <= 65535, e.g. \"32768-65535\", got \(describe(value))")
+                }
+                config.natPortRange = range
             }
         }
         return config
+    }
+
+    /// "LOW-HIGH", 1024 <= LOW <= HIGH <= 65535 (well-known ports are left to static mappings).
+    public static func parsePortRange(_ text: String) -> ClosedRange<Int>? {
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let low = Int(parts[0].trimmingCharacters(in: .whitespaces)),
+              let high = Int(parts[1].trimmingCharacters(in: .whitespaces)), 1024 <= low, low <= high, high <= 65535 else { return nil }
+        return low...high
     }
 
     private static func absolutePath(_ value: Any, _ fail: (String) -> ConfigError) throws -> String {

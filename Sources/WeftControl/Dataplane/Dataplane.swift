@@ -70,9 +70,10 @@ public struct ErrorCounterInfo: Codable, Sendable, Equatable {
 public struct MacEntryInfo: Codable, Sendable, Equatable {
     public var mac: String
     public var interface: String
-    public var ageSeconds: UInt32
-    public init(mac: String, interface: String, ageSeconds: UInt32) {
-        self.mac = mac; self.interface = interface; self.ageSeconds = ageSeconds
+    public var ageSeconds: UInt32     // 0 for static entries
+    public var isStatic: Bool?        // true: configured (a gateway's MAC), never learned over or aged
+    public init(mac: String, interface: String, ageSeconds: UInt32, isStatic: Bool? = nil) {
+        self.mac = mac; self.interface = interface; self.ageSeconds = ageSeconds; self.isStatic = isStatic
     }
 }
 
@@ -183,6 +184,38 @@ public protocol Dataplane: AnyObject {
     func setUplink(hostIfName: String, address: UInt32, prefixLength: Int, gateway: UInt32?) throws
     /// Closes the uplink, its address and its default route. .notFound when there is none.
     func removeUplink() throws
+
+    /// Adds VXLAN tunnel interface `name` to bridge domain `bridgeDomain`
+    /// (split horizon: never flooded to another tunnel): frames the domain
+    /// sends it leave encapsulated from `local` (the uplink's address) to
+    /// `remote` with `vni` on UDP `port`; VXLAN arriving from `remote` with
+    /// that VNI and port is received on it. `mtu` is the largest inner L3
+    /// packet; larger frames are dropped and counted. Returns the sw_if_index.
+    func addVXLANTunnel(name: String, bridgeDomain: UInt32, local: UInt32, remote: UInt32, vni: UInt32, port: UInt16,
+                        mtu: Int) throws -> UInt32
+    /// Removes the tunnel interface and the MACs learned on it. .notFound when there is none.
+    func removeVXLANTunnel(name: String) throws
+
+    // NAT44 (endpoint dependent). The outside is the uplink: its address is
+    // the one inside hosts are masqueraded behind.
+
+    /// Masquerades (or stops masquerading) what network `bridgeDomain`'s
+    /// gateway receives for destinations routed out of the uplink.
+    /// .notFound when the domain has no gateway.
+    func setMasquerade(bridgeDomain: UInt32, enabled: Bool) throws
+    /// Destinations never translated (prefix, length), replacing the list.
+    func setNATExclusions(_ prefixes: [(address: UInt32, length: Int)]) throws
+    /// Idle timeouts in seconds; they apply to existing sessions too.
+    func setNATTimeouts(udp: UInt32, tcpEstablished: UInt32, tcpTransitory: UInt32, icmp: UInt32) throws
+    /// Forwards the uplink address's `externalPort` (`proto` 6 or 17) to `internalAddress`:`internalPort`.
+    func addNATMapping(proto: UInt8, externalPort: UInt16, internalAddress: UInt32, internalPort: UInt16) throws
+    /// .notFound when there is no such mapping.
+    func removeNATMapping(proto: UInt8, externalPort: UInt16) throws
+    /// Up to `limit` sessions, most recently used first.
+    func natSessions(limit: Int) -> [NATSession]
+    func natStatistics() -> NATStatistics
+    /// The table size and dynamic port range weftd was started with.
+    func natLimits() -> (maxSessions: Int, portRange: ClosedRange<UInt16>)
 
     func interfaces() -> [InterfaceInfo]
     func runtime() -> [NodeRuntimeInfo]

@@ -4,7 +4,9 @@ import WeftEngine
 import WeftIO
 import WeftIP4
 import WeftL2
+import WeftNAT
 import WeftPacket
+import WeftVXLAN
 
 /// Settings of the forwarding engine (from weftd's configuration).
 public struct EngineSettings: Sendable {
@@ -16,6 +18,8 @@ public struct EngineSettings: Sendable {
     /// AF_PACKET sockets kept ready (rings set up, unbound) so an attach
     /// does not wait for the kernel's ring setup.
     public var spareAfPacketSockets = 4
+    /// NAT44 session table size, dynamic port range and timeouts.
+    public var nat = NAT44Config()
     public init() {}
 }
 
@@ -31,6 +35,8 @@ public final class EngineDataplane: Dataplane {
     public let graph: Graph
     public let l2: L2Feature
     public let ip4: IP4Feature
+    public let vxlan: VXLANFeature
+    public let nat: NAT44Feature
     public let afPorts: AfPacketPorts
     public let worker: Worker
     let afInput: AfPacketInputNode
@@ -52,16 +58,21 @@ public final class EngineDataplane: Dataplane {
         graph.register(afOutput)
         ip4 = try IP4Feature()
         bvi = BVINode(ip4: ip4)
+        vxlan = VXLANFeature(ip4: ip4, l2: l2)
+        do { nat = try NAT44Feature(config: settings.nat, ip4: ip4) } catch { throw DataplaneError.invalid("\(error)") }
         l2.register(in: graph)
         ip4.register(in: graph)
+        vxlan.register(in: graph)
+        nat.register(in: graph)
         graph.register(bvi)
         try graph.finalize()
         worker = Worker(graph: graph, cpu: settings.workerCPU, pollMode: settings.pollMode)
         worker.setInputs([afInput])
-        let l2 = self.l2, ip4 = self.ip4, afInput = self.afInput, graph = self.graph
+        let l2 = self.l2, ip4 = self.ip4, nat = self.nat, afInput = self.afInput, graph = self.graph
         worker.addHousekeeping { now in
             l2.age(now: now)
             ip4.age(now: now)
+            nat.expire(now: now)
             afInput.collectKernelDrops(graph)
         }
     }
@@ -168,6 +179,7 @@ public final class EngineDataplane: Dataplane {
                 return .invalid("uplink \(hostIfName) \(IPv4.format(address))/\(prefixLength): \(error)")
             }
             afPorts.activate(slot, swIfIndex: i)
+            nat.setOutside(interface: i, address: address)
             return nil
         }
         if let failure {
@@ -188,6 +200,7 @@ public final class EngineDataplane: Dataplane {
                 ip4.deleteRoute(Self.defaultRoute)
             }
             ip4.removeAddress(interface: i)
+            nat.clearOutside()
             let slot = interfaceTable.driverInstance[Int(i)]
             interfaceTable.remove(i)
             return slot >= 0 ? afPorts.detach(slot) : nil
@@ -220,6 +233,13 @@ public final class EngineDataplane: Dataplane {
                     interfaceTable.remove(i)
                     return .conflict("bridge domain \(id) is full")
                 }
+                // Static: every node's gateway of a network spanning nodes has
+                // this MAC; a frame from another node's gateway must not move it.
+                guard l2.macTable.addStatic(domain: id, mac: MACAddress.value(mac), interface: i) else {
+                    l2.detach(i, interfaces: interfaceTable)
+                    interfaceTable.remove(i)
+                    return .conflict("MAC table is full")
+                }
                 index = i
                 created = true
             } else {
@@ -246,6 +266,7 @@ public final class EngineDataplane: Dataplane {
 
     /// Under the barrier: the BVI's address and routes, then the interface.
     private func removeBVI(_ index: UInt32) {
+        nat.setInside(interface: index, false)
         ip4.removeAddress(interface: index)
         l2.detach(index, interfaces: interfaceTable)
         interfaceTable.remove(index)
@@ -416,7 +437,9 @@ public final class EngineDataplane: Dataplane {
             let now = graph.nowSeconds
             return l2.domains.ids.map { id in
                 let macs = detail ? l2.macTable.entries(domain: id).map {
-                    MacEntryInfo(mac: MACAddress.format($0.mac), interface: interfaceTable.name($0.interface), ageSeconds: now &- $0.lastSeen)
+                    let isStatic = $0.lastSeen == MacTable.staticStamp
+                    return MacEntryInfo(mac: MACAddress.format($0.mac), interface: interfaceTable.name($0.interface),
+                                        ageSeconds: isStatic ? 0 : now &- $0.lastSeen, isStatic: isStatic ? true : nil)
                 }.sorted { $0.mac < $1.mac } : nil
                 return BridgeDomainInfo(id: id, learning: l2.domains.learning[Int(id)], learnLimit: l2.domains.learnLimit[Int(id)],
                                         learned: l2.domains.learned[Int(id)], macAgeSeconds: l2.domains.macAgeSeconds[Int(id)],

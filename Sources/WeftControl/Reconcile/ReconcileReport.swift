@@ -8,11 +8,13 @@ public struct ReconcileReport: Sendable, Equatable {
     public var hostInterfacesMissing: [String] = []     // link no longer in weftd's namespace: record kept
     public var uplinkRestored: String?                  // the uplink's name, when opened again
     public var routesRestored: [String] = []            // static route prefixes programmed again
+    public var tunnelsRestored: [String] = []           // VXLAN tunnel interface names
+    public var natMappingsRestored: [String] = []       // "tcp/8080"
     public var failures: [String] = []                  // left in the store for the next start to retry
 
     public init() {}
 
     public var summary: String {
-        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone); host interfaces: \(hostInterfacesReopened.count) reopened, \(hostInterfacesMissing.count) missing; uplink: \(uplinkRestored ?? "none"); \(routesRestored.count) route(s); \(failures.count) failed"
+        "restored \(bridgeDomainsCreated.count) network(s); attachments: \(interfacesReopened.count) reopened, \(vethsRecreated.count) veth(s) recreated, \(attachmentsRemoved.count) removed (namespace gone); host interfaces: \(hostInterfacesReopened.count) reopened, \(hostInterfacesMissing.count) missing; uplink: \(uplinkRestored ?? "none"); \(routesRestored.count) route(s); \(tunnelsRestored.count) tunnel(s); \(natMappingsRestored.count) nat mapping(s); \(failures.count) failed"
     }
 }

@@ -40,6 +40,7 @@ public final class Reconciler {
             }
             do {
                 try NetworkService.setGateway(of: network, dataplane: dataplane)
+                try NetworkService.setMasquerade(of: network, dataplane: dataplane)
             } catch {
                 report.failures.append("network \(network.name): gateway: \(error)")
                 log.error("restore network \(network.name): setting the gateway failed: \(error)")
@@ -61,6 +62,23 @@ public final class Reconciler {
             }
         }
 
+        if let natConfig = try store.natConfig() {
+            do { try NATService.program(natConfig, dataplane: dataplane) } catch {
+                report.failures.append("nat config: \(error)")
+                log.error("restore nat config failed: \(error)")
+            }
+        }
+        for mapping in try store.natMappings() {
+            let name = "\(mapping.protocol)/\(mapping.externalPort)"
+            do {
+                try NATService.program(mapping, dataplane: dataplane)
+                report.natMappingsRestored.append(name)
+            } catch {
+                report.failures.append("nat mapping \(name): \(error)")
+                log.error("restore nat mapping \(name) failed, kept for the next start: \(error)")
+            }
+        }
+
         for route in try store.routes() {
             do {
                 guard let p = try? RouteService.parsePrefix(route.prefix), let nextHop = IPv4Address(route.nextHop) else {
@@ -71,6 +89,28 @@ public final class Reconciler {
             } catch {
                 report.failures.append("route \(route.prefix) via \(route.nextHop): \(error)")
                 log.error("restore route \(route.prefix) via \(route.nextHop) failed, kept for the next start: \(error)")
+            }
+        }
+
+        let tunnels = try store.tunnels()
+        if !tunnels.isEmpty {
+            let networks = Dictionary(try store.networks().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let local = try store.uplink().flatMap { try? UplinkService.parse(address: $0.address, gateway: nil).address }
+            for tunnel in tunnels {
+                do {
+                    guard let network = networks[tunnel.network], bridgeDomains[tunnel.network] != nil else {
+                        throw ControlError(.internal, code: "network_not_restored",
+                                           message: "bridge domain of network \(tunnel.network) could not be created")
+                    }
+                    guard let local else {
+                        throw ControlError(.internal, code: "uplink_not_configured", message: "no uplink record: no local VTEP address")
+                    }
+                    _ = try TunnelService.program(tunnel, network: network, local: local, dataplane: dataplane)
+                    report.tunnelsRestored.append(tunnel.interfaceName)
+                } catch {
+                    report.failures.append("tunnel \(tunnel.interfaceName) to \(tunnel.remote): \(error)")
+                    log.error("restore tunnel \(tunnel.interfaceName) to \(tunnel.remote) failed, kept for the next start: \(error)")
+                }
             }
         }
 

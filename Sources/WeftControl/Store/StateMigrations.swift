@@ -82,6 +82,54 @@ enum StateMigrations {
                 t.column("created_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v6-vxlan-tunnels-ipam-range") { db in
+            // vni: the network spans nodes (VXLAN). range_start/range_end:
+            // this node's part of the subnet for weftd's IPAM.
+            try db.alter(table: "networks") { t in
+                t.add(column: "vni", .integer)
+                t.add(column: "range_start", .text)
+                t.add(column: "range_end", .text)
+            }
+            // VXLAN tunnels: the interface name is vxlan_tunnel<id>, stable
+            // across restarts. The local VTEP is the uplink's address.
+            try db.create(table: "tunnels") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("network", .text).notNull().indexed().references("networks", onDelete: .restrict)
+                t.column("remote", .text).notNull()
+                t.column("vni", .integer).notNull()
+                t.column("port", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+                // What vxlan4-input tells tunnels apart by.
+                t.uniqueKey(["remote", "vni", "port"])
+                t.uniqueKey(["network", "remote"])
+            }
+        }
+        migrator.registerMigration("v7-nat44") { db in
+            // masquerade: the network's hosts reach the uplink's side behind its address.
+            try db.alter(table: "networks") { t in
+                t.add(column: "masquerade", .boolean).notNull().defaults(to: false)
+            }
+            // Static port mappings (DNAT) of the uplink's address; a mapping with
+            // a container_id goes when that container is detached.
+            try db.create(table: "nat_mappings") { t in
+                t.column("protocol", .text).notNull()
+                t.column("external_port", .integer).notNull()
+                t.primaryKey(["protocol", "external_port"])
+                t.column("internal_address", .text).notNull()
+                t.column("internal_port", .integer).notNull()
+                t.column("container_id", .text).indexed()
+                t.column("created_at", .datetime).notNull()
+            }
+            // At most one row (id 1): timeouts and excluded destinations.
+            try db.create(table: "nat_config") { t in
+                t.primaryKey("id", .integer)
+                t.column("udp_timeout", .integer).notNull()
+                t.column("tcp_established_timeout", .integer).notNull()
+                t.column("tcp_transitory_timeout", .integer).notNull()
+                t.column("icmp_timeout", .integer).notNull()
+                t.column("exclude", .text).notNull()       // comma-separated CIDRs
+            }
+        }
         return migrator
     }
 }

@@ -68,9 +68,11 @@ extension StateStore {
                 }
                 address = requested
             } else {
-                guard let free = AddressAllocator.lowestFree(in: subnet, leased: taken) else {
+                let range = network.ipamRange
+                guard let free = AddressAllocator.lowestFree(in: subnet, leased: taken, range: range) else {
+                    let where_ = range.map { "its range \(IPv4Address($0.lowerBound))-\(IPv4Address($0.upperBound))" } ?? "\(subnet)"
                     throw ControlError(.conflict, code: "subnet_exhausted",
-                                       message: "network \"\(networkName)\" has no free address left in \(subnet)",
+                                       message: "network \"\(networkName)\" has no free address left in \(where_)",
                                        field: "network")
                 }
                 address = free

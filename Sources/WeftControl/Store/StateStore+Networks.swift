@@ -16,7 +16,8 @@ extension StateStore {
     /// Inserts a network. A nil `bridgeDomain` takes the lowest free id
     /// (from 1), chosen inside the same transaction as the insert.
     public func createNetwork(name: String, subnet: String, mtu: Int, bridgeDomain: Int?, macAgeSeconds: Int,
-                              learnLimit: Int, createdAt: Date = Date()) throws -> NetworkRecord {
+                              learnLimit: Int, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil,
+                              masquerade: Bool = false, createdAt: Date = Date()) throws -> NetworkRecord {
         try database.write { db in
             if try NetworkRecord.fetchOne(db, key: name) != nil {
                 throw ControlError(.conflict, code: "network_exists",
@@ -36,8 +37,13 @@ extension StateStore {
                 while used.contains(candidate) { candidate += 1 }
                 domain = candidate
             }
+            if let vni, let other = try NetworkRecord.filter(Column("vni") == vni).fetchOne(db) {
+                throw ControlError(.conflict, code: "vni_in_use",
+                                   message: "VNI \(vni) is used by network \"\(other.name)\"; one VNI per network", field: "vni")
+            }
             let record = NetworkRecord(name: name, bridgeDomain: domain, subnet: subnet, mtu: mtu,
-                                       macAgeSeconds: macAgeSeconds, learnLimit: learnLimit, createdAt: createdAt)
+                                       macAgeSeconds: macAgeSeconds, learnLimit: learnLimit, createdAt: createdAt,
+                                       vni: vni, rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade)
             try record.insert(db)
             return record
         }
@@ -57,6 +63,10 @@ extension StateStore {
             if bridged > 0 {
                 throw Self.networkHasHostInterfaces(name, count: bridged)
             }
+            let tunnels = try TunnelRecord.filter(Column("network") == name).fetchCount(db)
+            if tunnels > 0 {
+                throw Self.networkHasTunnels(name, count: tunnels)
+            }
             return try NetworkRecord.deleteOne(db, key: name)
         }
     }
@@ -64,6 +74,11 @@ extension StateStore {
     static func networkHasHostInterfaces(_ name: String, count: Int) -> ControlError {
         ControlError(.conflict, code: "network_in_use",
                      message: "network \"\(name)\" still has \(count) host interface(s); remove them first (weftctl interface delete NAME)")
+    }
+
+    static func networkHasTunnels(_ name: String, count: Int) -> ControlError {
+        ControlError(.conflict, code: "network_in_use",
+                     message: "network \"\(name)\" still has \(count) VXLAN tunnel(s); delete them first (weftctl tunnel delete NAME)")
     }
 
     public func attachmentCount(network: String) throws -> Int {

@@ -1,0 +1,165 @@
+"""NAT44: containers masqueraded behind the uplink's address, published ports,
+hairpinning, many concurrent flows, and mappings that survive kill -9.
+
+Rig (made by the test, removed at teardown; 192.0.2.x exists only inside it):
+
+    red containers 10.61.0.x --[weftd: bvi 10.61.0.1, masquerade | uplink n<suffix> 192.0.2.2/24]
+        <--veth--> outside: eth0 192.0.2.1/24, NO route to 10.61.0.0/24 (only NAT gets replies back)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from weftlib import RUN_SUFFIX, run, wait_ping_ok, wait_until
+
+RED = "10.61.0.0/24"
+UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
+HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def outside(node, container):
+    out = container("out")
+    end = f"n{RUN_SUFFIX}"[:15]
+    try:
+        run(["ip", "-n", out.ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", end,
+             "netns", node.node.name])
+        node.node.run(["ethtool", "-K", end, "tso", "off", "gso", "off"])
+        out.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
+        node.node.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{end}.disable_ipv6=1"])
+        run(["ip", "-n", node.node.name, "link", "set", end, "up"])
+        out.run(["ip", "link", "set", "eth0", "up"])
+        out.run(["ip", "addr", "add", f"{OUTSIDE_ADDR}/24", "dev", "eth0"])
+        node.ctl("uplink", "set", end, "--address", f"{UPLINK_ADDR}/24", "--gateway", OUTSIDE_ADDR)
+        yield out
+    finally:
+        run(["ip", "-n", node.node.name, "link", "del", end], check=False)
+
+
+def _serve(ns, *argv: str) -> subprocess.Popen:
+    p = ns.popen([sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline().strip()
+    assert line == "ready", f"{argv[0]} did not start: {line!r} {p.stderr.read() if p.poll() is not None else ''}"
+    return p
+
+
+def _curl(ns, url: str, timeout: float = 5) -> str:
+    r = ns.run(["curl", "-sS", "--max-time", str(timeout), url], check=False, timeout=timeout + 5)
+    assert r.returncode == 0, f"curl {url}: {r.stderr.strip()}"
+    return r.stdout.strip()
+
+
+def _stats(node) -> dict:
+    return node.ctl_json("show", "nat", "statistics")
+
+
+def test_container_reaches_outside_behind_the_node_address(node, container, outside):
+    node.create_network("red", RED, "--masquerade")
+    r = container("r")
+    node.attach(r, "red")
+    srv = _serve(outside, str(HERE / "httpecho.py"), OUTSIDE_ADDR, "8000")
+    try:
+        wait_ping_ok(r, OUTSIDE_ADDR)              # ICMP echo is translated too
+        seen = _curl(r, f"http://{OUTSIDE_ADDR}:8000/")
+        addr, port = seen.split(":")
+        assert addr == UPLINK_ADDR, f"the server must see the node's address, saw {seen}"
+        assert 32768 <= int(port) <= 65535, seen
+        sessions = node.ctl_json("show", "nat", "sessions")
+        tcp = [s for s in sessions if s["protocol"] == "tcp"]
+        assert any(s["inside"].startswith(r.ip() + ":") and s["outside"] == seen for s in tcp), sessions
+        assert _stats(node)["created"] >= 2
+    finally:
+        srv.kill()
+        srv.wait()
+
+    # Without masquerade the same request has no way back (the outside has no route to 10.61/24).
+    node.ctl("detach", "--container", r.cid)
+    node.ctl("network", "delete", "red")
+    node.create_network("red", RED)
+    node.attach(r, "red")
+    srv = _serve(outside, str(HERE / "httpecho.py"), OUTSIDE_ADDR, "8000")
+    try:
+        res = r.run(["curl", "-sS", "--max-time", "2", f"http://{OUTSIDE_ADDR}:8000/"], check=False, timeout=10)
+        assert res.returncode != 0, "no masquerade: the reply has no route back"
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_published_port_hairpin_and_restart(node, container, outside):
+    node.create_network("red", RED, "--masquerade")
+    web, cli = container("web"), container("cli")
+    node.attach(web, "red")
+    node.attach(cli, "red")
+    ipw = web.ip()
+    srv = _serve(web, str(HERE / "httpecho.py"), ipw, "80")
+    try:
+        m = node.ctl_json("nat", "mapping", "add", "--protocol", "tcp", "--external-port", "8080",
+                          "--to", f"{ipw}:80", "--container", web.cid)
+        assert m["externalAddress"] == UPLINK_ADDR, m
+        wait_ping_ok(outside, UPLINK_ADDR)
+        seen = _curl(outside, f"http://{UPLINK_ADDR}:8080/")
+        assert seen.startswith(OUTSIDE_ADDR + ":"), f"DNAT keeps the client's address: {seen}"
+
+        # Hairpin: a container reaches the published port through the node's address; the
+        # server sees the node's address (so its reply comes back through NAT).
+        seen = _curl(cli, f"http://{UPLINK_ADDR}:8080/")
+        assert seen.startswith(UPLINK_ADDR + ":"), f"hairpinned request should come from the node address: {seen}"
+
+        # kill -9: the mapping comes back from the store.
+        node.kill9()
+        node.start()
+        assert [(x["protocol"], x["externalPort"]) for x in node.ctl_json("nat", "mapping", "list")] == [("tcp", 8080)]
+        wait_until(lambda: outside.run(["curl", "-s", "--max-time", "1", f"http://{UPLINK_ADDR}:8080/"],
+                                       check=False, timeout=5).returncode == 0, 15, what="published port after restart")
+
+        # Detaching the container removes the mapping it owns.
+        node.ctl("detach", "--container", web.cid)
+        assert node.ctl_json("nat", "mapping", "list") == []
+    finally:
+        srv.kill()
+        srv.wait()
+
+
+def test_ten_thousand_udp_flows_without_port_collisions(node, container, outside):
+    node.create_network("red", RED, "--masquerade")
+    clients = [container(f"u{i}") for i in range(4)]
+    for c in clients:
+        node.attach(c, "red")
+    wait_ping_ok(clients[0], OUTSIDE_ADDR)
+    helper = str(HERE / "udpflows.py")
+    srv = _serve(outside, helper, "server", OUTSIDE_ADDR, "9999", "120")
+    per = 2500
+    try:
+        procs = [c.popen([sys.executable, helper, "client", OUTSIDE_ADDR, "9999", c.ip(), "20000", str(per)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in clients]
+        results = []
+        for p in procs:
+            out, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err[-2000:]
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        sout, serr = srv.communicate(timeout=60)
+        s = json.loads(sout.strip().splitlines()[-1])
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    peers = s["peers"]
+    total = per * len(clients)
+    errors = {f'{e["node"]}/{e["name"]}': e["count"] for e in node.ctl_json("show", "errors") if e["count"]}
+    print(f"clients: {results}; server: {s['datagrams']} datagrams from {len(peers)} peers; weftd errors: {errors}")
+    assert {a for a, _ in peers} == {UPLINK_ADDR}, "every flow leaves behind the node's address"
+    ports = [p for _, p in peers]
+    assert len(ports) == len(set(ports)), "no two flows share an outside port"
+    assert len(peers) == total, f"{len(peers)} of {total} flows reached the server"
+    echoed = sum(r["echoed"] for r in results)
+    assert echoed == total, f"{echoed} of {total} replies translated back: {results}"
+    st = _stats(node)
+    assert st["udpSessions"] >= total and st["refusedOutOfPorts"] == 0 and st["refusedSessionLimit"] == 0, st
+    print(f"{total} UDP flows: {len(set(ports))} distinct outside ports, {echoed} replies back; {st}")
