@@ -32,6 +32,17 @@ public struct NetConf: Sendable {
     public var ipam: IPAM
     public var dns: JSON?
     public var prevResult: JSON?
+    /// "ipMasq": a network weft-cni creates masquerades behind the uplink (the bridge plugin's key).
+    public var ipMasq: Bool = false
+    /// runtimeConfig.portMappings (the `portMappings` capability, as the portmap plugin takes it).
+    public var portMappings: [PortMapping] = []
+
+    public struct PortMapping: Equatable, Sendable {
+        public var hostPort: Int
+        public var containerPort: Int
+        public var `protocol`: String
+        public var hostIP: String?
+    }
 
     /// Decodes and validates. Malformed JSON is code 6; a missing or wrong
     /// field is code 7 naming the field; an unsupported cniVersion is code 1.
@@ -88,6 +99,29 @@ public struct NetConf: Sendable {
         if let dns = parsed["dns"], !dns.isNull {
             try Self.checkDNS(dns)
             self.dns = dns
+        }
+        if let value = parsed["ipMasq"], !value.isNull {
+            guard case .bool(let b) = value else { throw Self.invalid("ipMasq", "\"ipMasq\" must be true or false, got \(value.kind)") }
+            ipMasq = b
+        }
+        if let list = parsed["runtimeConfig"]?["portMappings"], !list.isNull {
+            guard let items = list.array else {
+                throw Self.invalid("runtimeConfig.portMappings", "\"portMappings\" must be an array of {hostPort, containerPort, protocol}")
+            }
+            portMappings = try items.enumerated().map { i, item in
+                let field = "runtimeConfig.portMappings[\(i)]"
+                guard let host = item["hostPort"]?.int, (1...65535).contains(host),
+                      let container = item["containerPort"]?.int, (1...65535).contains(container) else {
+                    throw Self.invalid(field, "\(field) needs \"hostPort\" and \"containerPort\" between 1 and 65535")
+                }
+                let proto = (item["protocol"]?.string ?? "tcp").lowercased()
+                guard proto == "tcp" || proto == "udp" else {
+                    throw Self.invalid(field, "\(field).protocol \"\(proto)\" is not supported; use tcp or udp")
+                }
+                let hostIP = item["hostIP"]?.string
+                return PortMapping(hostPort: host, containerPort: container, protocol: proto,
+                                   hostIP: hostIP == nil || hostIP == "" || hostIP == "0.0.0.0" ? nil : hostIP)
+            }
         }
         if let previous = parsed["prevResult"], !previous.isNull {
             guard case .object = previous else {

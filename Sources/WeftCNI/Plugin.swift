@@ -134,6 +134,17 @@ struct Commands {
             throw error
         }
 
+        if !conf.portMappings.isEmpty {
+            do {
+                try publish(conf.portMappings, to: attachment, weftd)
+            } catch {
+                // All or nothing: detaching removes the mappings already made with it.
+                _ = try? weftd.send("DELETE", attachmentPath)
+                if let delegate { releaseDelegated(delegate) }
+                throw error
+            }
+        }
+
         builder.addInterface(name: attachment.hostIfName, mac: attachment.hostMac, mtu: attachment.mtu, sandbox: nil)
         let index = builder.addInterface(name: attachment.ifName, mac: attachment.mac, mtu: attachment.mtu,
                                          sandbox: invocation.netns)
@@ -145,6 +156,26 @@ struct Commands {
         }
         if builder.dns == nil { builder.dns = dns }
         return builder.result(version: conf.cniVersion)
+    }
+
+    /// The `portMappings` capability: each host port of the uplink's address
+    /// forwarded to the pod (weftd's NAT44), owned by the container so that
+    /// detaching it (DEL) removes them.
+    private func publish(_ mappings: [NetConf.PortMapping], to attachment: AttachmentInfo, _ weftd: Weftd) throws {
+        let address = String(attachment.address.split(separator: "/")[0])
+        for m in mappings {
+            let reply = try weftd.post("/v1/nat/mappings", NATMapping(protocol: m.protocol, externalPort: m.hostPort,
+                                                                      internalAddress: address, internalPort: m.containerPort,
+                                                                      containerId: invocation.containerId))
+            guard reply.status == 201 else {
+                throw Weftd.error(reply, doing: "publishing \(m.protocol) port \(m.hostPort) -> \(address):\(m.containerPort)")
+            }
+            let made = try reply.decode(NATMapping.self)
+            if let hostIP = m.hostIP, hostIP != made.externalAddress {
+                throw CNIError(CNIError.invalidConfig,
+                               "portMappings hostIP \(hostIP): weftd publishes ports on its uplink address (\(made.externalAddress ?? "none configured")) only")
+            }
+        }
     }
 
     /// Undoes a delegated IPAM ADD after a later failure (the specification's
@@ -171,7 +202,8 @@ struct Commands {
                 throw NetConf.invalid("network",
                     "Weft network \"\(conf.network)\" does not exist in weftd; create it (weftctl network create \(conf.network) --subnet CIDR) or set \"subnet\" in the configuration so weft-cni creates it")
             }
-            let created = try weftd.post("/v1/networks", CreateNetworkRequest(name: conf.network, subnet: subnet, mtu: conf.mtu))
+            let created = try weftd.post("/v1/networks", CreateNetworkRequest(name: conf.network, subnet: subnet, mtu: conf.mtu,
+                                                                                         masquerade: conf.ipMasq ? true : nil))
             if created.status == 201 { return try created.decode(NetworkInfo.self) }
             // Another ADD created it first: read it back.
             guard created.status == 409, created.error?.code == "network_exists" else {

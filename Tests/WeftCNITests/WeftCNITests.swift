@@ -101,6 +101,21 @@ final class NetConfTests: XCTestCase {
         XCTAssertEqual(try NetConf(Array(conf("1.1.0", #", "ipam": {"type": "weft"}"#).utf8)).ipam, .weft)
     }
 
+    func testPortMappingsAndIPMasq() throws {
+        let parsed = try NetConf(Array(conf("1.1.0", #", "ipMasq": true, "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "TCP"}, {"hostPort": 53, "containerPort": 53, "protocol": "udp", "hostIP": "0.0.0.0"}]}"#).utf8))
+        XCTAssertTrue(parsed.ipMasq)
+        XCTAssertEqual(parsed.portMappings, [
+            NetConf.PortMapping(hostPort: 8080, containerPort: 80, protocol: "tcp", hostIP: nil),
+            NetConf.PortMapping(hostPort: 53, containerPort: 53, protocol: "udp", hostIP: nil)])
+        func code(_ extra: String) -> Int? {
+            do { _ = try NetConf(Array(conf("1.1.0", extra).utf8)); return nil } catch { return (error as? CNIError)?.code }
+        }
+        XCTAssertEqual(code(#", "ipMasq": "yes""#), 7)
+        XCTAssertEqual(code(#", "runtimeConfig": {"portMappings": {}}"#), 7)
+        XCTAssertEqual(code(#", "runtimeConfig": {"portMappings": [{"hostPort": 0, "containerPort": 80}]}"#), 7)
+        XCTAssertEqual(code(#", "runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "protocol": "sctp"}]}"#), 7)
+    }
+
     func testErrorsHaveTheSpecCodes() {
         func code(_ text: String) -> Int? {
             do { _ = try NetConf(Array(text.utf8)); return nil } catch { return (error as? CNIError)?.code }

@@ -163,3 +163,51 @@ def test_ten_thousand_udp_flows_without_port_collisions(node, container, outside
     st = _stats(node)
     assert st["udpSessions"] >= total and st["refusedOutOfPorts"] == 0 and st["refusedSessionLimit"] == 0, st
     print(f"{total} UDP flows: {len(set(ports))} distinct outside ports, {echoed} replies back; {st}")
+
+
+def test_cni_port_mappings_and_ip_masq(node, container, outside, tmp_path):
+    """weft-cni with the portMappings capability (runtimeConfig, as libcni passes it) and ipMasq."""
+    from cnilib import CNIRuntime
+
+    cni = CNIRuntime(node, tmp_path)
+    plugin = cni.weft(network="pods", subnet="10.62.0.0/24", ipMasq=True, capabilities={"portMappings": True})
+    conf = cni.conflist("weftnat", [plugin])
+    pod = container("pod")
+    mappings = {"portMappings": [{"hostPort": 8081, "containerPort": 80, "protocol": "tcp"},
+                                 {"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": ""}]}
+    add = cni.exec("weft", "ADD", cni.plugin_conf(conf, plugin, runtimeConfig=mappings),
+                   container_id=pod.cid, netns=pod.ns.path, ifname="eth0")
+    assert add.ok, add
+    ip = pod.ip()
+    assert node.http("GET", "/v1/networks/pods").json()["masquerade"] is True
+    listed = {(m["protocol"], m["externalPort"], m["internalAddress"], m["containerId"])
+              for m in node.ctl_json("nat", "mapping", "list")}
+    assert listed == {("tcp", 8081, ip, pod.cid), ("udp", 5353, ip, pod.cid)}, listed
+
+    srv = _serve(pod, str(HERE / "httpecho.py"), ip, "80")
+    out_srv = _serve(outside, str(HERE / "httpecho.py"), OUTSIDE_ADDR, "8000")
+    try:
+        wait_ping_ok(outside, UPLINK_ADDR)
+        assert _curl(outside, f"http://{UPLINK_ADDR}:8081/").startswith(OUTSIDE_ADDR + ":")
+        assert _curl(pod, f"http://{OUTSIDE_ADDR}:8000/").startswith(UPLINK_ADDR + ":"), "ipMasq"
+    finally:
+        for p in (srv, out_srv):
+            p.kill()
+            p.wait()
+
+    # DEL detaches the pod, and its published ports go with it.
+    d = cni.exec("weft", "DEL", cni.plugin_conf(conf, plugin, runtimeConfig=mappings),
+                 container_id=pod.cid, netns=pod.ns.path, ifname="eth0")
+    assert d.ok, d
+    assert node.ctl_json("nat", "mapping", "list") == []
+
+    # A bad mapping fails the ADD with a clear error and leaves nothing behind.
+    bad = cni.exec("weft", "ADD", cni.plugin_conf(conf, plugin, runtimeConfig={"portMappings": [
+        {"hostPort": 8082, "containerPort": 80, "protocol": "sctp"}]}),
+        container_id=pod.cid, netns=pod.ns.path, ifname="eth0")
+    assert not bad.ok and bad.error()["code"] == 7 and "sctp" in bad.error()["msg"], bad
+    taken = cni.exec("weft", "ADD", cni.plugin_conf(conf, plugin, runtimeConfig={"portMappings": [
+        {"hostPort": 8083, "containerPort": 80}, {"hostPort": 8083, "containerPort": 81}]}),
+        container_id=pod.cid, netns=pod.ns.path, ifname="eth0")
+    assert not taken.ok and "8083" in taken.error()["msg"], taken
+    assert node.attachments() == [] and node.ctl_json("nat", "mapping", "list") == []
