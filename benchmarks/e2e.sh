@@ -8,20 +8,28 @@
 #      overlay host                 encap to 10.78.0.2                     remote VTEP  (-m vxlan-encap)
 #   g0 10.77.0.2/24 <--veth--> d0 10.77.0.1 [kernel | weftd] VXLAN d1 <--veth--> s0 10.99.0.2/24
 #      remote VTEP                  decap                                  overlay host (-m vxlan-decap)
+#   g0 10.77.0.2/24 <--veth--> d0 10.77.0.1 [kernel | weftd] NAT44 d1 10.78.0.1 <--veth--> s0 10.78.0.2/24
+#      inside host                  masquerade behind 10.78.0.1         "internet", no route back (-m nat)
 #
 # trafgen in gen (pinned to CPU 0) sends one fixed 64-byte UDP frame to s0's MAC (l2) or to the
 # dut's gateway MAC for 10.78.0.2 (routed); the rate is the delta of s0's rx_packets over the
 # window, the generator rate the delta of g0's tx_packets. vxlan-encap: the frame goes to a remote
 # overlay host (REMOTE_MAC, learned on the tunnel), the dut encapsulates it to s0; vxlan-decap:
 # trafgen sends it inside VXLAN (vxlan-frame.py) to the dut, which decapsulates it to s0.
+# nat: two measurements per datapath (trafgen-flows.sh), both masqueraded behind 10.78.0.1 (s0 can
+# only answer translated packets; a tcpdump in sink checks the source): "established", 256 UDP
+# flows round robin (translation of known sessions), and "new flows", a new 5-tuple every frame
+# (connection setup: session/conntrack creation), with the UDP timeout NAT_UDP_TIMEOUT (default
+# 1 s) on both and weft's table NAT_SESSIONS (default: the kernel's nf_conntrack_max, global).
 # Everything lives in namespaces named weft-bench-{gen,dut,sink}-<random>, rebuilt for every
 # datapath and removed on exit (also on failure or Ctrl-C). No traffic leaves them.
 #
-# Usage: benchmarks/e2e.sh [-m l2|routed|vxlan-encap|vxlan-decap] [-t SECONDS] [-r RUNS]
+# Usage: benchmarks/e2e.sh [-m l2|routed|vxlan-encap|vxlan-decap|nat] [-t SECONDS] [-r RUNS]
 #                          [-d DATAPATHS] [-s FRAME_BYTES] [-o RESULTS_DIR] [--no-save]
 #   DATAPATHS: l2 bridge,testpmd,weft (default),none; routed kernel,testpmd,weft (default),none;
-#              vxlan-encap, vxlan-decap kernel,weft (default),none
+#              vxlan-encap, vxlan-decap, nat kernel,weft (default),none
 #   FRAME_BYTES: the inner frame in the vxlan modes (at most 1464: the overlay MTU is 1450)
+#   nat, environment: NAT_UDP_TIMEOUT (s, default 1), NAT_SESSIONS (weft's nat_max_sessions)
 set -euo pipefail
 
 DURATION=5
@@ -42,8 +50,13 @@ VNI=1
 REMOTE_MAC=02:00:00:99:00:03
 REMOTE_IP=10.99.0.3
 LOCAL_IP=10.99.0.2
+# nat mode: the UDP timeout both datapaths get (s) and weft's session table (default: the same
+# size as the kernel's conntrack table, nf_conntrack_max, which is global: not settable per netns)
+NAT_UDP_TIMEOUT=${NAT_UDP_TIMEOUT:-1}
+NAT_SESSIONS=${NAT_SESSIONS:-}
+NAT_FLOWS=256   # established-flow measurement: this many UDP flows round robin
 
-usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     -m|--mode) MODE=$2; shift 2 ;;
@@ -63,11 +76,18 @@ case $MODE in
   vxlan-encap|vxlan-decap)
     DATAPATHS=${DATAPATHS:-kernel,weft}
     ((FRAME <= 1464)) || { echo "e2e: -s $FRAME: the inner frame must fit the overlay MTU 1450 (at most 1464)" >&2; exit 1; } ;;
-  *) echo "e2e: -m must be l2, routed, vxlan-encap or vxlan-decap" >&2; usage 1 ;;
+  nat)
+    DATAPATHS=${DATAPATHS:-kernel,weft}
+    ((FRAME >= 60)) || { echo "e2e: -s $FRAME: nat mode frames are at least 60 bytes" >&2; exit 1; } ;;
+  *) echo "e2e: -m must be l2, routed, vxlan-encap, vxlan-decap or nat" >&2; usage 1 ;;
 esac
 VXLAN=0; [[ $MODE == vxlan-* ]] && VXLAN=1
+NAT=0; [[ $MODE == nat ]] && NAT=1
+if ((NAT)) && [[ -z $NAT_SESSIONS ]]; then
+  NAT_SESSIONS=$(cat /proc/sys/net/netfilter/nf_conntrack_max 2>/dev/null || echo 65536)
+fi
 [[ $(id -u) -eq 0 ]] || { echo "e2e: needs root" >&2; exit 1; }
-TOOLS="ip trafgen taskset python3"; ((VXLAN)) && TOOLS+=" bridge"
+TOOLS="ip trafgen taskset python3"; ((VXLAN)) && TOOLS+=" bridge"; ((NAT)) && TOOLS+=" tcpdump"
 for t in $TOOLS; do
   command -v "$t" >/dev/null || { echo "e2e: $t missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
@@ -82,7 +102,10 @@ RAW=$RESULTS/raw/$STAMP   # per-run logs (gitignored); kept only when saving
 ((SAVE)) || RAW=$TMP/raw
 mkdir -p "$RAW"
 ROWS=$TMP/rows.tsv   # datapath <TAB> run <TAB> sink_pps <TAB> gen_pps <TAB> drop_pps [<TAB> udp_pps] |  datapath <TAB> NA <TAB> reason
+# (nat mode: the datapath column is DP for the established flows, DP/new for the new-flow runs)
 : >"$ROWS"
+NATINFO=$TMP/nat.tsv   # nat mode: datapath <TAB> key <TAB> value (what bounds the new-flow rate)
+: >"$NATINFO"
 GEN_PID=""
 DP_PID=""
 DPDK_PREFIX=weftbench$SUFFIX
@@ -168,6 +191,9 @@ rig_up() {
   if [[ $MODE == routed ]]; then
     ip -n "$GEN" route add default via 10.77.0.1 dev g0
     ip -n "$SINK" route add default via 10.78.0.1 dev s0
+  elif ((NAT)); then
+    # the sink is "the internet": no route back to 10.77.0.0/24, only translated packets get answers
+    ip -n "$GEN" route add default via 10.77.0.1 dev g0
   fi
   G0_MAC=$(cat_stat "$GEN" g0 address)
   S0_MAC=$(cat_stat "$SINK" s0 address)
@@ -182,6 +208,11 @@ traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's
     "$REPO/benchmarks/trafgen-udp.sh" "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP "$FRAME" >"$TMP/udp.cfg"
   elif [[ $MODE == vxlan-decap ]]; then
     decap_frame trafgen >"$TMP/udp.cfg"
+  elif ((NAT)); then
+    "$REPO/benchmarks/trafgen-flows.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" \
+      established $NAT_FLOWS >"$TMP/udp.cfg"
+    "$REPO/benchmarks/trafgen-flows.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" \
+      new >"$TMP/new.cfg"
   else
     "$REPO/benchmarks/trafgen-udp.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" >"$TMP/udp.cfg"
   fi
@@ -192,7 +223,11 @@ routed_warmup() {  # routed: ping 10.78.0.2 through the datapath so every ARP en
   local i nmac
   for i in $(seq 20); do
     ip netns exec "$GEN" ping -n -q -c 1 -W 1 10.78.0.2 >/dev/null 2>&1 && break
-    ((i == 20)) && { REASON="no route through the datapath (ping 10.78.0.2 from gen failed)"; return 1; }
+    if ((i == 20)); then
+      REASON="no route through the datapath (ping 10.78.0.2 from gen failed)"
+      ((NAT)) && REASON="ping 10.78.0.2 from gen failed (the sink answers only the masquerade address 10.78.0.1)"
+      return 1
+    fi
     sleep 0.2
   done
   nmac=$(ip -n "$GEN" neigh show 10.77.0.1 dev g0 | awk '{for (i = 1; i < NF; i++) if ($i == "lladdr") print $(i+1)}')
@@ -315,8 +350,8 @@ cat_stat() {  # cat_stat NS IF FILE  (sysfs as seen inside NS: ip netns exec rem
   esac
 }
 
-measure() {  # prints "sink_pps gen_pps sink_drop_pps" (vxlan modes: and "sink_udp_noports_pps")
-  ip netns exec "$GEN" taskset -c 0 trafgen -i "$TMP/udp.cfg" -o g0 -q -P 1 \
+measure() {  # measure [TRAFGEN_CFG]: prints "sink_pps gen_pps sink_drop_pps" (vxlan modes: and "sink_udp_noports_pps")
+  ip netns exec "$GEN" taskset -c 0 trafgen -i "${1:-$TMP/udp.cfg}" -o g0 -q -P 1 \
     >"$TMP/trafgen.log" 2>&1 &
   GEN_PID=$!
   sleep "$WARMUP"
@@ -351,6 +386,75 @@ dp_kernel_start() {  # routed: Linux IPv4 forwarding in dut (the CNI bridge plug
   ip -n "$DUT" addr add 10.77.0.1/24 dev d0 && ip -n "$DUT" addr add 10.78.0.1/24 dev d1 \
     || { REASON="cannot address d0/d1"; return 1; }
   GW_MAC=$D0_MAC
+  ((NAT)) && { dp_kernel_nat_start; return; }
+  return 0
+}
+
+dp_kernel_nat_start() {  # nat: iptables MASQUERADE of 10.77.0.0/24 out of d1 (Docker's, the CNI
+  # bridge plugin's ipMasq), conntrack's UDP timeouts set to NAT_UDP_TIMEOUT in the dut's netns
+  command -v iptables >/dev/null || { REASON="iptables not installed (Debian package iptables, scripts/install-deps.sh)"; return 1; }
+  local out
+  if ! out=$(ip netns exec "$DUT" iptables -t nat -A POSTROUTING -s 10.77.0.0/24 -o d1 -j MASQUERADE 2>&1); then
+    REASON="iptables MASQUERADE failed: ${out//$'\n'/ }"; return 1
+  fi
+  IPT_BACKEND=$(iptables -V 2>/dev/null | sed -n 's/.*(\(.*\)).*/\1/p'); IPT_BACKEND=${IPT_BACKEND:-legacy}
+  if ! ip netns exec "$DUT" sysctl -q -w net.netfilter.nf_conntrack_udp_timeout="$NAT_UDP_TIMEOUT" \
+      net.netfilter.nf_conntrack_udp_timeout_stream="$NAT_UDP_TIMEOUT"; then
+    REASON="cannot set nf_conntrack_udp_timeout in the dut (no conntrack?)"; return 1
+  fi
+  nat_info conntrack_max "$(ip netns exec "$DUT" cat /proc/sys/net/netfilter/nf_conntrack_max)"
+  nat_info iptables "$(iptables -V 2>/dev/null)"
+  log "kernel: $(iptables -V) (backend $IPT_BACKEND), MASQUERADE 10.77.0.0/24 -o d1, nf_conntrack_max $(ip netns exec "$DUT" cat /proc/sys/net/netfilter/nf_conntrack_max) (global), UDP timeout ${NAT_UDP_TIMEOUT}s"
+}
+
+nat_snapshot() {  # nat_snapshot before|after: the dut's NAT state around the new-flow runs (NATINFO)
+  local v
+  case $dp in
+    weft) v=$(weft_nat_stat) || v=""; nat_info "weft_$1" "$v"; log "weft NAT $1 the new-flow runs: sessions created refusedSessionLimit refusedOutOfPorts maxSessions = ${v:-?}" ;;
+    kernel) v=$(ct_stat) || v=""; nat_info "ct_$1" "$v"; log "kernel conntrack $1 the new-flow runs: count drop early_drop insert_failed = ${v:-?}" ;;
+  esac
+  return 0
+}
+
+nat_info() { printf '%s\t%s\t%s\n' "$dp" "$1" "$2" >>"$NATINFO"; }
+
+ct_stat() {  # ct_stat: "count drop early_drop insert_failed" of the dut's conntrack (summed over CPUs)
+  local count
+  if command -v conntrack >/dev/null; then
+    count=$(ip netns exec "$DUT" conntrack -C 2>/dev/null) || count=""
+  fi
+  [[ -n ${count:-} ]] || count=$(ip netns exec "$DUT" cat /proc/sys/net/netfilter/nf_conntrack_count)
+  ip netns exec "$DUT" python3 - "$count" <<'PY'
+import sys
+rows = [l.split() for l in open("/proc/net/stat/nf_conntrack")]
+head, rows = rows[0], rows[1:]
+tot = lambda k: sum(int(r[head.index(k)], 16) for r in rows) if k in head else 0
+print(sys.argv[1], tot("drop"), tot("early_drop"), tot("insert_failed"))
+PY
+}
+
+weft_nat_stat() {  # weft_nat_stat: "sessions created refusedSessionLimit refusedOutOfPorts maxSessions"
+  "$WEFT_BIN/weftctl" --socket "$TMP/weft.sock" show nat statistics --json 2>/dev/null | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(*(d.get(k, 0) for k in ("sessions", "created", "refusedSessionLimit", "refusedOutOfPorts", "maxSessions")))'
+}
+
+nat_verify() {  # nat: s0 must see the masqueraded source 10.78.0.1 only (tcpdump -c 5 in sink)
+  local cap=$TMP/tcpdump.txt srcs i
+  ip netns exec "$SINK" timeout 5 tcpdump -nn -l -i s0 -c 5 'udp and dst host 10.78.0.2' >"$cap" 2>"$TMP/tcpdump.err" &
+  local tpid=$!
+  for i in $(seq 30); do grep -q 'listening on' "$TMP/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
+  ip netns exec "$GEN" trafgen -i "$TMP/udp.cfg" -o g0 -q -P 1 -n 20 >/dev/null 2>&1 || true
+  wait "$tpid" 2>/dev/null || true
+  srcs=$(awk '$2 == "IP" {n = split($3, a, "."); print a[1] "." a[2] "." a[3] "." a[4]}' "$cap" | sort | uniq -c | tr -s ' \n' ' ')
+  cp "$cap" "$RAW/$dp-tcpdump-sink.txt" 2>/dev/null || true
+  if [[ $(awk '$2 == "IP"' "$cap" | wc -l) -lt 5 ]]; then
+    REASON="tcpdump in sink saw only $(awk '$2 == "IP"' "$cap" | wc -l) of 5 UDP packets to 10.78.0.2 (sources: ${srcs:-none})"; return 1
+  fi
+  if awk '$2 == "IP" {print $3}' "$cap" | grep -qv '^10\.78\.0\.1\.'; then
+    REASON="s0 saw untranslated sources: $srcs"; return 1
+  fi
+  log "$dp: s0 sees source 10.78.0.1 only (tcpdump: $srcs)"
 }
 
 dp_kernel_vxlan_start() {  # vxlan modes: the kernel's vxlan device in a Linux bridge
@@ -373,6 +477,8 @@ na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty i
     l2:kernel) echo "n/a in l2 mode (the kernel's L2 datapath is bridge)" ;;
     vxlan-*:testpmd) echo "n/a in $MODE mode (io forwarding does not encapsulate)" ;;
     vxlan-*:bridge) echo "n/a in $MODE mode (the kernel datapath, kernel, is vxlan0 in a bridge)" ;;
+    nat:testpmd) echo "n/a in nat mode (io forwarding does not translate)" ;;
+    nat:bridge) echo "n/a in nat mode (a bridge does not route; see kernel)" ;;
   esac
 }
 
@@ -415,7 +521,12 @@ dp_weft_start() {
   done
   local sock=$TMP/weft.sock
   rm -f "$TMP/weft.db" "$sock"
-  ip netns exec "$DUT" "$WEFT_BIN/weftd" --socket "$sock" --state "$TMP/weft.db" \
+  local -a conf=()
+  if ((NAT)); then  # the session table is sized at start: weftd's configuration file
+    printf 'nat_max_sessions: %s\n' "$NAT_SESSIONS" >"$TMP/weftd.yaml"
+    conf=(--config "$TMP/weftd.yaml")
+  fi
+  ip netns exec "$DUT" "$WEFT_BIN/weftd" "${conf[@]}" --socket "$sock" --state "$TMP/weft.db" \
     --worker-cpu 1 --poll-mode busy >"$RAW/weftd.log" 2>&1 &
   DP_PID=$!
   local i
@@ -426,6 +537,7 @@ dp_weft_start() {
     sleep 0.1
   done
   ((VXLAN)) && { dp_weft_vxlan_start; return; }
+  ((NAT)) && { dp_weft_nat_start; return; }
   local out net subnet bd ifs ifn
   # l2: one network "bench" with d0 and d1; routed: gen-net (d0) and sink-net (d1), whose
   # gateways (BVIs) take 10.77.0.1 and 10.78.0.1
@@ -451,22 +563,41 @@ dp_weft_start() {
       fi
     done
   done
-  if [[ $MODE == routed ]]; then
-    # trafgen's destination: the gen-side gateway's MAC, i.e. the BVI of bridge domain $WEFT_BD
-    "$WEFT_BIN/weftctl" --socket "$sock" show interfaces --json >"$RAW/weft-interfaces.json" 2>&1 || true
-    GW_MAC=$(python3 - "$RAW/weft-interfaces.json" "$WEFT_BD" <<'PY'
+  if [[ $MODE == routed ]]; then weft_gw_mac; fi
+}
+
+weft_gw_mac() {  # GW_MAC: trafgen's destination, the gen-side gateway's MAC (the BVI of bridge domain $WEFT_BD)
+  local sock=$TMP/weft.sock
+  "$WEFT_BIN/weftctl" --socket "$sock" show interfaces --json >"$RAW/weft-interfaces.json" 2>&1 || true
+  GW_MAC=$(python3 - "$RAW/weft-interfaces.json" "$WEFT_BD" <<'PY'
 import json, sys
 data = json.load(open(sys.argv[1]))
 items = data.get("interfaces", data) if isinstance(data, dict) else data
 bvis = [i for i in items if isinstance(i, dict) and i.get("driver") == "bvi"]
 mine = [i for i in bvis if str(i.get("bridgeDomain", i.get("bridge_domain", ""))) == sys.argv[2]
-        or i.get("name") == "bvi" + sys.argv[2]]
+      or i.get("name") == "bvi" + sys.argv[2]]
 for i in mine or bvis[:1]:
-    print(i.get("mac") or i.get("macAddress") or i.get("address") or "")
+  print(i.get("mac") or i.get("macAddress") or i.get("address") or "")
 PY
 ) || GW_MAC=""
-    [[ -n $GW_MAC ]] || { REASON="no bvi MAC in weftctl show interfaces --json"; return 1; }
-  fi
+  [[ -n $GW_MAC ]] || { REASON="no bvi MAC in weftctl show interfaces --json"; return 1; }
+}
+
+dp_weft_nat_start() {  # nat: uplink d1 10.78.0.1/24 (s0 is on link: no gateway), gen-net masqueraded
+  local ifn
+  for ifn in d0 d1; do ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true; done
+  wctl uplink set d1 --address 10.78.0.1/24 || return 1
+  wctl network create gen-net --subnet 10.77.0.0/24 --bridge-domain $WEFT_BD --masquerade || return 1
+  wctl interface add d0 --network gen-net || return 1
+  wctl nat config --udp-timeout "$NAT_UDP_TIMEOUT" || return 1
+  wctl nat config --json || return 1
+  local max range
+  read -r max range < <(python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(d.get("maxSessions", "?"), d.get("portRange", "?"))' \
+    "$WCTL_OUT" 2>/dev/null) || true
+  nat_info max_sessions "${max:-?}"
+  nat_info port_range "${range:-?}"
+  log "weft: uplink d1 10.78.0.1/24, gen-net 10.77.0.0/24 masquerade, nat_max_sessions ${max:-?}, ports ${range:-?}, UDP timeout ${NAT_UDP_TIMEOUT}s"
+  weft_gw_mac
 }
 
 wctl() {  # wctl ARGS...: weftctl against our weftd; output to weftctl.log and WCTL_OUT, REASON on failure
@@ -495,11 +626,19 @@ dp_weft_report() {  # keep weft's own view of the run
   local -a cmds=("show runtime" "show interfaces" "show errors" "show bridge-domain $WEFT_BD detail")
   [[ $MODE == routed ]] && cmds+=("show bridge-domain $((WEFT_BD + 1)) detail" "show neighbors" "show fib")
   ((VXLAN)) && cmds+=("show vxlan tunnels" "uplink show" "show neighbors" "show fib")
+  ((NAT)) && cmds+=("show nat statistics" "nat config" "show nat sessions --limit 20" "uplink show" "show neighbors" "show fib")
   for c in "${cmds[@]}"; do
     { echo "## weftctl $c"; "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1; echo; } >>"$RAW/weft-show.txt"
   done
   if ((VXLAN)); then  # the tunnel's counters and the drops, on the console too
     for c in "show vxlan tunnels" "show errors"; do
+      log "weftctl $c:"
+      # shellcheck disable=SC2086  # $c is a command line: split it
+      "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1 | sed 's/^/    /' >&2 || true
+    done
+  fi
+  if ((NAT)); then  # the NAT's counters, the drops and where the worker spends its time, on the console too
+    for c in "show nat statistics" "show errors" "show runtime"; do
       log "weftctl $c:"
       # shellcheck disable=SC2086  # $c is a command line: split it
       "$WEFT_BIN/weftctl" --socket "$sock" $c 2>&1 | sed 's/^/    /' >&2 || true
@@ -525,30 +664,44 @@ for dp in "${DPS[@]}"; do
   rig_up
   GW_MAC="" VTEP_MAC="" TUNNEL_PORT=""
   if ! "dp_${dp}_start" || { ((VXLAN)) && [[ $dp != none ]] && ! vxlan_warmup; } || ! traffic_cfg \
-      || { [[ $MODE == routed && $dp != none ]] && ! routed_warmup; }; then
+      || { [[ ($MODE == routed || $MODE == nat) && $dp != none ]] && ! routed_warmup; } \
+      || { ((NAT)) && [[ $dp != none ]] && ! nat_verify; }; then
     log "$dp: not available ($REASON)"
     printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
-    # vxlan modes: weft's view of a failed setup or priming helps more than the reason alone
-    if ((VXLAN)) && [[ $dp == weft && -n $DP_PID ]]; then dp_weft_report; fi
+    # vxlan, nat modes: weft's view of a failed setup or priming helps more than the reason alone
+    if ((VXLAN || NAT)) && [[ $dp == weft && -n $DP_PID ]]; then dp_weft_report; fi
   else
-    for r in $(seq "$RUNS"); do
-      if ((VXLAN)) && [[ $dp != none ]]; then vxlan_prime || log "$dp: priming before run $r failed"; fi
-      if res=$(measure); then
-        read -r sink gen drop udp <<<"$res"
-        if ((VXLAN)); then
-          log "$dp run $r: sink $sink pps ($udp/s valid UDP), generator $gen pps, d1 tx_dropped $drop/s"
-          printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" "$udp" >>"$ROWS"
+    # nat: the established flows (row DP), then a new flow every frame (row DP/new)
+    phases=est; ((NAT)) && phases="est new"
+    for phase in $phases; do
+      cfg=$TMP/udp.cfg row=$dp
+      if [[ $phase == new ]]; then
+        cfg=$TMP/new.cfg row=$dp/new
+        nat_snapshot before
+      fi
+      ok=1
+      for r in $(seq "$RUNS"); do
+        if ((VXLAN)) && [[ $dp != none ]]; then vxlan_prime || log "$dp: priming before run $r failed"; fi
+        if res=$(measure "$cfg"); then
+          read -r sink gen drop udp <<<"$res"
+          if ((VXLAN)); then
+            log "$dp run $r: sink $sink pps ($udp/s valid UDP), generator $gen pps, d1 tx_dropped $drop/s"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" "$udp" >>"$ROWS"
+          else
+            log "$row run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
+            printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$r" "$sink" "$gen" "$drop" >>"$ROWS"
+          fi
         else
-          log "$dp run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
-          printf '%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" >>"$ROWS"
+          REASON="generator failed"; printf '%s\tNA\t%s\n' "$row" "$REASON" >>"$ROWS"; ok=0; break
         fi
-      else
-        REASON="generator failed"; printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"; break
-      fi
-      if [[ -n $DP_PID ]] && ! kill -0 "$DP_PID" 2>/dev/null; then
-        log "$dp: datapath process died during run $r"
-        printf '%s\tNA\t%s\n' "$dp" "datapath process died during run $r" >>"$ROWS"; break
-      fi
+        if [[ -n $DP_PID ]] && ! kill -0 "$DP_PID" 2>/dev/null; then
+          log "$dp: datapath process died during run $r"
+          printf '%s\tNA\t%s\n' "$row" "datapath process died during run $r" >>"$ROWS"; ok=0; break
+        fi
+      done
+      # (after a short pause: the datapath drains what is still queued in its rx ring)
+      if [[ $phase == new ]]; then sleep 0.5; nat_snapshot after; fi
+      ((ok)) || break
     done
     if [[ $dp == weft ]]; then dp_weft_report; fi
   fi
@@ -562,10 +715,96 @@ case $MODE in
   l2) what="E2E L2 forwarding" ;;
   routed) what="E2E routed IPv4 forwarding (10.77.0.2 -> 10.78.0.2 through the dut's gateways)" ;;
   vxlan-encap) what="E2E VXLAN encapsulation, VNI $VNI (overlay $LOCAL_IP -> $REMOTE_IP, known unicast to the tunnel; outer 10.78.0.1 -> 10.78.0.2:4789, $((FRAME + 50))-byte frames on d1)" ;;
+  nat) what="E2E NAT44 masquerade (10.77.0.0/24 behind 10.78.0.1 -> 10.78.0.2, no route back from the sink), UDP timeout ${NAT_UDP_TIMEOUT} s on both datapaths" ;;
   vxlan-decap) what="E2E VXLAN decapsulation, VNI $VNI (outer 10.77.0.2 -> 10.77.0.1:4789, $((FRAME + 50))-byte frames on g0; overlay $REMOTE_IP -> $LOCAL_IP, known unicast to d1)" ;;
 esac
 inner=""; ((VXLAN)) && inner="inner "
 header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). $what, ${FRAME}-byte ${inner}UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
+nat_table() {  # the nat mode's report: established flows and new flows, what bounds the latter
+  python3 - "$ROWS" "$NATINFO" "$header" "$NAT_FLOWS" "$NAT_UDP_TIMEOUT" "${DPS[@]}" <<'PY'
+import statistics, sys
+rows_path, info_path, header, nflows, timeout, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6:]
+labels = {"none": "nothing forwarding (generator ceiling)",
+          "kernel": "Linux forwarding + iptables MASQUERADE (conntrack)",
+          "weft": "weftd NAT44 masquerade via the BVI (worker CPU 1, busy poll)"}
+runs, na, info = {}, {}, {}
+for line in open(rows_path):
+    f = line.rstrip("\n").split("\t")
+    if f[1] == "NA":
+        na[f[0]] = f[2]
+    else:
+        runs.setdefault(f[0], []).append((int(f[2]), int(f[3]), int(f[4])))
+for line in open(info_path):
+    f = line.rstrip("\n").split("\t")
+    if len(f) == 3:
+        info.setdefault(f[0], {})[f[1]] = f[2]
+def k(v):
+    return f"{v/1e6:.2f} M" if v >= 1e6 else f"{v/1e3:.0f} k" if v >= 1e4 else f"{v/1e3:.1f} k" if v else "0"
+def nums(dp, key):
+    try:
+        return [int(x) for x in info.get(dp, {}).get(key, "").split()]
+    except ValueError:
+        return []
+def bound(dp):
+    if dp == "none":
+        return "-"
+    if dp == "weft":
+        b, a = nums(dp, "weft_before"), nums(dp, "weft_after")
+        mx = info.get(dp, {}).get("max_sessions", "?")
+        text = f"session table {mx}, UDP timeout {timeout} s: about {mx}/{timeout} new flows/s sustained at most (a live session is never evicted, only an expired one reused)"
+        if len(a) == 5:
+            text += f"; after: {a[0]} sessions"
+            if len(b) == 5:
+                text += f"; during the new-flow runs: created +{a[1]-b[1]}, refused session-limit +{a[2]-b[2]}, out-of-ports +{a[3]-b[3]}"
+        return text + f"; outside ports {info.get(dp, {}).get('port_range', '?')} per remote endpoint"
+    if dp == "kernel":
+        b, a = nums(dp, "ct_before"), nums(dp, "ct_after")
+        mx = info.get(dp, {}).get("conntrack_max", "?")
+        text = f"nf_conntrack_max {mx} (global, not settable per netns), UDP timeout {timeout} s; a full table early-drops unreplied entries, so no hard bound"
+        if len(a) == 4:
+            text += f"; after: {a[0]} entries"
+            if len(b) == 4:
+                text += f"; during the new-flow runs: drop +{a[1]-b[1]}, early_drop +{a[2]-b[2]}, insert_failed +{a[3]-b[3]}"
+        ipt = info.get(dp, {}).get("iptables")
+        return text + (f"; {ipt}" if ipt else "")
+    return "-"
+def table(suffix, title, col, extra):
+    ref = statistics.median(s for s, _, _ in runs["kernel" + suffix]) if runs.get("kernel" + suffix) else None
+    print(f"**{title}**\n")
+    print(f"| datapath | {col} median (min-max) | generator pps median | ratio vs kernel | d1 tx_dropped/s |" + (" what bounds it |" if extra else ""))
+    print("|---|---|---|---|---|" + ("---|" if extra else ""))
+    for dp in order:
+        name, r = labels.get(dp, dp), runs.get(dp + suffix, [])
+        tail = f" {bound(dp)} |" if extra else ""
+        if r:
+            sinks = [s for s, _, _ in r]
+            med = statistics.median(sinks)
+            ratio = "-" if dp == "none" else (f"{med/ref:.2f}" if ref else "n/a")
+            note = f" (incomplete: {na[dp + suffix]})" if dp + suffix in na else ""
+            print(f"| {name} | {k(med)} ({k(min(sinks))}-{k(max(sinks))}){note} | {k(statistics.median(g for _, g, _ in r))} | {ratio} | {k(statistics.median(d for _, _, d in r))} |{tail}")
+        else:
+            reason = na.get(dp + suffix) or na.get(dp, "no data")
+            print(f"| {name} | {reason if reason.startswith('n/a') else f'not available ({reason})'} | - | - | - |" + (" - |" if extra else ""))
+    print()
+print(f"_{header}_\n")
+table("", f"Established flows: {nflows} UDP flows round robin (translation of known sessions), sink pps", "sink pps", False)
+table("/new", "New flows: a new UDP 5-tuple every frame (connection setup), sink pps = translated new flows/s", "new flows/s at sink", True)
+print("The new-flow frames cycle through 253 source addresses x 64512 source/destination ports (a 5-tuple")
+print("repeats after 16.3 M frames); the destination port varies so that neither datapath runs out of")
+print("outside ports towards one remote endpoint. Both datapaths hold each unreplied UDP flow for the same")
+print("UDP timeout; weft never evicts a live session (refused: session-limit), conntrack early-drops.")
+print()
+print("raw runs (datapath[/new], run, sink pps, generator pps, d1 tx_dropped/s):")
+for dp in order:
+    for suffix in ("", "/new"):
+        for i, (s, g, d) in enumerate(runs.get(dp + suffix, []), 1):
+            print(f"    {dp}{suffix} {i} {s} {g} {d}")
+PY
+}
+
+if ((NAT)); then
+  TABLE=$(nat_table)
+else
 TABLE=$(python3 - "$ROWS" "$header" "$MODE" "${DPS[@]}" <<'PY'
 import statistics, sys
 rows_path, header, mode, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
@@ -624,6 +863,7 @@ for dp in order:
         print(f"    {dp} {i} {s} {g} {d}" + (f" {udp[dp][i - 1]}" if vxlan and len(udp.get(dp, [])) >= i else ""))
 PY
 )
+fi
 echo
 echo "$TABLE"
 if ((SAVE)); then
@@ -632,10 +872,14 @@ if ((SAVE)); then
   [[ -e $out ]] && out=$RESULTS/$STAMP-$kind.md
   if [[ $MODE == l2 ]]; then
     { echo "# E2E benchmark $STAMP"; echo; echo "$TABLE"; } >"$out"
+  elif ((NAT)); then
+    { echo "# E2E NAT44 (masquerade) benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
+      echo "$TABLE"; } >"$out"
   else
     { echo "# E2E ${MODE/vxlan-/VXLAN } benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
       echo "$TABLE"; } >"$out"
   fi
   cp "$ROWS" "$RAW/rows.tsv"
+  ((NAT)) && cp "$NATINFO" "$RAW/nat.tsv"
   log "table written to $out (logs in $RAW)"
 fi

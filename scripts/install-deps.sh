@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # namespaces, veths, traffic
   iproute2 iputils-ping iputils-arping iperf3 netsniff-ng tcpdump tshark ethtool
+  # iptables MASQUERADE and conntrack -C for benchmarks/e2e.sh -m nat
+  iptables conntrack
   procps psmisc util-linux curl jq
   # C libraries the Swift targets link against
   libnl-3-dev libnl-route-3-dev libsqlite3-dev libpcap-dev
