@@ -96,6 +96,10 @@ final class BVITests: XCTestCase {
         XCTAssertEqual(reply[14 + 9], 1, "ICMP")
         XCTAssertEqual(reply[14 + 20], 0, "echo reply")
         XCTAssertNil(out[p3], "the reply is unicast to A, not flooded")
+        // The BVI counts what the router received on it (ARP request, echo) and sent (ARP reply, echo reply).
+        XCTAssertEqual(g.interfaces.rxPackets[Int(bvi1)], 2)
+        XCTAssertEqual(g.interfaces.txPackets[Int(bvi1)], 2)
+        XCTAssertGreaterThan(g.interfaces.rxBytes[Int(bvi1)], 0)
     }
 
     func testBridgingInsideADomainIsUnchanged() {

@@ -59,6 +59,7 @@ public final class BVINode: GraphNode {
         let enabled = ip4.interfaces.enabled
         let routerMAC = ip4.interfaces.mac
         let tracing = graph.trace.enabled
+        let ifs = graph.interfaces
         var l2 = NextCursor(to: toL2)
         var l3 = NextCursor(to: toIP4)
         defer { graph.close(&l2); graph.close(&l3) }
@@ -70,13 +71,20 @@ public final class BVINode: GraphNode {
             let p = graph.data(bi) + Int(m.pointee.l2Offset)
             let src = Ethernet.source(p)
             m.pointee.rxInterface = UInt32(truncatingIfNeeded: bvi)
+            let bytes = UInt64(m.pointee.length)
             if src == routerMAC[bvi] {
+                // The router transmits on its BVI (counted as the BVI's tx).
+                ifs.txPackets[bvi] &+= 1
+                ifs.txBytes[bvi] &+= bytes
                 // Routed out: into the bridge domain.
                 if p.load(as: UInt8.self) & 1 == 1 { m.pointee.flags.insert(.multicast) } else { m.pointee.flags.remove(.multicast) }
                 if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bvi), c: 0) }
                 graph.put(bi, &l2)
                 continue
             }
+            // The router receives on its BVI.
+            ifs.rxPackets[bvi] &+= 1
+            ifs.rxBytes[bvi] &+= bytes
             let type = m.pointee.etherType
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bvi), c: 1, d: UInt64(type)) }
             if type == Ethernet.typeIPv4 { graph.put(bi, &l3); continue }
