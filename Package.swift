@@ -78,14 +78,16 @@ let package = Package(
             ],
             swiftSettings: engineSwift),
 
+        // Packet builders (independent checksums) and EmbeddedGraph helpers shared by the node tests.
+        .target(name: "WeftTestSupport", dependencies: ["WeftIO", "WeftEngine"], path: "Tests/WeftTestSupport"),
         .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine"]),
         .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine"]),
         .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
-        .testTarget(name: "WeftIP4Tests", dependencies: ["WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
-        .testTarget(name: "WeftNATTests", dependencies: ["WeftNAT", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
-        .testTarget(name: "WeftVXLANTests", dependencies: ["WeftVXLAN", "WeftL2", "WeftIP4", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftIP4Tests", dependencies: ["WeftTestSupport", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftNATTests", dependencies: ["WeftTestSupport", "WeftNAT", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftVXLANTests", dependencies: ["WeftTestSupport", "WeftVXLAN", "WeftL2", "WeftIP4", "WeftPacket", "WeftEngine", "WeftIO"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import XCTest
+import WeftTestSupport
 import WeftEngine
 import WeftIO
 import WeftL2

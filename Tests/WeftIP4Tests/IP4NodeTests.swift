@@ -1,4 +1,5 @@
 import XCTest
+import WeftTestSupport
 import WeftEngine
 import WeftIO
 import WeftL2
@@ -49,29 +50,11 @@ final class IP4NodeTests: XCTestCase {
 
     // MARK: helpers
 
-    /// Non-zero error counters as "node/name" -> count.
-    func counters() -> [String: UInt64] {
-        var d: [String: UInt64] = [:]
-        for (i, e) in g.graph.errorNames.enumerated() where g.graph.errorCounters[i] != 0 {
-            d["\(e.node)/\(e.name)"] = g.graph.errorCounters[i]
-        }
-        return d
-    }
+    func counters() -> [String: UInt64] { g.counters() }
 
-    func delta(_ before: [String: UInt64]) -> [String: UInt64] {
-        var d: [String: UInt64] = [:]
-        for (k, v) in counters() where v != before[k, default: 0] { d[k] = v - before[k, default: 0] }
-        return d
-    }
+    func delta(_ before: [String: UInt64]) -> [String: UInt64] { g.counterDelta(since: before) }
 
-    /// Sends `frames` in on `rx`, runs, returns the frames out per interface and the counter changes.
-    func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
-        g.pgOutput.clearCapture()
-        let before = counters()
-        g.inject(frames, on: rx)
-        g.run()
-        return (g.pgOutput.captured, delta(before))
-    }
+    func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) { g.send(frames, on: rx) }
 
     func udpFromA(to dst: UInt32, ttl: UInt8 = 64, payload: Int = 18, flags: UInt16 = 0) -> [UInt8] {
         Pkt.ipv4(src: a, dst: dst, ttl: ttl, flags: flags, payload: Pkt.udp((0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 13) }))

@@ -1,4 +1,5 @@
 import XCTest
+import WeftTestSupport
 import WeftPacket
 @testable import WeftNAT
 

@@ -1,4 +1,5 @@
 import XCTest
+import WeftTestSupport
 import WeftEngine
 import WeftIO
 import WeftL2
@@ -59,19 +60,9 @@ final class NAT44Tests: XCTestCase {
 
     // MARK: helpers
 
-    func counters() -> [String: UInt64] {
-        var r: [String: UInt64] = [:]
-        for (i, e) in g.graph.errorNames.enumerated() where g.graph.errorCounters[i] != 0 {
-            r["\(e.node)/\(e.name)"] = g.graph.errorCounters[i]
-        }
-        return r
-    }
+    func counters() -> [String: UInt64] { g.counters() }
 
-    func delta(_ before: [String: UInt64]) -> [String: UInt64] {
-        var r: [String: UInt64] = [:]
-        for (k, v) in counters() where v != before[k, default: 0] { r[k] = v - before[k, default: 0] }
-        return r
-    }
+    func delta(_ before: [String: UInt64]) -> [String: UInt64] { g.counterDelta(since: before) }
 
     func send(_ ips: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
         let mac: UInt64 = rx == p1 ? r1MAC : rx == p2 ? r2MAC : r3MAC

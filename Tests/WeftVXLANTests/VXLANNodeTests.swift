@@ -1,4 +1,5 @@
 import XCTest
+import WeftTestSupport
 import WeftEngine
 import WeftIO
 import WeftIP4
@@ -50,27 +51,11 @@ final class VXLANNodeTests: XCTestCase {
 
     // MARK: helpers
 
-    func counters() -> [String: UInt64] {
-        var d: [String: UInt64] = [:]
-        for (i, e) in g.graph.errorNames.enumerated() where g.graph.errorCounters[i] != 0 {
-            d["\(e.node)/\(e.name)"] = g.graph.errorCounters[i]
-        }
-        return d
-    }
+    func counters() -> [String: UInt64] { g.counters() }
 
-    func delta(_ before: [String: UInt64]) -> [String: UInt64] {
-        var d: [String: UInt64] = [:]
-        for (k, v) in counters() where v != before[k, default: 0] { d[k] = v - before[k, default: 0] }
-        return d
-    }
+    func delta(_ before: [String: UInt64]) -> [String: UInt64] { g.counterDelta(since: before) }
 
-    func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
-        g.pgOutput.clearCapture()
-        let before = counters()
-        g.inject(frames, on: rx)
-        g.run()
-        return (g.pgOutput.captured, delta(before))
-    }
+    func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) { g.send(frames, on: rx) }
 
     /// Counters that only report (not drops) on the paths under test.
     func drops(_ c: [String: UInt64]) -> [String: UInt64] {
