@@ -20,6 +20,7 @@ SOCK=$TMP/weft.sock
 SOCK2=$TMP/weft2.sock
 WEFTD_PID=""
 WEFTD2_PID=""
+STARTED_PID=""   # the weftd start_weftd is waiting for (stopped by cleanup if it never got ready)
 
 stop_weftd() {  # stop_weftd PID: SIGTERM, wait up to 5 s, then SIGKILL
   local pid=$1
@@ -36,6 +37,7 @@ cleanup() {
   set +e
   stop_weftd "$WEFTD_PID"
   stop_weftd "$WEFTD2_PID"
+  stop_weftd "$STARTED_PID"
   for ns in "$C1" "$C2" "$C3" "$NODE" "$NODE2"; do
     if ip netns list | grep -qw "$ns"; then
       for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
@@ -59,6 +61,19 @@ for b in weftd weftctl; do
 done
 
 ctl() { "$WEFT_BIN/weftctl" --socket "$SOCK" "$@"; }
+
+# start_weftd NS SOCKET STATE LOG: weftd in NS, waits until it answers; sets STARTED_PID.
+start_weftd() {
+  ip netns exec "$1" "$WEFT_BIN/weftd" --socket "$2" --state "$3" >"$4" 2>&1 &
+  STARTED_PID=$!
+  local i
+  for i in $(seq 100); do
+    "$WEFT_BIN/weftctl" --socket "$2" show interfaces >/dev/null 2>&1 && return 0
+    kill -0 "$STARTED_PID" 2>/dev/null || { echo "weftd in $1 exited"; exit 1; }
+    sleep 0.1
+  done
+  echo "weftd in $1 not ready after 10 s"; exit 1
+}
 ctl2() { "$WEFT_BIN/weftctl" --socket "$SOCK2" "$@"; }
 step() { printf '\n== %s\n' "$*"; }
 
@@ -69,15 +84,8 @@ for ns in "$NODE" "$C1" "$C2"; do
 done
 
 step "weftd in $NODE (state and socket in $TMP)"
-ip netns exec "$NODE" "$WEFT_BIN/weftd" --socket "$SOCK" --state "$TMP/state.db" \
-  >"$TMP/weftd.log" 2>&1 &
-WEFTD_PID=$!
-for i in $(seq 100); do
-  ctl show interfaces >/dev/null 2>&1 && break
-  kill -0 "$WEFTD_PID" 2>/dev/null || { echo "weftd exited"; exit 1; }
-  ((i == 100)) && { echo "weftd not ready after 10 s"; exit 1; }
-  sleep 0.1
-done
+start_weftd "$NODE" "$SOCK" "$TMP/state.db" "$TMP/weftd.log"
+WEFTD_PID=$STARTED_PID
 echo "weftd ready (pid $WEFTD_PID)"
 
 step "network demo 10.99.0.0/24, attach both containers"
@@ -113,15 +121,8 @@ for ns in "$NODE2" "$C3"; do
   ip netns add "$ns"
   ip -n "$ns" link set lo up
 done
-ip netns exec "$NODE2" "$WEFT_BIN/weftd" --socket "$SOCK2" --state "$TMP/state2.db" \
-  >"$TMP/weftd2.log" 2>&1 &
-WEFTD2_PID=$!
-for i in $(seq 100); do
-  ctl2 show interfaces >/dev/null 2>&1 && break
-  kill -0 "$WEFTD2_PID" 2>/dev/null || { echo "weftd on node 2 exited"; exit 1; }
-  ((i == 100)) && { echo "weftd on node 2 not ready after 10 s"; exit 1; }
-  sleep 0.1
-done
+start_weftd "$NODE2" "$SOCK2" "$TMP/state2.db" "$TMP/weftd2.log"
+WEFTD2_PID=$STARTED_PID
 ip -n "$NODE" link add u1 type veth peer name u2 netns "$NODE2"
 ip netns exec "$NODE" ethtool -K u1 tso off gso off >/dev/null
 ip netns exec "$NODE2" ethtool -K u2 tso off gso off >/dev/null

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from weftlib import RUN_SUFFIX, ping, run, wait_ping_ok
+from weftlib import RUN_SUFFIX, ping, run, tcp_transfer, wait_ping_ok
 
 RED, RED_GW = "10.61.0.0/24", "10.61.0.1"
 UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
@@ -74,33 +74,11 @@ def test_container_reaches_outside_via_uplink(node, container, outside):
 def test_tcp_to_outside_via_uplink(node, container, outside):
     """10 MiB over TCP from a container to a server in the outside namespace,
     routed out through the uplink, arrives intact (sha256 on both ends)."""
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    helper = str(Path(__file__).with_name("tcpxfer.py"))
     out, end = outside
     node.create_network("red", RED)
     r = container("r")
     node.attach(r, "red")
     node.ctl_json("uplink", "set", end, "--address", f"{UPLINK_ADDR}/24", "--gateway", OUTSIDE_ADDR)
     wait_ping_ok(r, OUTSIDE_ADDR)
-    srv = out.popen([sys.executable, helper, "server", OUTSIDE_ADDR, "5402"],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = srv.stdout.readline().strip()
-        assert line == "ready", f"server did not start: {line!r} {srv.stderr.read()}"
-        cli = r.run([sys.executable, helper, "client", OUTSIDE_ADDR, "5402", "10"], check=False, timeout=120)
-        assert cli.returncode == 0, f"client failed: {cli.stderr.strip()[-2000:]}"
-        c = json.loads(cli.stdout.strip().splitlines()[-1])
-        sout, serr = srv.communicate(timeout=30)
-        assert srv.returncode == 0, f"server failed: {serr.strip()[-2000:]}"
-        s = json.loads(sout.strip().splitlines()[-1])
-    finally:
-        if srv.poll() is None:
-            srv.kill()
-            srv.wait()
+    c = tcp_transfer(r, out, OUTSIDE_ADDR, 5402, 10, timeout=120)
     print(f"TCP container->outside: {c['bytes']} bytes in {c['seconds']:.2f} s")
-    assert s["bytes"] == c["bytes"] == 10 << 20
-    assert s["sha256"] == c["sha256"] == c["peer_sha256"]

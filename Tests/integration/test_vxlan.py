@@ -14,8 +14,6 @@ port 4789) sits in a Linux bridge with a veth to a host namespace (10.99.0.200).
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import subprocess
 import sys
@@ -24,11 +22,10 @@ from pathlib import Path
 
 import pytest
 
-from weftlib import RUN_SUFFIX, Netns, Weftd, ping, run, wait_ping_ok, wait_until
+from weftlib import RUN_SUFFIX, Netns, Weftd, ping, run, tcp_transfer, wait_ping_ok, wait_until
 
 SUBNET, VNI = "10.99.0.0/24", 4242
 ADDR_A, ADDR_B = "192.0.2.1", "192.0.2.2"
-HELPER = str(Path(__file__).with_name("tcpxfer.py"))
 
 
 def _underlay(a: Netns, b: Netns) -> tuple[str, str]:
@@ -60,25 +57,7 @@ def node_b(request, weft_bins, unique):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _tcp(src, dst, dst_ip: str, port: int, mib: int) -> dict:
-    srv = dst.popen([sys.executable, HELPER, "server", dst_ip, str(port)],
-                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = srv.stdout.readline().strip()
-        assert line == "ready", f"server did not start: {line!r} {srv.stderr.read()}"
-        cli = src.run([sys.executable, HELPER, "client", dst_ip, str(port), str(mib)], check=False, timeout=300)
-        assert cli.returncode == 0, f"client failed: {cli.stderr.strip()[-2000:]}"
-        c = json.loads(cli.stdout.strip().splitlines()[-1])
-        sout, serr = srv.communicate(timeout=60)
-        assert srv.returncode == 0, f"server failed: {serr.strip()[-2000:]}"
-        s = json.loads(sout.strip().splitlines()[-1])
-    finally:
-        if srv.poll() is None:
-            srv.kill()
-            srv.wait()
-    assert s["bytes"] == c["bytes"] == mib << 20
-    assert s["sha256"] == c["sha256"] == c["peer_sha256"]
-    return c
+
 
 
 def _tunnels(d: Weftd) -> list[dict]:
@@ -117,7 +96,7 @@ def test_network_spans_two_nodes(node, node_b, container):
     macs_a = {m["mac"]: m["interface"] for m in node.bridge_domain(1)["macs"]}
     assert macs_a.get(b1.mac()) == ta["name"], macs_a
 
-    c = _tcp(a1, b1, ipb, 5420, 100)
+    c = tcp_transfer(a1, b1, ipb, 5420, 100)
     print(f"TCP a1 -> b1 over VXLAN: 100 MiB in {c['seconds']:.2f} s")
     [t] = _tunnels(node)
     assert t["txPackets"] > 70_000 and t["rxPackets"] > 1000, t
@@ -178,9 +157,9 @@ def test_kernel_vxlan_device_as_remote_vtep(node, container, kernel_vtep, tmp_pa
         assert p.loss_pct == 0.0, p.summary()
         p = ping(h, ipa, count=10, interval=0.05)
         assert p.loss_pct == 0.0, f"kernel side -> weft: {p.summary()}"
-        c = _tcp(h, a1, ipa, 5421, 10)
+        c = tcp_transfer(h, a1, ipa, 5421, 10)
         print(f"TCP kernel-VTEP host -> weft container: 10 MiB in {c['seconds']:.2f} s")
-        c = _tcp(a1, h, "10.99.0.200", 5422, 10)
+        c = tcp_transfer(a1, h, "10.99.0.200", 5422, 10)
         print(f"TCP weft container -> kernel-VTEP host: 10 MiB in {c['seconds']:.2f} s")
     finally:
         dump.terminate()

@@ -466,3 +466,37 @@ class Capture:
         text = out.decode(errors="replace")
         lines = [l for l in text.splitlines() if l.strip()]
         return len(lines), text
+
+
+# --------------------------------------------------------------------------------------------
+# TCP transfer (tcpxfer.py on both ends)
+
+TCPXFER = str(Path(__file__).with_name("tcpxfer.py"))
+
+
+def tcp_transfer(src: "Container", dst: "Container", dst_ip: str, port: int, mib: int,
+                 timeout: float = 240) -> dict:
+    """`mib` MiB of random bytes from src to a server in dst on dst_ip:port. Asserts that
+    every byte arrived and the sha256 matches on both ends; returns the client's report
+    ({"bytes", "sha256", "peer_sha256", "seconds"})."""
+    import sys
+    srv = dst.popen([sys.executable, TCPXFER, "server", dst_ip, str(port)],
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = srv.stdout.readline().strip()   # blocks until "ready" or the server dies
+        assert line == "ready", f"server did not start: {line!r} {srv.stderr.read()}"
+        cli = src.run([sys.executable, TCPXFER, "client", dst_ip, str(port), str(mib)], check=False, timeout=timeout)
+        assert cli.returncode == 0, f"client failed: {cli.stderr.strip()[-2000:]}"
+        c = json.loads(cli.stdout.strip().splitlines()[-1])
+        out, err = srv.communicate(timeout=60)
+        assert srv.returncode == 0, f"server failed: {err.strip()[-2000:]}"
+        s = json.loads(out.strip().splitlines()[-1])
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    mbps = c["bytes"] / c["seconds"] / 1e6
+    assert s["bytes"] == c["bytes"] == mib << 20, f"server received {s['bytes']} of {c['bytes']} bytes"
+    assert s["sha256"] == c["sha256"] == c["peer_sha256"], (
+        f"sha256 mismatch: sent {c['sha256']} received {s['sha256']} ({mbps:.1f} MB/s)")
+    return c
