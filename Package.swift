@@ -31,13 +31,17 @@ let package = Package(
             name: "CNetlink", path: "CShims/Netlink",
             cSettings: [.unsafeFlags(["-I/usr/include/libnl3"])],
             linkerSettings: [.linkedLibrary("nl-3"), .linkedLibrary("nl-route-3")]),
+        // libpcap: pcap-input replays capture files, `weftctl capture` writes them.
+        .target(name: "CPcap", path: "CShims/Pcap", linkerSettings: [.linkedLibrary("pcap")]),
+        // AF_XDP through libxdp/libbpf: UMEM = the buffer arena, xsk sockets, the XDP redirect program.
+        .target(name: "CXDP", path: "CShims/XDP", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
         // malloc/free interposer that counts calls; linked into weft-bench only.
         .target(name: "CMallocCounter", path: "CShims/MallocCounter"),
 
         .target(name: "WeftEngine", dependencies: ["CShims"], swiftSettings: engineSwift),
         .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
         .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
-        .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
+        .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims", "CPcap", "CXDP"], swiftSettings: engineSwift),
         .target(name: "WeftIP4", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftNAT", dependencies: ["WeftEngine", "WeftPacket", "WeftIP4"], swiftSettings: engineSwift),
         .target(name: "WeftVXLAN", dependencies: ["WeftEngine", "WeftPacket", "WeftL2", "WeftIP4"], swiftSettings: engineSwift),
@@ -82,11 +86,12 @@ let package = Package(
         .target(name: "WeftTestSupport", dependencies: ["WeftIO", "WeftEngine"], path: "Tests/WeftTestSupport"),
         .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine"]),
         .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine"]),
-        .testTarget(name: "WeftL2Tests", dependencies: ["WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftL2Tests", dependencies: ["WeftTestSupport", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),
         .testTarget(name: "WeftIP4Tests", dependencies: ["WeftTestSupport", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftNATTests", dependencies: ["WeftTestSupport", "WeftNAT", "WeftIP4", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
+        .testTarget(name: "WeftIOTests", dependencies: ["WeftTestSupport", "WeftIO", "WeftL2", "WeftIP4", "WeftPacket", "WeftEngine"]),
         .testTarget(name: "WeftVXLANTests", dependencies: ["WeftTestSupport", "WeftVXLAN", "WeftL2", "WeftIP4", "WeftPacket", "WeftEngine", "WeftIO"]),
     ],
     swiftLanguageModes: [.v5]

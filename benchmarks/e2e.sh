@@ -26,10 +26,14 @@
 #
 # Usage: benchmarks/e2e.sh [-m l2|routed|vxlan-encap|vxlan-decap|nat] [-t SECONDS] [-r RUNS]
 #                          [-d DATAPATHS] [-s FRAME_BYTES] [-o RESULTS_DIR] [--no-save]
-#   DATAPATHS: l2 bridge,testpmd,weft (default),none; routed kernel,testpmd,weft (default),none;
+#   DATAPATHS: l2 bridge,testpmd,weft (default),weft-xdp,none; routed kernel,testpmd,weft (default),weft-xdp,none;
 #              vxlan-encap, vxlan-decap, nat kernel,weft (default),none
 #   FRAME_BYTES: the inner frame in the vxlan modes (at most 1464: the overlay MTU is 1450)
 #   nat, environment: NAT_UDP_TIMEOUT (s, default 1), NAT_SESSIONS (weft's nat_max_sessions)
+#   --driver af-packet|af-xdp: how the weft datapath opens d0/d1 (default af-packet); the datapath
+#              weft-xdp is weft with af-xdp (native mode), weft-xdp-generic the same in generic (skb)
+#              mode, so `-d weft,weft-xdp` compares the drivers in one run; weft-tap (l2 only): no
+#              veths at all, weftd attaches gen's g0 and sink's s0 as TAP devices it serves itself
 set -euo pipefail
 
 DURATION=5
@@ -44,6 +48,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/benchmarks/results
 WEFT_BIN=${WEFT_BIN:-$REPO/.build/release}
 WEFT_BD=10
+WEFT_TAP=0
+WEFT_DRIVER=af-packet   # --driver: af-packet or af-xdp for the weft datapath's d0/d1
 # vxlan modes: VNI, the remote overlay host (behind the remote VTEP) and the local one (g0 in
 # encap, s0 in decap). 10.99.0.1 is left free: weft gives the network's gateway (BVI) that address.
 VNI=1
@@ -56,7 +62,7 @@ NAT_UDP_TIMEOUT=${NAT_UDP_TIMEOUT:-1}
 NAT_SESSIONS=${NAT_SESSIONS:-}
 NAT_FLOWS=256   # established-flow measurement: this many UDP flows round robin
 
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     -m|--mode) MODE=$2; shift 2 ;;
@@ -65,6 +71,7 @@ while (($#)); do
     -d|--datapaths) DATAPATHS=$2; shift 2 ;;
     -s|--frame-size) FRAME=$2; shift 2 ;;
     -o|--out) RESULTS=$2; shift 2 ;;
+    --driver) WEFT_DRIVER=$2; shift 2 ;;
     --no-save) SAVE=0; shift ;;
     -h|--help) usage 0 ;;
     *) echo "e2e: unknown argument $1" >&2; usage 1 ;;
@@ -162,6 +169,9 @@ rig_up() {
     # no IPv6 chatter (RS, MLD, DAD) on the measured links
     ip netns exec "$ns" sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
   done
+  # weft-tap: g0 and s0 are TAP devices weftd makes when it attaches gen and sink (dp_weft-tap_start)
+  if [[ $dp == weft-tap ]]; then DROP_NS=$SINK DROP_IF=s0 DROP_STAT=rx_dropped; return; fi
+  DROP_NS=$DUT DROP_IF=d1 DROP_STAT=tx_dropped
   ip -n "$GEN" link add g0 type veth peer name d0 netns "$DUT"
   ip -n "$DUT" link add d1 type veth peer name s0 netns "$SINK"
   if [[ $MODE == l2 ]]; then
@@ -257,7 +267,7 @@ neigh_mac() {  # neigh_mac NS IP DEV: the MAC NS resolved IP to
 }
 
 fdb_port() {  # fdb_port MAC: the dut port MAC is learned on (kernel: br0's fdb; weft: the bridge domain)
-  if [[ $dp == weft ]]; then
+  if [[ $dp == weft* ]]; then
     "$WEFT_BIN/weftctl" --socket "$TMP/weft.sock" show bridge-domain $WEFT_BD detail --json 2>/dev/null \
       | python3 -c 'import json, sys
 d = json.load(sys.stdin)
@@ -358,10 +368,10 @@ measure() {  # measure [TRAFGEN_CFG]: prints "sink_pps gen_pps sink_drop_pps" (v
   kill -0 "$GEN_PID" 2>/dev/null || { log "trafgen died: $(tail -5 "$TMP/trafgen.log")"; return 1; }
   local t0 s0 g0 d0 t1 s1 g1 d1 u0=0 u1=0
   s0=$(cat_stat "$SINK" s0 rx_packets); g0=$(cat_stat "$GEN" g0 tx_packets)
-  d0=$(cat_stat "$DUT" d1 tx_dropped); ((VXLAN)) && u0=$(udp_noports); t0=$(date +%s.%N)
+  d0=$(cat_stat "$DROP_NS" "$DROP_IF" "$DROP_STAT"); ((VXLAN)) && u0=$(udp_noports); t0=$(date +%s.%N)
   sleep "$DURATION"
   s1=$(cat_stat "$SINK" s0 rx_packets); g1=$(cat_stat "$GEN" g0 tx_packets)
-  d1=$(cat_stat "$DUT" d1 tx_dropped); ((VXLAN)) && u1=$(udp_noports); t1=$(date +%s.%N)
+  d1=$(cat_stat "$DROP_NS" "$DROP_IF" "$DROP_STAT"); ((VXLAN)) && u1=$(udp_noports); t1=$(date +%s.%N)
   kill -0 "$GEN_PID" 2>/dev/null || { log "trafgen died: $(tail -5 "$TMP/trafgen.log")"; return 1; }
   stop_pid "$GEN_PID" INT
   GEN_PID=""
@@ -479,6 +489,8 @@ na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty i
     vxlan-*:bridge) echo "n/a in $MODE mode (the kernel datapath, kernel, is vxlan0 in a bridge)" ;;
     nat:testpmd) echo "n/a in nat mode (io forwarding does not translate)" ;;
     nat:bridge) echo "n/a in nat mode (a bridge does not route; see kernel)" ;;
+    vxlan-*:weft-xdp*|nat:weft-xdp*) echo "n/a in $MODE mode (the uplink is af-packet only)" ;;
+    routed:weft-tap|vxlan-*:weft-tap|nat:weft-tap) echo "n/a in $MODE mode (measured in l2 mode)" ;;
   esac
 }
 
@@ -527,7 +539,7 @@ dp_weft_start() {
     conf=(--config "$TMP/weftd.yaml")
   fi
   ip netns exec "$DUT" "$WEFT_BIN/weftd" "${conf[@]}" --socket "$sock" --state "$TMP/weft.db" \
-    --worker-cpu 1 --poll-mode busy >"$RAW/weftd.log" 2>&1 &
+    --worker-cpu 1 --poll-mode busy ${WEFT_EXTRA:-} >"$RAW/weftd.log" 2>&1 &
   DP_PID=$!
   local i
   for i in $(seq 100); do
@@ -539,6 +551,25 @@ dp_weft_start() {
   ((VXLAN)) && { dp_weft_vxlan_start; return; }
   ((NAT)) && { dp_weft_nat_start; return; }
   local out net subnet bd ifs ifn
+  if ((WEFT_TAP)); then
+    # g0 and s0 attached by tap (sink first: it gets 10.77.0.2, trafgen's destination address).
+    # No source guard: trafgen's frames come from 10.77.0.1, and the af-packet rig's host
+    # interfaces are not guarded either.
+    "$WEFT_BIN/weftctl" --socket "$sock" network create bench --subnet 10.77.0.0/24 --bridge-domain $WEFT_BD \
+      >>"$RAW/weftctl.log" 2>&1 || { REASON="weftctl network create bench failed"; return 1; }
+    local side ns
+    for side in "$SINK s0 sink" "$GEN g0 gen"; do
+      read -r ns ifn net <<<"$side"
+      if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" attach --container "bench-$net" --netns "/var/run/netns/$ns" \
+          --ifname "$ifn" --network bench --attach tap --no-source-guard 2>&1); then
+        REASON="weftctl attach --attach tap $ifn failed: ${out//$'\n'/ }"; return 1
+      fi
+      echo "$out" >>"$RAW/weftctl.log"
+    done
+    G0_MAC=$(cat_stat "$GEN" g0 address)
+    S0_MAC=$(cat_stat "$SINK" s0 address)
+    return 0
+  fi
   # l2: one network "bench" with d0 and d1; routed: gen-net (d0) and sink-net (d1), whose
   # gateways (BVIs) take 10.77.0.1 and 10.78.0.1
   local -a nets
@@ -558,13 +589,38 @@ dp_weft_start() {
     for ifn in $ifs; do
       # Same offload settings as attach gives container veths: no GSO super-frames.
       ip netns exec "$DUT" ethtool -K "$ifn" tso off gso off >/dev/null 2>&1 || true
-      if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --network "$net" 2>&1); then
-        REASON="weftctl interface add $ifn failed: ${out//$'\n'/ }"; return 1
+      if [[ $WEFT_DRIVER == af-packet ]]; then
+        if ! out=$("$WEFT_BIN/weftctl" --socket "$sock" interface add "$ifn" --network "$net" 2>&1); then
+          REASON="weftctl interface add $ifn failed: ${out//$'\n'/ }"; return 1
+        fi
+      elif ! out=$(weft_api_add_if "$ifn" "$net" "$WEFT_DRIVER" 2>&1); then
+        REASON="POST /v1/interfaces $ifn driver $WEFT_DRIVER failed: ${out//$'\n'/ }"; return 1
       fi
+      echo "$out" >>"$RAW/weftctl.log"
     done
   done
   if [[ $MODE == routed ]]; then weft_gw_mac; fi
 }
+
+weft_api_add_if() {  # weft_api_add_if IFNAME NETWORK DRIVER: POST /v1/interfaces with a driver (af-xdp)
+  python3 - "$TMP/weft.sock" "$@" <<'PY'
+import http.client, json, socket, sys
+sock, name, net, driver = sys.argv[1:5]
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); self.sock.connect(sock)
+c = C("localhost")
+c.request("POST", "/v1/interfaces", json.dumps({"name": name, "network": net, "driver": driver}),
+          {"Content-Type": "application/json"})
+r = c.getresponse(); body = r.read().decode()
+print(body)
+sys.exit(0 if r.status < 300 else 1)
+PY
+}
+
+dp_weft-xdp_start() { WEFT_DRIVER=af-xdp dp_weft_start; }
+dp_weft-tap_start() { WEFT_TAP=1 dp_weft_start; }
+dp_weft-xdp-generic_start() { WEFT_DRIVER=af-xdp WEFT_EXTRA="--xdp-mode generic" dp_weft_start; }
 
 weft_gw_mac() {  # GW_MAC: trafgen's destination, the gen-side gateway's MAC (the BVI of bridge domain $WEFT_BD)
   local sock=$TMP/weft.sock
@@ -703,7 +759,7 @@ for dp in "${DPS[@]}"; do
       if [[ $phase == new ]]; then sleep 0.5; nat_snapshot after; fi
       ((ok)) || break
     done
-    if [[ $dp == weft ]]; then dp_weft_report; fi
+    if [[ $dp == weft* ]]; then dp_weft_report; fi
   fi
   dp_stop
   rig_down
@@ -809,7 +865,10 @@ TABLE=$(python3 - "$ROWS" "$header" "$MODE" "${DPS[@]}" <<'PY'
 import statistics, sys
 rows_path, header, mode, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 labels = {"none": "nothing forwarding (generator ceiling)", "bridge": "Linux bridge br0 (d0, d1)",
-          "testpmd": "dpdk-testpmd io, 2x net_af_packet", "weft": "weftd (worker CPU 1, busy poll)"}
+          "testpmd": "dpdk-testpmd io, 2x net_af_packet", "weft": "weftd (worker CPU 1, busy poll)",
+          "weft-xdp": "weftd, d0/d1 af-xdp native copy (worker CPU 1, busy poll)",
+          "weft-tap": "weftd, g0/s0 TAP devices weftd serves, no veths (worker CPU 1, busy poll)",
+          "weft-xdp-generic": "weftd, d0/d1 af-xdp generic copy (worker CPU 1, busy poll)"}
 if mode == "routed":
     labels.update({"kernel": "Linux IPv4 forwarding (ip_forward=1, d0 10.77.0.1, d1 10.78.0.1)",
                    "weft": "weftd routing gen-net -> sink-net via BVIs (worker CPU 1, busy poll)"})
@@ -871,7 +930,7 @@ if ((SAVE)); then
   out=$RESULTS/$(date +%Y-%m-%d)-$kind.md
   [[ -e $out ]] && out=$RESULTS/$STAMP-$kind.md
   if [[ $MODE == l2 ]]; then
-    { echo "# E2E benchmark $STAMP"; echo; echo "$TABLE"; } >"$out"
+    { echo "# E2E benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo; echo "$TABLE"; } >"$out"
   elif ((NAT)); then
     { echo "# E2E NAT44 (masquerade) benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
       echo "$TABLE"; } >"$out"

@@ -12,6 +12,8 @@ PACKAGES=(
   procps psmisc util-linux curl jq
   # C libraries the Swift targets link against
   libnl-3-dev libnl-route-3-dev libsqlite3-dev libpcap-dev
+  # AF_XDP: libxdp (xsk sockets, the default redirect program) and libbpf; xdp-tools for xdp-loader status
+  libxdp-dev libbpf-dev xdp-tools
   # peers for benchmarks/ (dpdk-testpmd lives in dpdk-dev on Debian 12)
   dpdk dpdk-dev
   # reference CNI plugins (host-local, tuning, bridge...; in /usr/lib/cni) for

@@ -174,3 +174,54 @@ int weft_poll_readable(const int *fds, int nfds, int timeout_ms) {
     for (int i = 0; i < nfds; i++) { p[i].fd = fds[i]; p[i].events = POLLIN; p[i].revents = 0; }
     return poll(p, (nfds_t)nfds, timeout_ms);
 }
+
+// MARK: TAP
+
+#include <fcntl.h>
+#include <linux/if_tun.h>
+
+int weft_tap_open(const char *name, int queues, int persist, int *fds, char *err, size_t errlen) {
+    if (queues < 1 || queues > WEFT_TAP_MAX_QUEUES) {
+        snprintf(err, errlen, "tap %s: %d queues (1...%d)", name, queues, WEFT_TAP_MAX_QUEUES);
+        return -EINVAL;
+    }
+    if (strlen(name) >= IFNAMSIZ) {
+        snprintf(err, errlen, "tap %s: name longer than %d characters", name, IFNAMSIZ - 1);
+        return -EINVAL;
+    }
+    int opened = 0, created = 0, rc = 0;
+    const char *step = "";
+    for (; opened < queues; opened++) {
+        int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) { rc = -errno; step = "open /dev/net/tun"; goto fail; }
+        fds[opened] = fd;
+        struct ifreq ifr;
+        memset(&ifr, 0, sizeof ifr);
+        strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+        int existed = opened > 0 || if_nametoindex(name) != 0;
+        if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+            rc = -errno;
+            step = errno == EINVAL ? "TUNSETIFF (a link of that name exists and is not a multi-queue TAP)" : "TUNSETIFF";
+            close(fd);
+            goto fail;
+        }
+        if (!existed) created = 1;
+        int hdr = WEFT_VNET_HDR_LEN;
+        if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) { rc = -errno; step = "TUNSETVNETHDRSZ"; opened++; goto fail; }
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0) { rc = -errno; step = "TUNSETOFFLOAD"; opened++; goto fail; }
+        if (opened == 0 && ioctl(fd, TUNSETPERSIST, (unsigned long)(persist ? 1 : 0)) < 0) {
+            rc = -errno; step = "TUNSETPERSIST"; opened++; goto fail;
+        }
+    }
+    return 0;
+fail:
+    snprintf(err, errlen, "tap %s queue %d: %s: %s", name, opened, step, strerror(-rc));
+    if (created && opened > 0) ioctl(fds[0], TUNSETPERSIST, 0UL);
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    return rc;
+}
+
+int weft_tap_unpersist(int fd) {
+    return ioctl(fd, TUNSETPERSIST, 0UL) < 0 ? -errno : 0;
+}

@@ -10,6 +10,9 @@
 //   "ipam":    omitted or {"type": "weft"}: weftd's IPAM (leases in its
 //              store); any other type: that plugin, run from CNI_PATH
 //   "dns":     {"nameservers", "domain", "search", "options"}, returned as is
+//   "attach":  "veth" (default) or "tap": a TAP device weftd serves itself
+//   "driver":  how weftd opens a veth's host end: "af-packet" (default) or "af-xdp"
+//   "queues":  TAP queues, 1-8 (tap only)
 
 public struct NetConf: Sendable {
     public enum IPAM: Equatable, Sendable {
@@ -32,6 +35,10 @@ public struct NetConf: Sendable {
     public var ipam: IPAM
     public var dns: JSON?
     public var prevResult: JSON?
+    /// "attach", "driver", "queues": passed to weftd, which judges them.
+    public var attach: String?
+    public var driver: String?
+    public var queues: Int?
     /// "ipMasq": a network weft-cni creates masquerades behind the uplink (the bridge plugin's key).
     public var ipMasq: Bool = false
     /// runtimeConfig.portMappings (the `portMappings` capability, as the portmap plugin takes it).
@@ -99,6 +106,18 @@ public struct NetConf: Sendable {
         if let dns = parsed["dns"], !dns.isNull {
             try Self.checkDNS(dns)
             self.dns = dns
+        }
+        attach = try Self.string(parsed, "attach")
+        if let attach, attach != "veth" && attach != "tap" {
+            throw Self.invalid("attach", "\"attach\" must be \"veth\" or \"tap\", got \"\(attach)\"")
+        }
+        driver = try Self.string(parsed, "driver")
+        if let driver, driver != "af-packet" && driver != "af-xdp" {
+            throw Self.invalid("driver", "\"driver\" must be \"af-packet\" or \"af-xdp\", got \"\(driver)\"")
+        }
+        if let value = parsed["queues"], !value.isNull {
+            guard let q = value.int, (1...8).contains(q) else { throw Self.invalid("queues", "\"queues\" must be an integer 1-8") }
+            queues = q
         }
         if let value = parsed["ipMasq"], !value.isNull {
             guard case .bool(let b) = value else { throw Self.invalid("ipMasq", "\"ipMasq\" must be true or false, got \(value.kind)") }

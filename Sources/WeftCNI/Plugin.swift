@@ -78,7 +78,8 @@ struct Commands {
         let weftd = Weftd(socket: conf.socket, unreachableCode: CNIError.notAvailable)
         let network = try ensureNetwork(weftd)
         var request = CreateAttachmentRequest(containerId: invocation.containerId, netns: invocation.netns,
-                                              ifName: invocation.ifName, network: conf.network, mtu: conf.mtu)
+                                              ifName: invocation.ifName, network: conf.network, mtu: conf.mtu,
+                                              attach: conf.attach, driver: conf.driver, queues: conf.queues)
         var builder = ResultBuilder(previous: conf.prevResult)
         var ipGateway: String?
         var ipamRoutes: [JSON]?
@@ -145,7 +146,10 @@ struct Commands {
             }
         }
 
-        builder.addInterface(name: attachment.hostIfName, mac: attachment.hostMac, mtu: attachment.mtu, sandbox: nil)
+        // A tap attachment has no host-side link: only the pod's interface is listed.
+        if attachment.attach != "tap" {
+            builder.addInterface(name: attachment.hostIfName, mac: attachment.hostMac, mtu: attachment.mtu, sandbox: nil)
+        }
         let index = builder.addInterface(name: attachment.ifName, mac: attachment.mac, mtu: attachment.mtu,
                                          sandbox: invocation.netns)
         builder.addIP(address: attachment.address, gateway: ipGateway, interface: index)

@@ -42,11 +42,24 @@ public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
     public var address: String?
     /// Default route inside the container via this address of the subnet.
     public var gateway: String?
+    /// "veth" (default): a veth pair; "tap": a TAP device weftd creates in
+    /// the container and serves itself (no veth, no host-side kernel hop).
+    public var attach: String?
+    /// How the host end of a veth attachment is opened: "af-packet" (default) or "af-xdp".
+    public var driver: String?
+    /// Queues of a TAP attachment, 1...8 (default 1).
+    public var queues: Int?
+    /// Anti-spoofing (default true): frames only from the container's MAC,
+    /// IPv4 and ARP only from its address. false for a container that
+    /// routes or bridges other hosts' traffic.
+    public var sourceGuard: Bool?
 
     public init(containerId: String, netns: String, ifName: String? = nil, network: String, mtu: Int? = nil,
-                address: String? = nil, gateway: String? = nil) {
+                address: String? = nil, gateway: String? = nil, attach: String? = nil, driver: String? = nil, queues: Int? = nil,
+                sourceGuard: Bool? = nil) {
         self.containerId = containerId; self.netns = netns; self.ifName = ifName; self.network = network; self.mtu = mtu
-        self.address = address; self.gateway = gateway
+        self.address = address; self.gateway = gateway; self.attach = attach; self.driver = driver; self.queues = queues
+        self.sourceGuard = sourceGuard
     }
 }
 
@@ -55,7 +68,21 @@ public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
 public struct AddInterfaceRequest: Codable, Sendable, Equatable {
     public var name: String
     public var network: String
-    public init(name: String, network: String) { self.name = name; self.network = network }
+    /// "af-packet" (default) or "af-xdp".
+    public var driver: String?
+    public init(name: String, network: String, driver: String? = nil) { self.name = name; self.network = network; self.driver = driver }
+}
+
+/// How a container interface is plugged in (CreateAttachmentRequest.attach).
+public enum AttachMode: String, Codable, Sendable, CaseIterable {
+    case veth, tap
+}
+
+/// Which driver opens a kernel link in the dataplane (AddInterfaceRequest.driver,
+/// CreateAttachmentRequest.driver).
+public enum PortDriver: String, Codable, Sendable, CaseIterable {
+    case afPacket = "af-packet"
+    case afXdp = "af-xdp"
 }
 
 /// Body of POST /v1/trace: trace the next `count` packets entering input node `node`.

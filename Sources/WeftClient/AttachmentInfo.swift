@@ -21,12 +21,20 @@ public struct AttachmentInfo: Codable, Sendable, Equatable {
     public var mtu: Int
     public var swIfIndex: UInt32?     // nil when the dataplane does not have the interface open
     public var createdAt: String      // RFC 3339, UTC
+    /// "veth" or "tap"; the driver serving it ("af-packet", "af-xdp", "tap"); TAP queues.
+    public var attach: String?
+    public var driver: String?
+    public var queues: Int?
+    /// Anti-spoofing on (frames only from `mac`, IPv4/ARP only from `address`).
+    public var sourceGuard: Bool?
 
     public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String,
                 hostMac: String? = nil, mac: String, address: String, gateway: String? = nil, ipam: IPAM = .weft,
-                mtu: Int, swIfIndex: UInt32?, createdAt: String) {
+                mtu: Int, swIfIndex: UInt32?, createdAt: String, attach: String? = nil, driver: String? = nil, queues: Int? = nil,
+                sourceGuard: Bool? = nil) {
         self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
         self.hostIfName = hostIfName; self.hostMac = hostMac; self.mac = mac; self.address = address
         self.gateway = gateway; self.ipam = ipam; self.mtu = mtu; self.swIfIndex = swIfIndex; self.createdAt = createdAt
+        self.attach = attach; self.driver = driver; self.queues = queues; self.sourceGuard = sourceGuard
     }
 }

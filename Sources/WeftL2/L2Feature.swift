@@ -5,6 +5,7 @@ import WeftEngine
 public final class L2Feature {
     public let domains: BridgeDomainTable
     public let macTable: MacTable
+    public let sourceGuard = SourceGuardTable()
 
     public init(macTableCapacity: Int = 1 << 16) {
         domains = BridgeDomainTable()
@@ -13,7 +14,7 @@ public final class L2Feature {
 
     public func register(in graph: Graph) {
         graph.register(EthernetInputNode())
-        graph.register(L2InputNode(domains: domains))
+        graph.register(L2InputNode(domains: domains, sourceGuard: sourceGuard))
         graph.register(L2LearnNode(table: macTable))
         graph.register(L2FwdNode(table: macTable))
         graph.register(L2FloodNode(domains: domains))
@@ -39,5 +40,6 @@ public final class L2Feature {
         if id != InterfaceTable.noBridgeDomain { domains.removeMember(interface, from: id) }
         interfaces.bridgeDomain[Int(interface)] = InterfaceTable.noBridgeDomain
         macTable.flush(interface: interface)
+        sourceGuard.clear(interface)
     }
 }

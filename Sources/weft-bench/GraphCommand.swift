@@ -54,6 +54,9 @@ struct GraphCommand: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Option(help: "Capture every packet entering this node into a pcap file in /tmp while measuring (drained every 10 ms, as weftd does); counts go to stderr.")
+    var captureNode: String?
+
     func validate() throws {
         guard (1...256).contains(vector) else { throw ValidationError("--vector must be 1...256") }
         guard (1...60000).contains(macs) else { throw ValidationError("--macs must be 1...60000") }
@@ -175,6 +178,7 @@ struct GraphCommand: ParsableCommand {
         g.graph.clearRuntimeStats()
         let txBefore = g.interfaces.txPackets[Int(tx)]
 
+        let capture = try captureNode.map { try startCapture(g, node: $0) }
         weft_malloc_counting(1)
         let mallocsBefore = weft_malloc_calls()
         let t0 = weft_monotonic_ns(), c0 = weft_rdtsc()
@@ -185,6 +189,11 @@ struct GraphCommand: ParsableCommand {
         let c1 = weft_rdtsc(), t1 = weft_monotonic_ns()
         let mallocs = weft_malloc_calls() - mallocsBefore
         weft_malloc_counting(0)
+        if let capture {
+            g.graph.setCapture(nil, node: -1)
+            let s = capture.stop()
+            FileHandle.standardError.write(Data("capture \(capture.path): captured \(s.captured), written \(s.written), overrun \(s.overrun)\n".utf8))
+        }
 
         let forwarded = g.interfaces.txPackets[Int(tx)] - txBefore
         guard forwarded == UInt64(packets) else {
@@ -193,6 +202,16 @@ struct GraphCommand: ParsableCommand {
             throw ValidationError("forwarded \(forwarded) of \(packets) packets: the \(scenario.rawValue) path lost packets (\(errors))")
         }
         return summarize(g, scenario: scenario, cycles: c1 - c0, nanoseconds: t1 - t0, mallocs: mallocs)
+    }
+
+    /// A capture of every packet entering `node`, hooked into the graph (benchmarks the hook on).
+    private func startCapture(_ g: EmbeddedGraph, node: String) throws -> PcapCaptureSession {
+        guard let index = g.graph.nodeIndex(named: node) else { throw ValidationError("--capture-node: no node \(node)") }
+        let writer = try PcapWriter(path: "/tmp/weft-bench-capture.pcap", snaplen: 65535, filter: nil)
+        let session = PcapCaptureSession(capture: PacketCapture(match: .all, snaplen: 65535), node: index, writer: writer, count: 0)
+        session.start()
+        g.graph.setCapture(session.capture, node: index)
+        return session
     }
 
     /// An Ethernet + IPv4 + UDP frame of `frameLength` bytes with a valid header checksum.

@@ -12,11 +12,17 @@ struct Attach: ParsableCommand {
     @Option(help: "MTU (default: the network's).") var mtu: Int?
     @Option(help: "Use this address (e.g. 10.50.0.7/24) instead of one from weftd's IPAM.") var address: String?
     @Option(help: "Default route inside the container via this address of the subnet.") var gateway: String?
+    @Option(help: "veth (default) or tap: a TAP device in the container that weftd serves itself.") var attach: String?
+    @Option(help: "How the veth's host end is opened: af-packet (default) or af-xdp.") var driver: String?
+    @Option(help: "TAP queues, 1-8 (tap only).") var queues: Int?
+    @Flag(help: "Let the container send from other MACs and addresses (off by default: anti-spoofing).") var noSourceGuard = false
 
     func run() throws {
         try reportingFailures {
             let request = CreateAttachmentRequest(containerId: containerId, netns: netns, ifName: ifName,
-                                                  network: network, mtu: mtu, address: address, gateway: gateway)
+                                                  network: network, mtu: mtu, address: address, gateway: gateway,
+                                                  attach: attach, driver: driver, queues: queues,
+                                                  sourceGuard: noSourceGuard ? false : nil)
             let response = try options.api.call("POST", "/v1/attachments", body: request)
             if options.json { return printJSON(response.body) }
             print(Self.render(try options.api.decode(AttachmentInfo.self, response)))
@@ -33,6 +39,9 @@ struct Attach: ParsableCommand {
             ("gateway", attachment.gateway ?? "-"),
             ("mac", attachment.mac),
             ("mtu", String(attachment.mtu)),
+            ("attach", [attachment.attach ?? "veth", attachment.driver, attachment.queues.map { "\($0) queue(s)" }]
+                .compactMap { $0 }.joined(separator: ", ")),
+            ("source guard", attachment.sourceGuard == false ? "off" : "on (only its MAC and address)"),
             ("host interface", attachment.hostIfName + index),
             ("netns", attachment.netns),
             ("created", attachment.createdAt),

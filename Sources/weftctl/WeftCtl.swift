@@ -14,7 +14,7 @@ struct WeftCtl: ParsableCommand {
             Exit status: 0 success, 1 weftd rejected the request, 2 weftd could not be reached.
             """,
         version: WeftVersion.current,
-        subcommands: [Show.self, Trace.self, Clear.self, NetworkCommand.self, InterfaceCommand.self, RouteCommand.self, UplinkCommand.self, TunnelCommand.self, NATCommand.self, Attach.self, Detach.self])
+        subcommands: [Show.self, Trace.self, Clear.self, NetworkCommand.self, InterfaceCommand.self, RouteCommand.self, UplinkCommand.self, TunnelCommand.self, NATCommand.self, CaptureCommand.self, ReplayCommand.self, Attach.self, Detach.self])
 
     static func main() {
         // ArgumentParser only accepts a subcommand's options after the

@@ -21,6 +21,7 @@ struct Weftd: ParsableCommand {
     @Option(name: .customLong("log-level"), help: "debug | info | warning | error") var logLevel: LogLevel?
     @Option(help: "Packet buffers in the arena (2 KiB each).") var buffers = 32768
     @Option(name: .customLong("rx-ring"), help: "AF_PACKET ring version: 2 (per-frame, lowest latency) or 3 (blocks).") var rxRing: Int32 = 2
+    @Option(name: .customLong("xdp-mode"), help: "AF_XDP attach mode: auto (native, else generic), native or generic.") var xdpMode: String = "auto"
     @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
 
     func run() throws {
@@ -38,6 +39,7 @@ struct Weftd: ParsableCommand {
         settings.pollMode = cfg.pollMode == .busy ? .busy : .adaptive
         guard rxRing == 2 || rxRing == 3 else { throw ValidationError("--rx-ring must be 2 or 3") }
         if rxRing == 3 { settings.afPacket.useV3() }
+        guard settings.afXdp.setMode(xdpMode) else { throw ValidationError("--xdp-mode must be auto, native or generic") }
         settings.afPacket.rxRetireMs = rxBlockTimeoutMs
         settings.nat.maxSessions = cfg.natMaxSessions
         settings.nat.portRange = UInt16(cfg.natPortRange.lowerBound)...UInt16(cfg.natPortRange.upperBound)
@@ -49,6 +51,8 @@ struct Weftd: ParsableCommand {
         let executor = ControlExecutor()
         let networks = NetworkService(store: store, dataplane: dataplane, log: log)
         let attachments = AttachmentService(store: store, dataplane: dataplane, provisioner: netns, log: log)
+        attachments.defaultAttach = cfg.defaultAttach
+        attachments.defaultDriver = cfg.defaultDriver
         let hostInterfaces = HostInterfaceService(store: store, dataplane: dataplane, provisioner: netns, log: log)
         let reconciler = Reconciler(store: store, dataplane: dataplane, provisioner: netns, log: log)
         let report = try executor.runSync { try reconciler.run() }

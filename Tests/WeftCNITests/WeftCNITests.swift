@@ -116,6 +116,24 @@ final class NetConfTests: XCTestCase {
         XCTAssertEqual(code(#", "runtimeConfig": {"portMappings": [{"hostPort": 80, "containerPort": 80, "protocol": "sctp"}]}"#), 7)
     }
 
+    func testAttachDriverQueues() throws {
+        let tap = try NetConf(Array(conf("1.1.0", #", "attach": "tap", "queues": 4"#).utf8))
+        XCTAssertEqual(tap.attach, "tap")
+        XCTAssertEqual(tap.queues, 4)
+        XCTAssertNil(tap.driver)
+        let xdp = try NetConf(Array(conf("1.1.0", #", "driver": "af-xdp""#).utf8))
+        XCTAssertEqual(xdp.driver, "af-xdp")
+        XCTAssertNil(xdp.attach)
+        func code(_ extra: String) -> Int? {
+            do { _ = try NetConf(Array(conf("1.1.0", extra).utf8)); return nil } catch { return (error as? CNIError)?.code }
+        }
+        XCTAssertEqual(code(#", "attach": "macvlan""#), 7)
+        XCTAssertEqual(code(#", "attach": true"#), 7)
+        XCTAssertEqual(code(#", "driver": "dpdk""#), 7)
+        XCTAssertEqual(code(#", "queues": 0"#), 7)
+        XCTAssertEqual(code(#", "queues": "2""#), 7)
+    }
+
     func testErrorsHaveTheSpecCodes() {
         func code(_ text: String) -> Int? {
             do { _ = try NetConf(Array(text.utf8)); return nil } catch { return (error as? CNIError)?.code }

@@ -32,20 +32,38 @@ final class FakeDataplane: Dataplane {
         guard bridgeDomainsByID.removeValue(forKey: id) != nil else { throw DataplaneError.notFound("bd \(id)") }
     }
 
-    func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32 {
-        calls.append("addAfPacketInterface \(hostIfName) \(bridgeDomain)")
+    /// Source guards by interface name.
+    var sourceGuards: [String: SourceGuardSpec] = [:]
+
+    func addLinkInterface(hostIfName: String, bridgeDomain: UInt32, driver: PortDriver, sourceGuard: SourceGuardSpec?) throws -> UInt32 {
+        calls.append(driver == .afPacket ? "addAfPacketInterface \(hostIfName) \(bridgeDomain)" : "addLinkInterface \(hostIfName) \(bridgeDomain) \(driver.rawValue)")
         if let failure = failAddInterface { throw failure }
         guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
         guard interfacesByName[hostIfName] == nil else { throw DataplaneError.conflict("\(hostIfName) exists") }
         let index = nextIndex
         nextIndex += 1
         interfacesByName[hostIfName] = Interface(index: index, bridgeDomain: bridgeDomain)
+        sourceGuards[hostIfName] = sourceGuard
+        return index
+    }
+
+    func addTapInterface(name: String, bridgeDomain: UInt32, queueFds: [Int32], mac: [UInt8], mtu: Int,
+                         sourceGuard: SourceGuardSpec?) throws -> UInt32 {
+        calls.append("addTapInterface \(name) \(bridgeDomain) queues \(queueFds.count)")
+        if let failure = failAddInterface { throw failure }
+        guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
+        guard interfacesByName[name] == nil else { throw DataplaneError.conflict("\(name) exists") }
+        let index = nextIndex
+        nextIndex += 1
+        interfacesByName[name] = Interface(index: index, bridgeDomain: bridgeDomain)
+        sourceGuards[name] = sourceGuard
         return index
     }
 
     func removeInterface(hostIfName: String) throws {
         calls.append("removeInterface \(hostIfName)")
         if let failure = failRemoveInterface { throw failure }
+        sourceGuards[hostIfName] = nil
         guard interfacesByName.removeValue(forKey: hostIfName) != nil else {
             throw DataplaneError.notFound("\(hostIfName)")
         }
@@ -205,4 +223,47 @@ final class FakeDataplane: Dataplane {
 
     func traceShow() -> [TracedPacketInfo] { [TracedPacketInfo(id: 1, lines: ["af-packet-input: wf0001"])] }
     func traceClear() { traced.removeAll() }
+
+    // pcap: a capture is its request; replays are recorded, never played.
+    var capture: CreateCaptureRequest?
+    var captureStopped = false
+    var replaysByName: [String: ReplayInfo] = [:]
+
+    func startCapture(_ request: CreateCaptureRequest) throws -> CaptureStatus {
+        if capture != nil && !captureStopped { throw DataplaneError.conflict("a capture is running") }
+        if let i = request.interface, interfacesByName[i] == nil { throw DataplaneError.notFound("no interface \(i)") }
+        if let n = request.node, !(inputNodes.contains(n) || otherNodes.contains(n) || n == "error-drop") {
+            throw DataplaneError.notFound("no node \(n)")
+        }
+        capture = request
+        captureStopped = false
+        return captureStatus()
+    }
+
+    func captureStatus() -> CaptureStatus {
+        guard let c = capture else { return CaptureStatus(state: "idle") }
+        return CaptureStatus(state: captureStopped ? "stopped" : "running", interface: c.interface, direction: c.direction,
+                             node: c.node, file: c.file, filter: c.filter, snaplen: c.snaplen ?? 65535, count: c.count ?? 0)
+    }
+
+    func stopCapture() throws -> CaptureStatus {
+        guard capture != nil, !captureStopped else { throw DataplaneError.notFound("no capture is running") }
+        captureStopped = true
+        return captureStatus()
+    }
+
+    func addReplay(name: String, file: String, network: String, bridgeDomain: UInt32, mtu: Int, count: Int, rate: Int) throws -> ReplayInfo {
+        guard replaysByName[name] == nil else { throw DataplaneError.conflict("replay \(name) exists") }
+        guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
+        let info = ReplayInfo(name: name, file: file, network: network, interface: "pcap-\(name)", state: "playing", packets: 1,
+                              count: count, rate: rate, packetsSent: 0, loopsDone: 0)
+        replaysByName[name] = info
+        return info
+    }
+
+    func replays() -> [ReplayInfo] { replaysByName.values.sorted { $0.name < $1.name } }
+
+    func removeReplay(name: String) throws {
+        guard replaysByName.removeValue(forKey: name) != nil else { throw DataplaneError.notFound("no replay \(name)") }
+    }
 }

@@ -30,4 +30,32 @@ final class FakeVethProvisioner: VethProvisioner {
     func linkExists(_ name: String) -> Bool { links[name] != nil || hostLinks.contains(name) }
 
     func netnsExists(_ path: String) -> Bool { namespaces.contains(path) }
+
+    /// TAP devices by "netns|ifName".
+    var taps: [String: VethSpec] = [:]
+    var tapQueues: [String: Int] = [:]
+
+    func createTap(_ spec: VethSpec, queues: Int) throws -> [Int32] {
+        if let failure = failCreate { throw failure }
+        guard namespaces.contains(spec.netnsPath) else { throw NetnsError(errno: 2, message: "no netns \(spec.netnsPath)") }
+        let key = "\(spec.netnsPath)|\(spec.containerIfName)"
+        guard taps[key] == nil else { throw NetnsError(errno: 17, message: "\(spec.containerIfName) exists in \(spec.netnsPath)") }
+        taps[key] = spec
+        tapQueues[key] = queues
+        created.append(spec)
+        return (0..<queues).map { Int32(1000 + $0) }     // never used as real fds: the fake dataplane ignores them
+    }
+
+    func openTap(netnsPath: String, ifName: String, queues: Int) throws -> [Int32] {
+        guard taps["\(netnsPath)|\(ifName)"] != nil else { throw NetnsError(errno: 19, message: "no tap \(ifName) in \(netnsPath)") }
+        return (0..<queues).map { Int32(1000 + $0) }
+    }
+
+    func deleteTap(netnsPath: String, ifName: String) throws -> Bool {
+        if let failure = failDelete { throw failure }
+        deleted.append("\(netnsPath)|\(ifName)")
+        return taps.removeValue(forKey: "\(netnsPath)|\(ifName)") != nil
+    }
+
+    func containerLinkExists(netnsPath: String, ifName: String) -> Bool { taps["\(netnsPath)|\(ifName)"] != nil }
 }

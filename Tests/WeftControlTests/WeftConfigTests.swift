@@ -51,9 +51,22 @@ final class WeftConfigTests: XCTestCase {
         XCTAssertTrue(message("nat_max_sessions: 0").contains("nat_max_sessions"))
         XCTAssertTrue(message("nat_port_range: \"80-90\"").contains("nat_port_range"))
         XCTAssertTrue(message("nat_port_range: \"40000-30000\"").contains("nat_port_range"))
+        XCTAssertTrue(message("default_attach: macvlan").contains("default_attach"))
+        XCTAssertTrue(message("default_driver: dpdk").contains("default_driver"))
         XCTAssertTrue(message("pollmode: busy").contains("pollmode: unknown key"), message("pollmode: busy"))
         XCTAssertTrue(message("- a\n- b").contains("mapping"))
         XCTAssertTrue(message("a: [").contains("not valid YAML"))
+    }
+
+    func testAttachDefaults() throws {
+        let config = try WeftConfig.parse(yaml: "default_attach: tap\ndefault_driver: af-xdp\n")
+        XCTAssertEqual(config.defaultAttach, .tap)
+        XCTAssertEqual(config.defaultDriver, .afXdp)
+        // A tap by default, but a request may still ask for a veth (with the default driver).
+        XCTAssertEqual(try FieldRules.attachOptions(attach: nil, driver: nil, queues: nil, defaultAttach: .tap, defaultDriver: .afXdp).0, .tap)
+        let veth = try FieldRules.attachOptions(attach: "veth", driver: nil, queues: nil, defaultAttach: .tap, defaultDriver: .afXdp)
+        XCTAssertEqual(veth.0, .veth)
+        XCTAssertEqual(veth.1, .afXdp)
     }
 
     func testLoadingAMissingFileNamesIt() {

@@ -2,6 +2,7 @@
 cniVersion, VERSION and STATUS, against weftd in a node namespace and real pod namespaces."""
 
 import ipaddress
+import json
 import re
 
 import pytest
@@ -169,3 +170,25 @@ def test_version_and_status(node, cni):
     # STATUS is a 1.1.0 command.
     err = cni.status(_pods_conflist(cni, "1.0.0")).error()
     assert err["code"] == 1, err
+
+
+def test_add_check_del_tap(node, container, cni):
+    """"attach": "tap" in the network configuration: the pod gets a TAP weftd serves, no veth."""
+    conf = _pods_conflist(cni, attach="tap", queues=2)
+    a, b = container("a"), container("b")
+    ra = cni.add(conf, a.cid, a.ns.path)
+    assert ra.ok, ra
+    rb = cni.add(_pods_conflist(cni), b.cid, b.ns.path)
+    assert rb.ok, rb
+    # only the pod's interface: a tap attachment has no host end
+    assert ra.json["interfaces"] == [{"name": "eth0", "mac": a.mac(), "mtu": 1500, "sandbox": a.ns.path}], ra.json
+    kind = json.loads(a.run(["ip", "-d", "-j", "link", "show", "eth0"]).stdout)[0]["linkinfo"]["info_kind"]
+    assert kind == "tun", kind
+    att = node.attachment(a.cid)
+    assert att["attach"] == "tap" and att["queues"] == 2, att
+    wait_ping_ok(a, b.ip())
+    assert cni.check(conf, a.cid, a.ns.path).ok
+    assert cni.delete(conf, a.cid, a.ns.path).ok
+    assert "eth0" not in a.ns.link_names()
+    assert cni.delete(_pods_conflist(cni), b.cid, b.ns.path).ok
+    assert leftovers(node, a, b) == nothing_left(node, a, b)

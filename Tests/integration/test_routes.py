@@ -25,7 +25,7 @@ def _far_ping_ok(r):
 
 
 def test_static_route_add_restart_delete(node, container):
-    r, b, ipr, ipb = _routed_pair(node, container)
+    r, b, ipr, ipb = _routed_pair(node, container, b_routes=True)
     b.run(["ip", "addr", "add", f"{FAR_ADDR}/32", "dev", "lo"])
     wait_ping_ok(r, ipb)
     assert ping(r, FAR_ADDR, count=2, interval=0.1).received == 0, "no route yet, the ping must fail"
@@ -62,7 +62,7 @@ def test_static_route_add_restart_delete(node, container):
 
 
 def test_route_load_bulk(node, container):
-    r, b, ipr, ipb = _routed_pair(node, container)
+    r, b, ipr, ipb = _routed_pair(node, container, b_routes=True)
     with tempfile.NamedTemporaryFile("w", suffix=".routes") as f:
         f.write(f"# test routes\n10.80.0.0/16 {ipb}\n10.81.1.0/24 {ipb}\n10.82.0.0/16 10.99.0.9\n")
         f.flush()

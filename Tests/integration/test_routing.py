@@ -12,12 +12,14 @@ RED, RED_GW = "10.61.0.0/24", "10.61.0.1"
 BLUE, BLUE_GW = "10.62.0.0/24", "10.62.0.1"
 
 
-def _routed_pair(node, container):
+def _routed_pair(node, container, b_routes=False):
+    """r in red, b in blue. b_routes: b answers for other prefixes (a next hop of static
+    routes), so it is attached without the source guard."""
     node.create_network("red", RED)
     node.create_network("blue", BLUE)
     r, b = container("r"), container("b")
     node.attach(r, "red")
-    node.attach(b, "blue")
+    node.attach(b, "blue", "eth0", None, *(["--no-source-guard"] if b_routes else []))
     ipr, ipb = r.ip(), b.ip()
     assert ipr and ipr.startswith("10.61.0.") and ipb and ipb.startswith("10.62.0."), f"red={ipr} blue={ipb}"
     for c, gw in ((r, RED_GW), (b, BLUE_GW)):

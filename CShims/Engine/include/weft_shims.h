@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <linux/if_packet.h>
 #include <linux/if_ether.h>
+#include <errno.h>
+#include <unistd.h>
 
 /// Time-stamp counter: per-node clocks in `show runtime`.
 static inline uint64_t weft_rdtsc(void) {
@@ -155,6 +157,35 @@ int weft_afp_kick_tx(int fd);
 /// Packets the kernel dropped because the rx ring was full (PACKET_STATISTICS,
 /// reset on read).
 uint32_t weft_afp_rx_drops(int fd);
+
+/// TAP devices (/dev/net/tun). Each queue is one file descriptor; every
+/// frame read or written starts with a 10-byte virtio-net header
+/// (struct virtio_net_hdr, native byte order).
+enum { WEFT_VNET_HDR_LEN = 10, WEFT_VNET_F_NEEDS_CSUM = 1, WEFT_TAP_MAX_QUEUES = 8 };
+
+/// Opens `queues` (1...WEFT_TAP_MAX_QUEUES) queues of TAP device `name` in
+/// the caller's current network namespace, creating the device if it does
+/// not exist: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, checksum
+/// offload only (TUN_F_CSUM: the kernel may hand over partial checksums but
+/// never a GSO super-frame), O_NONBLOCK. `persist` nonzero keeps the device
+/// when the last queue closes (so it outlives a weftd restart). Writes the fds
+/// to `fds`. Returns 0 or -errno; on failure nothing stays open (a device this
+/// call created is gone again).
+int weft_tap_open(const char *name, int queues, int persist, int *fds, char *err, size_t errlen);
+
+/// Clears persistence so the device disappears when its last queue closes.
+int weft_tap_unpersist(int fd);
+
+/// One frame in or out of a TAP queue, virtio-net header included; thin
+/// wrappers over read(2)/write(2) returning the byte count or -errno.
+static inline long weft_fd_read(int fd, void *buf, size_t len) {
+    long n = read(fd, buf, len);
+    return n < 0 ? -(long)errno : n;
+}
+static inline long weft_fd_write(int fd, const void *buf, size_t len) {
+    long n = write(fd, buf, len);
+    return n < 0 ? -(long)errno : n;
+}
 
 /// An eventfd the control thread writes to wake an idle worker out of poll(2)
 /// (so a barrier request is served at once, not after the poll timeout).

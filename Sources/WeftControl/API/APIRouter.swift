@@ -237,6 +237,7 @@ public final class APIRouter {
             }
 
         default:
+            if let response = try routePcap(Array(segments.dropFirst()), request) { return response }
             throw notFound(request)
         }
     }
@@ -288,7 +289,7 @@ public final class APIRouter {
         }
     }
 
-    private func allow(_ methods: [String], _ request: APIRequest) throws {
+    func allow(_ methods: [String], _ request: APIRequest) throws {
         guard methods.contains(request.method) else {
             throw MethodNotAllowed(allowed: methods, error: ControlError(
                 .methodNotAllowed, code: "method_not_allowed",

@@ -22,7 +22,9 @@ extension AttachmentInfo {
                   netns: record.netns, hostIfName: record.hostIfName, hostMac: hostMac, mac: record.mac,
                   address: "\(record.address)/\(record.prefixLength)", gateway: record.gateway,
                   ipam: record.ipam == AttachmentInfo.IPAM.external.rawValue ? .external : .weft,
-                  mtu: record.mtu, swIfIndex: swIfIndex, createdAt: Self.rfc3339(record.createdAt))
+                  mtu: record.mtu, swIfIndex: swIfIndex, createdAt: Self.rfc3339(record.createdAt),
+                  attach: record.attach, driver: record.isTap ? "tap" : record.driver, queues: record.isTap ? record.queues : nil,
+                  sourceGuard: record.sourceGuard)
     }
 
     static func rfc3339(_ date: Date) -> String {

@@ -10,6 +10,9 @@ public final class AttachmentService {
     let dataplane: Dataplane
     let provisioner: VethProvisioner
     let log: WeftLogger
+    /// What an attach request that does not say gets (weftd.yaml default_attach, default_driver).
+    public var defaultAttach: AttachMode = .veth
+    public var defaultDriver: PortDriver = .afPacket
 
     public init(store: StateStore, dataplane: Dataplane, provisioner: VethProvisioner, log: WeftLogger = .shared) {
         self.store = store; self.dataplane = dataplane; self.provisioner = provisioner; self.log = log
@@ -37,6 +40,8 @@ public final class AttachmentService {
         try FieldRules.netnsPath(request.netns)
         try FieldRules.networkName(request.network, field: "network")
         if let mtu = request.mtu { try FieldRules.mtu(mtu) }
+        let (mode, driver, queues) = try FieldRules.attachOptions(attach: request.attach, driver: request.driver, queues: request.queues,
+                                                                     defaultAttach: defaultAttach, defaultDriver: defaultDriver)
         let address = try request.address.map(Self.parseAddress)
         let gateway = try request.gateway.map { text -> IPv4Address in
             guard let gateway = IPv4Address(text) else {
@@ -68,7 +73,8 @@ public final class AttachmentService {
         let record = try store.createAttachment(containerId: request.containerId, ifName: ifName,
                                                 network: request.network, netns: request.netns, mtu: request.mtu,
                                                 address: address?.address, addressPrefix: address?.prefix,
-                                                gateway: gateway)
+                                                gateway: gateway, attach: mode, driver: driver.rawValue, queues: queues,
+                                                sourceGuard: request.sourceGuard ?? true)
         var undo: [(String, () throws -> Void)] = [("delete the attachment record", { [store] in
             try store.deleteAttachment(containerId: record.containerId, ifName: record.ifName)
         })]
@@ -76,6 +82,9 @@ public final class AttachmentService {
             guard let network = try store.network(named: record.network) else {
                 throw ControlError(.notFound, code: "network_not_found",
                                    message: "network \"\(record.network)\" was deleted during the attach", field: "network")
+            }
+            if record.isTap {
+                return try attachTap(record, bridgeDomain: UInt32(network.bridgeDomain), undo: &undo)
             }
             // Step 2: the veth pair. A link with our name but no record is a
             // leftover of a failed rollback; the name is ours, so replace it.
@@ -96,8 +105,9 @@ public final class AttachmentService {
             // Step 3: open the host end in the dataplane and bridge it.
             let swIfIndex: UInt32
             do {
-                swIfIndex = try dataplane.addAfPacketInterface(hostIfName: record.hostIfName,
-                                                               bridgeDomain: UInt32(network.bridgeDomain))
+                swIfIndex = try dataplane.addLinkInterface(hostIfName: record.hostIfName, bridgeDomain: UInt32(network.bridgeDomain),
+                                                               driver: PortDriver(rawValue: record.driver) ?? .afPacket,
+                                                               sourceGuard: try Self.sourceGuard(for: record))
             } catch {
                 throw ControlError.wrap(error, code: "dataplane_error",
                                         context: "adding \(record.hostIfName) to bridge domain \(network.bridgeDomain)")
@@ -113,6 +123,38 @@ public final class AttachmentService {
             }
             throw ControlError.wrap(error, code: "attach_failed", context: "attaching \(record.containerId)/\(record.ifName)")
         }
+    }
+
+    /// Steps 2-3 of a tap attachment: the TAP device inside the container
+    /// (configured there like a veth's container end), then its queues handed
+    /// to the dataplane under the attachment's host interface name.
+    private func attachTap(_ record: AttachmentRecord, bridgeDomain: UInt32,
+                           undo: inout [(String, () throws -> Void)]) throws -> AttachmentInfo {
+        let spec = try Self.vethSpec(for: record)
+        let fds: [Int32]
+        do {
+            fds = try provisioner.createTap(spec, queues: record.queues)
+        } catch let e as NetnsError where e.errno == EEXIST {
+            throw ControlError(.conflict, code: "ifname_exists",
+                               message: "netns \(record.netns) already has a link named \(record.ifName): a tap attachment creates that interface itself; pick another ifName",
+                               field: "ifName")
+        } catch {
+            throw Self.kernelError(error, doing: "creating tap \(record.ifName) in \(record.netns)")
+        }
+        undo.append(("delete tap \(record.ifName) in \(record.netns)", { [provisioner] in
+            _ = try provisioner.deleteTap(netnsPath: record.netns, ifName: record.ifName)
+        }))
+        let swIfIndex: UInt32
+        do {
+            swIfIndex = try dataplane.addTapInterface(name: record.hostIfName, bridgeDomain: bridgeDomain, queueFds: fds,
+                                                      mac: spec.mac, mtu: record.mtu, sourceGuard: try Self.sourceGuard(for: record))
+        } catch {
+            throw ControlError.wrap(error, code: "dataplane_error",
+                                    context: "adding tap \(record.hostIfName) to bridge domain \(bridgeDomain)")
+        }
+        let source = record.ownsLease ? "" : " (external address)"
+        log.info("attached \(record.containerId)/\(record.ifName) to \(record.network) by tap (\(record.queues) queue(s)): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) sw_if_index \(swIfIndex)")
+        return AttachmentInfo(record, swIfIndex: swIfIndex, hostMac: record.mac)
     }
 
     /// Unplugs an attachment and frees its address. Parts already gone (the
@@ -133,12 +175,13 @@ public final class AttachmentService {
         } catch {
             throw ControlError.wrap(error, code: "dataplane_error", context: "removing \(record.hostIfName) from the dataplane")
         }
+        let kernelPart = record.isTap ? "tap \(record.ifName) in \(record.netns)" : "veth \(record.hostIfName)"
         do {
-            if try !provisioner.deleteVeth(hostIfName: record.hostIfName) {
-                log.debug("detach \(containerId)/\(ifName): veth \(record.hostIfName) was already gone")
-            }
+            let existed = record.isTap ? try provisioner.deleteTap(netnsPath: record.netns, ifName: record.ifName)
+                                       : try provisioner.deleteVeth(hostIfName: record.hostIfName)
+            if !existed { log.debug("detach \(containerId)/\(ifName): \(kernelPart) was already gone") }
         } catch {
-            throw Self.kernelError(error, doing: "deleting veth \(record.hostIfName)")
+            throw Self.kernelError(error, doing: "deleting \(kernelPart)")
         }
         try store.deleteAttachment(containerId: containerId, ifName: ifName)
         if record.ownsLease {
@@ -146,6 +189,17 @@ public final class AttachmentService {
         } else {
             log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner")
         }
+    }
+
+    /// What the container may send from: its MAC and address, unless the
+    /// attachment was made with `sourceGuard: false`.
+    static func sourceGuard(for record: AttachmentRecord) throws -> SourceGuardSpec? {
+        guard record.sourceGuard else { return nil }
+        guard let mac = InterfaceIdentity.parse(mac: record.mac), let address = IPv4Address(record.address) else {
+            throw ControlError(.internal, code: "corrupt_state",
+                               message: "attachment \(record.containerId)/\(record.ifName) has an invalid stored MAC or address")
+        }
+        return SourceGuardSpec(mac: mac, ipv4: address.value)
     }
 
     /// The veth an attachment record describes: same name, MAC and address

@@ -15,10 +15,50 @@ public enum FieldRules {
     public static let vniRange = 1...16_777_215
     public static let udpPortRange = 1...65_535
 
+    /// TAP queues weftd opens on a tap attachment (WEFT_TAP_MAX_QUEUES).
+    public static let tapQueueRange = 1...8
+
     public static let defaultMTU = 1500
     public static let defaultMacAgeSeconds = 300
     public static let defaultLearnLimit = 4096
     public static let defaultIfName = "eth0"
+
+    /// "veth" or "tap", with a veth's driver ("af-packet", "af-xdp") and a
+    /// tap's queue count; each combination that makes no sense says why.
+    /// Omitted values take the node's defaults (weftd.yaml default_attach, default_driver).
+    public static func attachOptions(attach: String?, driver: String?, queues: Int?, defaultAttach: AttachMode = .veth,
+                                     defaultDriver: PortDriver = .afPacket) throws -> (AttachMode, PortDriver, Int) {
+        let mode: AttachMode
+        if let attach {
+            guard let m = AttachMode(rawValue: attach) else {
+                throw ControlError.invalidField("attach", "attach \"\(attach)\" is not one of: veth, tap")
+            }
+            mode = m
+        } else {
+            mode = defaultAttach
+        }
+        let port = driver == nil ? (mode == .tap ? .afPacket : defaultDriver) : try portDriver(driver)
+        if mode == .tap && driver != nil && port != .afPacket {
+            throw ControlError.invalidField("driver", "driver \"\(driver!)\" applies to veth attachments; a tap attachment is served by weftd's tap driver itself (leave driver out)")
+        }
+        if let queues {
+            guard mode == .tap else {
+                throw ControlError.invalidField("queues", "queues applies to tap attachments only (attach: tap)")
+            }
+            guard tapQueueRange.contains(queues) else {
+                throw ControlError.invalidField("queues", "queues \(queues) is out of range \(tapQueueRange.lowerBound)...\(tapQueueRange.upperBound)")
+            }
+        }
+        return (mode, port, queues ?? 1)
+    }
+
+    public static func portDriver(_ driver: String?) throws -> PortDriver {
+        guard let driver else { return .afPacket }
+        guard let d = PortDriver(rawValue: driver) else {
+            throw ControlError.invalidField("driver", "driver \"\(driver)\" is not one of: af-packet, af-xdp")
+        }
+        return d
+    }
 
     /// [a-z0-9][a-z0-9-]{0,31}: safe in URLs, file names and log lines.
     public static func networkName(_ name: String, field: String = "name") throws {

@@ -20,6 +20,7 @@ public final class HostInterfaceService {
     public func add(_ request: AddInterfaceRequest) throws -> InterfaceInfo {
         try FieldRules.linkName(request.name, field: "name")
         try FieldRules.networkName(request.network, field: "network")
+        let driver = try FieldRules.portDriver(request.driver)
 
         // Cheap checks first, in the order a caller fixes them.
         if let existing = try store.hostInterface(named: request.name) {
@@ -44,11 +45,11 @@ public final class HostInterfaceService {
 
         // Record first, then open: if weftd dies in between, the reconciler
         // opens the interface from the record on start.
-        let record = try store.createHostInterface(name: request.name, network: network.name)
+        let record = try store.createHostInterface(name: request.name, network: network.name, driver: driver)
         let swIfIndex: UInt32
         do {
-            swIfIndex = try dataplane.addAfPacketInterface(hostIfName: record.name,
-                                                           bridgeDomain: UInt32(network.bridgeDomain))
+            swIfIndex = try dataplane.addLinkInterface(hostIfName: record.name, bridgeDomain: UInt32(network.bridgeDomain),
+                                                           driver: PortDriver(rawValue: record.driver) ?? .afPacket, sourceGuard: nil)
         } catch {
             do {
                 try store.deleteHostInterface(named: record.name)

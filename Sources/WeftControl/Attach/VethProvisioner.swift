@@ -14,6 +14,16 @@ public protocol VethProvisioner: AnyObject {
     func linkExists(_ name: String) -> Bool
     /// Whether `path` names a network namespace that can be entered.
     func netnsExists(_ path: String) -> Bool
+
+    /// TAP attachments: the device lives in the container, weftd holds its
+    /// queues (fds, owned by the caller). See NetnsWorker.createTap.
+    func createTap(_ spec: VethSpec, queues: Int) throws -> [Int32]
+    /// Takes over an existing (persistent) TAP after a restart.
+    func openTap(netnsPath: String, ifName: String, queues: Int) throws -> [Int32]
+    /// False when the namespace or the device is already gone.
+    func deleteTap(netnsPath: String, ifName: String) throws -> Bool
+    /// Whether link `ifName` exists inside `netnsPath`.
+    func containerLinkExists(netnsPath: String, ifName: String) -> Bool
 }
 
 extension NetnsWorker: VethProvisioner {}

@@ -20,6 +20,10 @@ public struct WeftConfig: Equatable, Sendable {
     public var natMaxSessions: Int
     /// Outside ports handed to dynamic NAT sessions.
     public var natPortRange: ClosedRange<Int>
+    /// How attachments that do not say are plugged in: veth or tap, and the
+    /// driver opening a veth's host end (af-packet or af-xdp).
+    public var defaultAttach: AttachMode = .veth
+    public var defaultDriver: PortDriver = .afPacket
 
     public static let natMaxSessionsRange = 16...16_777_216
 
@@ -64,6 +68,8 @@ public struct WeftConfig: Equatable, Sendable {
         case logLevel = "log_level"
         case natMaxSessions = "nat_max_sessions"
         case natPortRange = "nat_port_range"
+        case defaultAttach = "default_attach"
+        case defaultDriver = "default_driver"
     }
 
     /// Reads and validates a YAML file. Errors name the file and the key.
@@ -128,6 +134,16 @@ public struct WeftConfig: Equatable, Sendable {
                     throw fail("must be \"LOW-HIGH\" with 1024 <= LOW <= HIGH <= 65535, e.g. \"32768-65535\", got \(describe(value))")
                 }
                 config.natPortRange = range
+            case .defaultAttach:
+                guard let text = value as? String, let mode = AttachMode(rawValue: text) else {
+                    throw fail("must be one of \(AttachMode.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
+                }
+                config.defaultAttach = mode
+            case .defaultDriver:
+                guard let text = value as? String, let driver = PortDriver(rawValue: text) else {
+                    throw fail("must be one of \(PortDriver.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
+                }
+                config.defaultDriver = driver
             }
         }
         return config

@@ -32,11 +32,17 @@ public struct InterfaceInfo: Codable, Sendable, Equatable {
     public var txPackets: UInt64
     public var txBytes: UInt64
     public var drops: UInt64          // rx ring drops + tx failures
+    public var mode: String?          // driver mode: "tpacket-v2", "native"/"generic" (af-xdp), "vnet-hdr" (tap), ...
+    public var queues: Int?
+    public var rxRingSize: Int?       // frames
+    public var txRingSize: Int?
     public init(index: UInt32, name: String, driver: String, mac: String, mtu: Int, bridgeDomain: UInt32?, up: Bool,
-                rxPackets: UInt64, rxBytes: UInt64, txPackets: UInt64, txBytes: UInt64, drops: UInt64) {
+                rxPackets: UInt64, rxBytes: UInt64, txPackets: UInt64, txBytes: UInt64, drops: UInt64,
+                mode: String? = nil, queues: Int? = nil, rxRingSize: Int? = nil, txRingSize: Int? = nil) {
         self.index = index; self.name = name; self.driver = driver; self.mac = mac; self.mtu = mtu
         self.bridgeDomain = bridgeDomain; self.up = up; self.rxPackets = rxPackets; self.rxBytes = rxBytes
         self.txPackets = txPackets; self.txBytes = txBytes; self.drops = drops
+        self.mode = mode; self.queues = queues; self.rxRingSize = rxRingSize; self.txRingSize = txRingSize
     }
 }
 
@@ -100,6 +106,14 @@ public struct TracedPacketInfo: Codable, Sendable, Equatable {
     public init(id: UInt32, lines: [String]) { self.id = id; self.lines = lines }
 }
 
+/// Anti-spoofing of one interface: frames only from `mac`; IPv4 and ARP only
+/// from `ipv4` (host byte order) or 0.0.0.0.
+public struct SourceGuardSpec: Sendable, Equatable {
+    public var mac: [UInt8]
+    public var ipv4: UInt32
+    public init(mac: [UInt8], ipv4: UInt32) { self.mac = mac; self.ipv4 = ipv4 }
+}
+
 /// A static route as the dataplane takes it (host byte order).
 public struct StaticRoute: Sendable, Equatable, Hashable {
     public var prefix: UInt32
@@ -153,9 +167,20 @@ public protocol Dataplane: AnyObject {
     /// MACs are learned (further ones counted, not learned).
     func createBridgeDomain(id: UInt32, learnLimit: UInt32, macAgeSeconds: UInt32) throws
     func deleteBridgeDomain(id: UInt32) throws
-    /// Opens `hostIfName` with AF_PACKET and adds it to bridge domain `bridgeDomain`.
+    /// Opens link `hostIfName` (weftd's namespace) with `driver` (AF_PACKET
+    /// rings or an AF_XDP socket) and adds it to bridge domain `bridgeDomain`.
     /// Returns the new sw_if_index.
-    func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32
+    /// `sourceGuard`: the only source MAC (and IPv4/ARP source address) the
+    /// interface may send from, set in the same step as the interface joins
+    /// the domain (a container's attachment); nil for links carrying other
+    /// hosts' frames.
+    func addLinkInterface(hostIfName: String, bridgeDomain: UInt32, driver: PortDriver, sourceGuard: SourceGuardSpec?) throws -> UInt32
+    /// Adds a TAP port named `name` (the device itself lives in a container)
+    /// to bridge domain `bridgeDomain`, served through `queueFds`, which the
+    /// dataplane owns from now on (closed on failure and on removal).
+    /// `mac` is the device's. Returns the new sw_if_index.
+    func addTapInterface(name: String, bridgeDomain: UInt32, queueFds: [Int32], mac: [UInt8], mtu: Int,
+                         sourceGuard: SourceGuardSpec?) throws -> UInt32
     /// Closes the interface, flushes its MACs and removes it from its bridge domain.
     func removeInterface(hostIfName: String) throws
     /// Gives bridge domain `bridgeDomain` a gateway: a bridge-virtual
@@ -228,6 +253,26 @@ public protocol Dataplane: AnyObject {
     func traceAdd(node: String, count: Int) throws
     func traceShow() -> [TracedPacketInfo]
     func traceClear()
+
+    // Packet capture and replay (pcap): operator tools, not persisted.
+
+    /// Starts copying packets into `request.file` (already validated: absolute
+    /// path, counts in range). .notFound: unknown interface or node; .invalid:
+    /// bad filter, unwritable file, bad combination; .conflict: a capture runs.
+    func startCapture(_ request: CreateCaptureRequest) throws -> CaptureStatus
+    /// The running or last capture ("idle" when there was none).
+    func captureStatus() -> CaptureStatus
+    /// Stops the capture, writes what is buffered, closes the file and
+    /// returns the final status. .notFound when no capture is running.
+    func stopCapture() throws -> CaptureStatus
+    /// Replays `file` as interface "pcap-<name>" in bridge domain
+    /// `bridgeDomain` (of network `network`), `count` times (0 = loop), at
+    /// `rate` packets/s (0 = full speed). .invalid: unreadable or unsuitable
+    /// file; .notFound: no such bridge domain; .conflict: name taken, too many.
+    func addReplay(name: String, file: String, network: String, bridgeDomain: UInt32, mtu: Int, count: Int, rate: Int) throws -> ReplayInfo
+    func replays() -> [ReplayInfo]
+    /// .notFound when there is no such replay.
+    func removeReplay(name: String) throws
 }
 
 extension Dataplane {

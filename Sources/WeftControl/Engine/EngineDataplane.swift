@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CShims
 import Dispatch
 import WeftEngine
@@ -15,6 +18,8 @@ public struct EngineSettings: Sendable {
     public var pollMode: Worker.PollMode = .adaptive
     public var macTableCapacity = 1 << 16
     public var afPacket = AfPacketConfig()
+    /// AF_XDP ring sizes, attach mode (auto: native, then generic), zero-copy attempt.
+    public var afXdp = AfXdpConfig()
     /// AF_PACKET sockets kept ready (rings set up, unbound) so an attach
     /// does not wait for the kernel's ring setup.
     public var spareAfPacketSockets = 4
@@ -41,7 +46,16 @@ public final class EngineDataplane: Dataplane {
     public let worker: Worker
     let afInput: AfPacketInputNode
     let afOutput: AfPacketOutputNode
+    /// AF_XDP ports (the UMEM is `pool`'s arena) and their nodes: EngineDataplane+AfXdp.swift.
+    public let xdpPorts: AfXdpPorts
+    let xdpInput: AfXdpInputNode
+    let xdpOutput: AfXdpOutputNode
+    public let tapPorts = TapPorts()
+    let tapInput: TapInputNode
+    let tapOutput: TapOutputNode
     let bvi: BVINode
+    /// Capture and replay (pcap-input, pcap-output): operator tools, not persisted.
+    public let pcap = PcapFeature()
     /// Closes detached AF_PACKET sockets in the background, in order.
     private let ringCloser = DispatchQueue(label: "weft.af-packet.close")
 
@@ -56,6 +70,15 @@ public final class EngineDataplane: Dataplane {
         graph.register(ErrorDropNode())
         graph.register(afInput)
         graph.register(afOutput)
+        xdpPorts = AfXdpPorts(pool: pool, config: settings.afXdp)
+        xdpInput = AfXdpInputNode(ports: xdpPorts)
+        xdpOutput = AfXdpOutputNode(ports: xdpPorts)
+        graph.register(xdpInput)
+        graph.register(xdpOutput)
+        tapInput = TapInputNode(ports: tapPorts)
+        tapOutput = TapOutputNode(ports: tapPorts)
+        graph.register(tapInput)
+        graph.register(tapOutput)
         ip4 = try IP4Feature()
         bvi = BVINode(ip4: ip4)
         vxlan = VXLANFeature(ip4: ip4, l2: l2)
@@ -65,10 +88,13 @@ public final class EngineDataplane: Dataplane {
         vxlan.register(in: graph)
         nat.register(in: graph)
         graph.register(bvi)
+        pcap.register(in: graph)
         try graph.finalize()
         worker = Worker(graph: graph, cpu: settings.workerCPU, pollMode: settings.pollMode)
-        worker.setInputs([afInput])
+        worker.setInputs([afInput, xdpInput, tapInput, pcap.input])
         let l2 = self.l2, ip4 = self.ip4, nat = self.nat, afInput = self.afInput, graph = self.graph
+        let xdpInput = self.xdpInput
+        worker.addHousekeeping { _ in xdpInput.collectKernelDrops(graph) }
         worker.addHousekeeping { now in
             l2.age(now: now)
             ip4.age(now: now)
@@ -81,7 +107,10 @@ public final class EngineDataplane: Dataplane {
         afPorts.refillSpares()
         worker.start()
     }
-    public func stop() { if worker.isRunning { worker.stop() } }
+    public func stop() {
+        if worker.isRunning { worker.stop() }
+        xdpPorts.closeAll()  // no XDP program may stay on a link after weftd
+    }
 
     // MARK: configuration
 
@@ -113,7 +142,25 @@ public final class EngineDataplane: Dataplane {
         }
     }
 
-    public func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32 {
+    public func addLinkInterface(hostIfName: String, bridgeDomain: UInt32, driver: PortDriver,
+                                 sourceGuard: SourceGuardSpec?) throws -> UInt32 {
+        switch driver {
+        case .afPacket: return try addAfPacketInterface(hostIfName: hostIfName, bridgeDomain: bridgeDomain, sourceGuard: sourceGuard)
+        case .afXdp:
+            let i = try addAfXdpInterface(hostIfName: hostIfName, bridgeDomain: bridgeDomain)
+            // (Its own barrier: the AF_XDP socket is polled from the moment it is
+            // added, so a frame may pass unguarded in between; see docs/af-xdp.md.)
+            if let sourceGuard { worker.withBarrier { applySourceGuard(i, sourceGuard) } }
+            return i
+        }
+    }
+
+    /// Under the barrier.
+    private func applySourceGuard(_ i: UInt32, _ spec: SourceGuardSpec) {
+        l2.sourceGuard.set(i, mac: MACAddress.value(spec.mac), ipv4: spec.ipv4)
+    }
+
+    func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32, sourceGuard: SourceGuardSpec? = nil) throws -> UInt32 {
         guard interfaceTable.index(named: hostIfName) == nil else { throw DataplaneError.conflict("interface \(hostIfName) is already in the dataplane") }
         guard l2.domains.isValid(bridgeDomain), l2.domains.exists[Int(bridgeDomain)] else {
             throw DataplaneError.notFound("bridge domain \(bridgeDomain) does not exist")
@@ -125,7 +172,9 @@ public final class EngineDataplane: Dataplane {
         let index: UInt32? = worker.withBarrier {
             guard let i = interfaceTable.add(name: hostIfName, driver: "af-packet", mac: mac, mtu: mtu,
                                          outputNode: afOutput.index, driverInstance: slot) else { return nil }
+            describeAfPacket(i, slot: slot)
             guard l2.attach(i, to: bridgeDomain, interfaces: interfaceTable) else { interfaceTable.remove(i); return nil }
+            if let sourceGuard { applySourceGuard(i, sourceGuard) }
             afPorts.activate(slot, swIfIndex: i)
             return i
         }
@@ -136,8 +185,56 @@ public final class EngineDataplane: Dataplane {
         return index
     }
 
+    /// `show interfaces` details of an AF_PACKET port: ring version and sizes in frames.
+    private func describeAfPacket(_ i: UInt32, slot: Int32) {
+        let ring = afPorts.ports[Int(slot)].ring
+        let rxFrames = ring.version == 3 ? Int(ring.rx_block_count) : Int(ring.rx_frame_count)
+        interfaceTable.setDetails(i, mode: ring.version == 3 ? "tpacket-v3 (\(ring.rx_block_count) blocks)" : "tpacket-v2",
+                                  queues: 1, rxRingSize: ring.version == 3 ? Int(ring.rx_block_count * ring.rx_block_size) / 2048 : rxFrames,
+                                  txRingSize: Int(ring.tx_frame_count))
+    }
+
+    public func addTapInterface(name: String, bridgeDomain: UInt32, queueFds: [Int32], mac: [UInt8], mtu: Int,
+                                sourceGuard: SourceGuardSpec?) throws -> UInt32 {
+        guard interfaceTable.index(named: name) == nil else {
+            queueFds.forEach { _ = Glibc.close($0) }
+            throw DataplaneError.conflict("interface \(name) is already in the dataplane")
+        }
+        guard l2.domains.isValid(bridgeDomain), l2.domains.exists[Int(bridgeDomain)] else {
+            queueFds.forEach { _ = Glibc.close($0) }
+            throw DataplaneError.notFound("bridge domain \(bridgeDomain) does not exist")
+        }
+        let slot: Int32
+        do { slot = try tapPorts.add(queueFds: queueFds) } catch { throw DataplaneError.invalid("\(error)") }
+        let index: UInt32? = worker.withBarrier {
+            guard let i = interfaceTable.add(name: name, driver: "tap", mac: mac, mtu: mtu,
+                                             outputNode: tapOutput.index, driverInstance: slot) else { return nil }
+            guard l2.attach(i, to: bridgeDomain, interfaces: interfaceTable) else { interfaceTable.remove(i); return nil }
+            interfaceTable.setDetails(i, mode: "vnet-hdr csum-offload", queues: queueFds.count, rxRingSize: 0, txRingSize: 0)
+            if let sourceGuard { applySourceGuard(i, sourceGuard) }
+            tapPorts.activate(slot, swIfIndex: i)
+            return i
+        }
+        guard let index else {
+            tapPorts.detach(slot).forEach { _ = Glibc.close($0) }
+            throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full")
+        }
+        return index
+    }
+
     public func removeInterface(hostIfName: String) throws {
         guard let i = interfaceTable.index(named: hostIfName) else { throw DataplaneError.notFound("interface \(hostIfName) is not in the dataplane") }
+        if interfaceTable.descriptions[Int(i)]?.driver == "af-xdp" { return removeAfXdpInterface(i) }
+        if interfaceTable.descriptions[Int(i)]?.driver == "tap" {
+            let fds: [Int32] = worker.withBarrier {
+                let slot = interfaceTable.driverInstance[Int(i)]
+                l2.detach(i, interfaces: interfaceTable)
+                interfaceTable.remove(i)
+                return slot >= 0 ? tapPorts.detach(slot) : []
+            }
+            fds.forEach { _ = Glibc.close($0) }
+            return
+        }
         var ring: weft_afp_ring? = worker.withBarrier {
             let slot = interfaceTable.driverInstance[Int(i)]
             l2.detach(i, interfaces: interfaceTable)
@@ -167,6 +264,7 @@ public final class EngineDataplane: Dataplane {
         let failure: DataplaneError? = worker.withBarrier {
             guard let i = interfaceTable.add(name: hostIfName, driver: "af-packet", mac: mac, mtu: mtu,
                                              outputNode: afOutput.index, driverInstance: slot) else { return .conflict("interface table is full") }
+            describeAfPacket(i, slot: slot)
             do {
                 try ip4.setAddress(address, prefixLength: prefixLength, interface: i, mac: MACAddress.value(mac))
                 if let gateway {
@@ -402,7 +500,10 @@ public final class EngineDataplane: Dataplane {
                                      bridgeDomain: bd == InterfaceTable.noBridgeDomain ? nil : bd, up: interfaceTable.up[Int(i)],
                                      rxPackets: interfaceTable.rxPackets[Int(i)], rxBytes: interfaceTable.rxBytes[Int(i)],
                                      txPackets: interfaceTable.txPackets[Int(i)], txBytes: interfaceTable.txBytes[Int(i)],
-                                     drops: interfaceTable.drops[Int(i)])
+                                     drops: interfaceTable.drops[Int(i)],
+                                     mode: d.mode.isEmpty ? nil : d.mode, queues: d.queues == 0 ? nil : d.queues,
+                                     rxRingSize: d.rxRingSize == 0 ? nil : d.rxRingSize,
+                                     txRingSize: d.txRingSize == 0 ? nil : d.txRingSize)
             }
         }
     }

@@ -5,6 +5,7 @@
 // thread remembers its home netns (weftd's) and returns to it after every
 // job, error or not.
 import CNetlink
+import CShims
 import Dispatch
 import Foundation
 #if canImport(Glibc)
@@ -73,6 +74,88 @@ public final class NetnsWorker: @unchecked Sendable {
             defer { close(fd) }
             return try Self.inside(fd, label: netnsPath, home: home) { try call { weft_link_ifindex(ifName, $0, $1) } > 0 }
         }) ?? false
+    }
+
+    // MARK: TAP attachments
+
+    /// Creates TAP device `spec.containerIfName` inside `spec.netnsPath`
+    /// (no veth: weftd holds the device's `queues` queues and serves it
+    /// directly) and configures it as a veth's container end would be: MAC,
+    /// MTU, address, default route, up. The device is persistent, so it
+    /// outlives a weftd restart; `openTap` takes it over again. Returns the
+    /// queue fds, owned by the caller. All or nothing.
+    public func createTap(_ spec: VethSpec, queues: Int) throws -> [Int32] {
+        try spec.validate()
+        return try queue.sync { home in
+            let nsfd = try call { weft_netns_open(spec.netnsPath, $0, $1) }
+            defer { close(nsfd) }
+            return try Self.inside(nsfd, label: spec.netnsPath, home: home) { () throws -> [Int32] in
+                if (try? call({ weft_link_ifindex(spec.containerIfName, $0, $1) })) != nil {
+                    throw NetnsError(errno: EEXIST, message: "creating tap \(spec.containerIfName) in \(spec.netnsPath): a link of that name already exists there")
+                }
+                let fds = try Self.openTapQueues(spec.containerIfName, queues: queues, persist: true)
+                do {
+                    try call { weft_ipv6_disable(spec.containerIfName, $0, $1) }
+                    let index = try call { weft_link_configure(spec.containerIfName, nil, spec.mac, Int32(spec.mtu), 1, $0, $1) }
+                    try call { weft_link_configure("lo", nil, nil, 0, 1, $0, $1) }
+                    try call { weft_addr_add_ipv4(spec.containerIfName, index, spec.address, Int32(spec.prefixLength), $0, $1) }
+                    if let gw = spec.gateway {
+                        do {
+                            try call { weft_route_add_default_ipv4(spec.containerIfName, index, gw, $0, $1) }
+                        } catch let e as NetnsError where e.errno == EEXIST && spec.gatewayIfNoDefault {
+                            // The container already routes by default elsewhere: keep that.
+                        }
+                    }
+                    return fds
+                } catch {
+                    _ = weft_tap_unpersist(fds[0])
+                    fds.forEach { close($0) }
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Takes over the queues of TAP `ifName`, which already exists in
+    /// `netnsPath` (a weftd restart). The caller owns the fds.
+    public func openTap(netnsPath: String, ifName: String, queues: Int) throws -> [Int32] {
+        try validateIfName(ifName, field: "ifName")
+        return try queue.sync { home in
+            let nsfd = try call { weft_netns_open(netnsPath, $0, $1) }
+            defer { close(nsfd) }
+            return try Self.inside(nsfd, label: netnsPath, home: home) {
+                _ = try call { weft_link_ifindex(ifName, $0, $1) }
+                return try Self.openTapQueues(ifName, queues: queues, persist: true)
+            }
+        }
+    }
+
+    /// Deletes TAP `ifName` in `netnsPath`. False when the namespace or the
+    /// device is already gone.
+    public func deleteTap(netnsPath: String, ifName: String) throws -> Bool {
+        try validateIfName(ifName, field: "ifName")
+        guard netnsExists(netnsPath) else { return false }
+        return try queue.sync { home in
+            let nsfd = try call { weft_netns_open(netnsPath, $0, $1) }
+            defer { close(nsfd) }
+            return try Self.inside(nsfd, label: netnsPath, home: home) {
+                do {
+                    try call { weft_link_delete(ifName, $0, $1) }
+                    return true
+                } catch let e as NetnsError where e.errno == ENODEV {
+                    return false
+                }
+            }
+        }
+    }
+
+    /// On the dedicated thread, inside the target namespace.
+    private static func openTapQueues(_ name: String, queues: Int, persist: Bool) throws -> [Int32] {
+        var fds = [Int32](repeating: -1, count: max(1, queues))
+        try fds.withUnsafeMutableBufferPointer { buf in
+            _ = try call { weft_tap_open(name, Int32(queues), persist ? 1 : 0, buf.baseAddress!, $0, $1) }
+        }
+        return fds
     }
 
     /// Finishes queued jobs, stops the thread. Later calls throw ESHUTDOWN.

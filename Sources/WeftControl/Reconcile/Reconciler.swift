@@ -141,7 +141,7 @@ public final class Reconciler {
         guard provisioner.netnsExists(attachment.netns) else {
             // The container is gone (its namespace with it), so nobody will
             // ever detach it: free the address and drop any host end left.
-            if try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
+            if !attachment.isTap, try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
                 log.info("restore \(name): removed leftover veth \(attachment.hostIfName)")
             }
             try store.deleteAttachment(containerId: attachment.containerId, ifName: attachment.ifName)
@@ -154,12 +154,29 @@ public final class Reconciler {
             throw ControlError(.internal, code: "network_not_restored",
                                message: "bridge domain of network \(attachment.network) could not be created")
         }
+        if attachment.isTap {
+            // The TAP is persistent: it outlived weftd inside the container.
+            // Take its queues over, or make it again if it is gone.
+            let spec = try AttachmentService.vethSpec(for: attachment)
+            let survived = provisioner.containerLinkExists(netnsPath: attachment.netns, ifName: attachment.ifName)
+            let fds = survived
+                ? try provisioner.openTap(netnsPath: attachment.netns, ifName: attachment.ifName, queues: attachment.queues)
+                : try provisioner.createTap(spec, queues: attachment.queues)
+            _ = try dataplane.addTapInterface(name: attachment.hostIfName, bridgeDomain: bridgeDomain, queueFds: fds,
+                                              mac: spec.mac, mtu: attachment.mtu,
+                                              sourceGuard: try AttachmentService.sourceGuard(for: attachment))
+            if survived { report.interfacesReopened.append(name) } else { report.vethsRecreated.append(name) }
+            log.debug("restore \(name): tap \(attachment.ifName) in \(attachment.netns) \(survived ? "taken over" : "recreated")")
+            return
+        }
         let vethSurvived = provisioner.linkExists(attachment.hostIfName)
         if !vethSurvived {
             _ = try provisioner.createVeth(AttachmentService.vethSpec(for: attachment))
             log.info("restore \(name): recreated veth \(attachment.hostIfName) in \(attachment.netns)")
         }
-        let swIfIndex = try dataplane.addAfPacketInterface(hostIfName: attachment.hostIfName, bridgeDomain: bridgeDomain)
+        let swIfIndex = try dataplane.addLinkInterface(hostIfName: attachment.hostIfName, bridgeDomain: bridgeDomain,
+                                                  driver: PortDriver(rawValue: attachment.driver) ?? .afPacket,
+                                                  sourceGuard: try AttachmentService.sourceGuard(for: attachment))
         if vethSurvived {
             report.interfacesReopened.append(name)
         } else {
@@ -182,8 +199,10 @@ public final class Reconciler {
             throw ControlError(.internal, code: "network_not_restored",
                                message: "bridge domain of network \(hostInterface.network) could not be created")
         }
-        let swIfIndex = try dataplane.addAfPacketInterface(hostIfName: hostInterface.name, bridgeDomain: bridgeDomain)
+        let swIfIndex = try dataplane.addLinkInterface(hostIfName: hostInterface.name, bridgeDomain: bridgeDomain,
+                                                  driver: PortDriver(rawValue: hostInterface.driver) ?? .afPacket, sourceGuard: nil)
         report.hostInterfacesReopened.append(hostInterface.name)
         log.debug("restore host interface \(hostInterface.name): sw_if_index \(swIfIndex) in bridge domain \(bridgeDomain)")
     }
 }
+

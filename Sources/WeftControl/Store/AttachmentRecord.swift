@@ -23,14 +23,28 @@ public struct AttachmentRecord: Codable, Equatable, Sendable, FetchableRecord, P
     /// "weft": the address is a lease of weftd's IPAM (a `leases` row);
     /// "external": the caller supplied it and owns it (no lease row).
     public var ipam: String
+    /// "veth" (a veth pair; the host end, `hostIfName`, opened with `driver`)
+    /// or "tap" (a TAP device named `ifName` inside the container; weftd holds
+    /// its queues, and `hostIfName` is only the dataplane interface's name).
+    public var attach: String
+    /// "af-packet" or "af-xdp" for veth attachments; "tap" for tap ones.
+    public var driver: String
+    /// TAP queues weftd holds (tap attachments; 1 for veth ones).
+    public var queues: Int
+    /// Whether l2-input drops frames not from the container's MAC and address.
+    public var sourceGuard: Bool
 
     public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String, mac: String,
                 address: String, prefixLength: Int, mtu: Int, createdAt: Date, gateway: String? = nil,
-                ipam: String = "weft") {
+                ipam: String = "weft", attach: String = AttachMode.veth.rawValue, driver: String = PortDriver.afPacket.rawValue,
+                queues: Int = 1, sourceGuard: Bool = true) {
         self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
         self.hostIfName = hostIfName; self.mac = mac; self.address = address; self.prefixLength = prefixLength
         self.mtu = mtu; self.createdAt = createdAt; self.gateway = gateway; self.ipam = ipam
+        self.attach = attach; self.driver = driver; self.queues = queues; self.sourceGuard = sourceGuard
     }
+
+    public var isTap: Bool { attach == AttachMode.tap.rawValue }
 
     /// Whether weftd's IPAM leased the address (and so releases it on detach).
     public var ownsLease: Bool { ipam != "external" }

@@ -13,8 +13,10 @@ public struct HostInterfaceRecord: Codable, Equatable, Sendable, FetchableRecord
     public var name: String            // kernel link name in weftd's namespace
     public var network: String
     public var createdAt: Date
+    /// "af-packet" or "af-xdp" (PortDriver).
+    public var driver: String
 
-    public init(name: String, network: String, createdAt: Date) {
-        self.name = name; self.network = network; self.createdAt = createdAt
+    public init(name: String, network: String, createdAt: Date, driver: String = PortDriver.afPacket.rawValue) {
+        self.name = name; self.network = network; self.createdAt = createdAt; self.driver = driver
     }
 }

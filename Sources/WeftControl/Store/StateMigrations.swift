@@ -130,6 +130,21 @@ enum StateMigrations {
                 t.column("exclude", .text).notNull()       // comma-separated CIDRs
             }
         }
+        migrator.registerMigration("v8-io-drivers") { db in
+            // How the dataplane opens a host interface: af-packet or af-xdp.
+            try db.alter(table: "host_interfaces") { t in
+                t.add(column: "driver", .text).notNull().defaults(to: "af-packet")
+            }
+            // attach: "veth" (a veth pair, the host end opened with `driver`)
+            // or "tap" (a TAP device weftd creates in the container; no veth).
+            try db.alter(table: "attachments") { t in
+                t.add(column: "attach", .text).notNull().defaults(to: "veth")
+                t.add(column: "driver", .text).notNull().defaults(to: "af-packet")
+                t.add(column: "queues", .integer).notNull().defaults(to: 1)
+                // Anti-spoofing: the container sends only from its own MAC and address.
+                t.add(column: "source_guard", .boolean).notNull().defaults(to: true)
+            }
+        }
         return migrator
     }
 }

@@ -15,7 +15,7 @@ extension StateStore {
     /// Records that link `name` belongs to `network`. Refuses, in the same
     /// transaction as the insert, a name already recorded or used as an
     /// attachment's host veth, and an unknown network.
-    public func createHostInterface(name: String, network networkName: String,
+    public func createHostInterface(name: String, network networkName: String, driver: PortDriver = .afPacket,
                                     createdAt: Date = Date()) throws -> HostInterfaceRecord {
         try database.write { db in
             if let existing = try HostInterfaceRecord.fetchOne(db, key: name) {
@@ -28,7 +28,7 @@ extension StateStore {
                 throw ControlError(.notFound, code: "network_not_found",
                                    message: "network \"\(networkName)\" does not exist; create it first", field: "network")
             }
-            let record = HostInterfaceRecord(name: name, network: networkName, createdAt: createdAt)
+            let record = HostInterfaceRecord(name: name, network: networkName, createdAt: createdAt, driver: driver.rawValue)
             try record.insert(db)
             return record
         }

@@ -50,6 +50,11 @@ public final class Graph {
     /// Coarse clock for table ageing, in seconds; the worker loop advances it.
     public var nowSeconds: UInt32 = 0
 
+    /// Node whose incoming vectors `capture` copies, -1 when no capture runs.
+    /// Both change only under the worker barrier (`setCapture`).
+    public private(set) var captureNode: Int32 = -1
+    public private(set) var capture: PacketCapture?
+
     public init(pool: BufferPool, interfaces: InterfaceTable, frameCapacity: Int = 512, traceCapacity: Int = 4096) {
         self.pool = pool
         buffers = WorkerBuffers(pool: pool)
@@ -214,6 +219,9 @@ public final class Graph {
             let n = Int(frameCount[f])
             if n > 0 {
                 let node = nodes[target]
+                if _slowPath(Int32(truncatingIfNeeded: target) == captureNode) {
+                    capture.unsafelyUnwrapped.record(self, frameData + f * Graph.vectorSize, n)
+                }
                 let t0 = weft_rdtsc()
                 node.process(self, frameData + f * Graph.vectorSize, n)
                 statClocks[target] &+= weft_rdtsc() &- t0
@@ -223,6 +231,13 @@ public final class Graph {
             freeFrames[freeFrameCount] = Int32(f)
             freeFrameCount += 1
         }
+    }
+
+    /// Starts (or, with nil, ends) copying the vectors entering `node` into
+    /// `capture`. Call with the worker parked or not running.
+    public func setCapture(_ capture: PacketCapture?, node: Int32) {
+        self.capture = capture
+        captureNode = capture == nil ? -1 : node
     }
 
     /// Polls input node `node` once and records its runtime statistics.

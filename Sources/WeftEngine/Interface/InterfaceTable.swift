@@ -29,6 +29,16 @@ public final class InterfaceTable {
         public var driver: String
         public var mac: [UInt8]
         public var mtu: Int
+        /// Driver specifics for `show interfaces`: how the port runs
+        /// ("tpacket-v2", "native", "generic", "vnet-hdr", "replay loop"...),
+        /// its queues and its rx/tx ring sizes in frames (0 = not applicable).
+        public var mode = ""
+        public var queues = 0
+        public var rxRingSize = 0
+        public var txRingSize = 0
+        public init(name: String, driver: String, mac: [UInt8], mtu: Int) {
+            self.name = name; self.driver = driver; self.mac = mac; self.mtu = mtu
+        }
     }
     public private(set) var descriptions: [Description?] = []
 
@@ -73,6 +83,15 @@ public final class InterfaceTable {
         self.mtu[i] = UInt16(clamping: mtu)
         for c in [rxPackets, rxBytes, txPackets, txBytes, drops] { c[i] = 0 }
         return UInt32(i)
+    }
+
+    /// Records how a driver runs interface `index` (control thread, under the barrier).
+    public func setDetails(_ index: UInt32, mode: String, queues: Int, rxRingSize: Int, txRingSize: Int) {
+        guard Int(index) < descriptions.count, descriptions[Int(index)] != nil else { return }
+        descriptions[Int(index)]!.mode = mode
+        descriptions[Int(index)]!.queues = queues
+        descriptions[Int(index)]!.rxRingSize = rxRingSize
+        descriptions[Int(index)]!.txRingSize = txRingSize
     }
 
     public func remove(_ index: UInt32) {

@@ -2,9 +2,11 @@ import WeftEngine
 import WeftPacket
 
 /// l2-input: puts the frame into its receive interface's bridge domain and
-/// rejects frames that no switch may forward.
+/// rejects frames that no switch may forward, and, on a guarded interface
+/// (a container's), frames not from the container's own MAC or, for IPv4
+/// and ARP, its own address (SourceGuardTable).
 ///
-/// Uses: rxInterface, l2Offset. Sets: bridgeDomain.
+/// Uses: rxInterface, l2Offset, length. Sets: bridgeDomain.
 public final class L2InputNode: GraphNode {
     public enum Next: String, NodeNext {
         case learn = "l2-learn"
@@ -15,10 +17,18 @@ public final class L2InputNode: GraphNode {
     public enum Error: String, NodeError {
         case sourceMulticast = "source-multicast"
         case bridgeDomainDown = "bridge-domain-missing"
+        case spoofedMAC = "spoofed-mac"
+        case spoofedIPv4 = "spoofed-ip4"
+        case spoofedARP = "spoofed-arp"
+        case guardedVLAN = "guarded-vlan"
         public var help: String {
             switch self {
             case .sourceMulticast: return "source MAC is multicast or broadcast"
             case .bridgeDomainDown: return "interface's bridge domain does not exist"
+            case .spoofedMAC: return "container frames from a MAC not its own"
+            case .spoofedIPv4: return "container IPv4 packets from an address not its own"
+            case .spoofedARP: return "container ARP claiming an address not its own"
+            case .guardedVLAN: return "VLAN-tagged frames from a container (not allowed: the tag would hide the addresses)"
             }
         }
     }
@@ -26,11 +36,14 @@ public final class L2InputNode: GraphNode {
     public static let registration = NodeRegistration(name: "l2-input", next: Next.self, errors: Error.self)
 
     let domains: BridgeDomainTable
+    let sourceGuard: SourceGuardTable
     var toLearn = Int32(0), toFwd = Int32(0)
     var errSourceMulticast = UInt32(0), errNoDomain = UInt32(0)
+    var errSpoofedMAC = UInt32(0), errSpoofedIPv4 = UInt32(0), errSpoofedARP = UInt32(0), errVLAN = UInt32(0)
 
-    public init(domains: BridgeDomainTable) {
+    public init(domains: BridgeDomainTable, sourceGuard: SourceGuardTable = SourceGuardTable()) {
         self.domains = domains
+        self.sourceGuard = sourceGuard
         super.init(registration: Self.registration)
     }
 
@@ -39,6 +52,34 @@ public final class L2InputNode: GraphNode {
         toFwd = nextIndex(Next.fwd)
         errSourceMulticast = errorIndex(Error.sourceMulticast)
         errNoDomain = errorIndex(Error.bridgeDomainDown)
+        errSpoofedMAC = errorIndex(Error.spoofedMAC)
+        errSpoofedIPv4 = errorIndex(Error.spoofedIPv4)
+        errSpoofedARP = errorIndex(Error.spoofedARP)
+        errVLAN = errorIndex(Error.guardedVLAN)
+    }
+
+    /// The counter a guarded frame violates, or nil when it may pass. IPv4 from
+    /// 0.0.0.0 (DHCP) and ARP from 0.0.0.0 (probes, RFC 5227) are allowed.
+    @inline(__always)
+    private func violation(_ p: UnsafeMutableRawPointer, length: Int, allowedMAC: UInt64, allowedIPv4: UInt32) -> UInt32? {
+        if Ethernet.source(p) != allowedMAC { return errSpoofedMAC }
+        let type = Ethernet.u16(p, 12)
+        if type == Ethernet.typeIPv4 {
+            guard allowedIPv4 != 0 else { return nil }
+            guard length >= Ethernet.headerLength + 20 else { return errSpoofedIPv4 }
+            let src = UInt32(bigEndian: (p + Ethernet.headerLength + 12).loadUnaligned(as: UInt32.self))
+            return src == allowedIPv4 || src == 0 ? nil : errSpoofedIPv4
+        }
+        if type == Ethernet.typeARP {
+            guard allowedIPv4 != 0 else { return nil }
+            // Sender hardware address (offset 8) and sender protocol address (offset 14) of the ARP body.
+            guard length >= Ethernet.headerLength + 28 else { return errSpoofedARP }
+            let sha = Ethernet.mac(at: p + Ethernet.headerLength + 8)
+            let spa = UInt32(bigEndian: (p + Ethernet.headerLength + 14).loadUnaligned(as: UInt32.self))
+            return sha == allowedMAC && (spa == allowedIPv4 || spa == 0) ? nil : errSpoofedARP
+        }
+        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ { return errVLAN }
+        return nil
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -46,6 +87,7 @@ public final class L2InputNode: GraphNode {
         let ifBD = graph.interfaces.bridgeDomain
         let exists = domains.exists
         let learning = domains.learning
+        let guardMAC = sourceGuard.mac, guardIPv4 = sourceGuard.ipv4
         let tracing = graph.trace.enabled
         var toLearnCursor = NextCursor(to: toLearn)
         defer { graph.close(&toLearnCursor) }
@@ -56,6 +98,13 @@ public final class L2InputNode: GraphNode {
             let p = graph.data(bi) + Int(m.pointee.l2Offset)
             if _slowPath(p.load(fromByteOffset: 6, as: UInt8.self) & 1 == 1) { graph.drop(bi, error: errSourceMulticast); continue }
             if _slowPath(!exists[Int(bd)]) { graph.drop(bi, error: errNoDomain); continue }
+            let rx = Int(m.pointee.rxInterface)
+            if guardMAC[rx] != 0,
+               let error = violation(p, length: Int(m.pointee.length) &- (Int(m.pointee.l2Offset) &- Int(m.pointee.dataOffset)),
+                                     allowedMAC: guardMAC[rx], allowedIPv4: guardIPv4[rx]) {
+                graph.drop(bi, error: error)
+                continue
+            }
             m.pointee.bridgeDomain = bd
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bd), b: UInt64(m.pointee.rxInterface)) }
             if learning[Int(bd)] { graph.put(bi, &toLearnCursor) } else { graph.enqueue(bi, to: toFwd) }

@@ -1,0 +1,76 @@
+import CShims
+import WeftEngine
+import WeftPacket
+
+/// tap-output: writes each frame to its interface's first TAP queue with one
+/// write(2), the virtio-net header put in the headroom just before the frame
+/// (no copy on our side). Partial checksums (from a veth or TAP sender) are
+/// completed first, so the header always says "checksum complete".
+///
+/// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending).
+public final class TapOutputNode: GraphNode {
+    public enum Error: String, NodeError {
+        case notTap = "not-tap"
+        case noHeadroom = "no-headroom"
+        case writeFailed = "write-failed"
+        public var help: String {
+            switch self {
+            case .notTap: return "transmit interface has no tap port"
+            case .noHeadroom: return "frames with less than 10 bytes of headroom for the virtio-net header"
+            case .writeFailed: return "write(2) to the TAP queue failed (device down or gone)"
+            }
+        }
+    }
+
+    public static let registration = NodeRegistration(name: "tap-output", next: NoNext.self, errors: Error.self)
+
+    let ports: TapPorts
+    var errNotTap = UInt32(0), errHeadroom = UInt32(0), errWrite = UInt32(0)
+
+    public init(ports: TapPorts) {
+        self.ports = ports
+        super.init(registration: Self.registration)
+    }
+
+    public override func didResolve(_ graph: Graph) {
+        errNotTap = errorIndex(Error.notTap)
+        errHeadroom = errorIndex(Error.noHeadroom)
+        errWrite = errorIndex(Error.writeFailed)
+    }
+
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+        let md = graph.metadata
+        let instance = graph.interfaces.driverInstance
+        let txPackets = graph.interfaces.txPackets
+        let txBytes = graph.interfaces.txBytes
+        let drops = graph.interfaces.drops
+        let tracing = graph.trace.enabled
+        let hdrLength = Int(WEFT_VNET_HDR_LEN)
+        for i in 0..<count {
+            let bi = vector[i]
+            let m = md + Int(bi)
+            let tx = Int(m.pointee.txInterface)
+            let slot = instance[tx]
+            if _slowPath(slot < 0) { graph.count(errNotTap); drops[tx] &+= 1; continue }
+            let port = ports.ports + Int(slot)
+            if _slowPath(!port.pointee.active) { graph.count(errNotTap); drops[tx] &+= 1; continue }
+            let offset = Int(m.pointee.dataOffset)
+            if _slowPath(offset < hdrLength) { graph.count(errHeadroom); drops[tx] &+= 1; continue }
+            let frame = graph.data(bi) + offset
+            let len = Int(m.pointee.length)
+            if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { Checksum.completeEthernetL4(frame: frame, length: len) }
+            // virtio_net_hdr: no flags, no GSO, all fields zero.
+            let hdr = frame - hdrLength
+            hdr.storeBytes(of: UInt64(0), as: UInt64.self)
+            (hdr + 8).storeBytes(of: UInt16(0), as: UInt16.self)
+            let n = weft_fd_write(port.pointee.fd(0), hdr, len &+ hdrLength)
+            if _slowPath(n < 0) { graph.count(errWrite); drops[tx] &+= 1; continue }
+            txPackets[tx] &+= 1
+            txBytes[tx] &+= UInt64(len)
+            if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
+        }
+        graph.buffers.free(vector, count: count)
+    }
+
+    public override func formatTrace(_ r: TraceRecord) -> String { "tap-output: sw_if_index \(r.a), \(r.b) bytes" }
+}
