@@ -7,7 +7,7 @@ import WeftIO
 /// first one) and closing it (RCU waits in the kernel) happen outside the
 /// worker barrier; only the table edits and the buffer reclaim stop forwarding.
 extension EngineDataplane {
-    func addAfXdpInterface(hostIfName: String, bridgeDomain: UInt32) throws -> UInt32 {
+    func addAfXdpInterface(hostIfName: String, bridgeDomain: UInt32, sourceGuard: SourceGuardSpec? = nil) throws -> UInt32 {
         guard interfaceTable.index(named: hostIfName) == nil else { throw DataplaneError.conflict("interface \(hostIfName) is already in the dataplane") }
         guard l2.domains.isValid(bridgeDomain), l2.domains.exists[Int(bridgeDomain)] else {
             throw DataplaneError.notFound("bridge domain \(bridgeDomain) does not exist")
@@ -22,6 +22,7 @@ extension EngineDataplane {
             interfaceTable.setDetails(i, mode: xdpPorts.modeDescription(slot), queues: 1,
                                       rxRingSize: Int(x.rx_size), txRingSize: Int(x.tx_size))
             guard l2.attach(i, to: bridgeDomain, interfaces: interfaceTable) else { interfaceTable.remove(i); return nil }
+            if let sourceGuard { applySourceGuard(i, sourceGuard) }
             xdpPorts.activate(slot, swIfIndex: i)
             return i
         }

@@ -146,17 +146,12 @@ public final class EngineDataplane: Dataplane {
                                  sourceGuard: SourceGuardSpec?) throws -> UInt32 {
         switch driver {
         case .afPacket: return try addAfPacketInterface(hostIfName: hostIfName, bridgeDomain: bridgeDomain, sourceGuard: sourceGuard)
-        case .afXdp:
-            let i = try addAfXdpInterface(hostIfName: hostIfName, bridgeDomain: bridgeDomain)
-            // (Its own barrier: the AF_XDP socket is polled from the moment it is
-            // added, so a frame may pass unguarded in between; see docs/af-xdp.md.)
-            if let sourceGuard { worker.withBarrier { applySourceGuard(i, sourceGuard) } }
-            return i
+        case .afXdp: return try addAfXdpInterface(hostIfName: hostIfName, bridgeDomain: bridgeDomain, sourceGuard: sourceGuard)
         }
     }
 
-    /// Under the barrier.
-    private func applySourceGuard(_ i: UInt32, _ spec: SourceGuardSpec) {
+    /// Under the barrier, in the same one as the interface joins its domain.
+    func applySourceGuard(_ i: UInt32, _ spec: SourceGuardSpec) {
         l2.sourceGuard.set(i, mac: MACAddress.value(spec.mac), ipv4: spec.ipv4)
     }
 
