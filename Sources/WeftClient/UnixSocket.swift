@@ -68,10 +68,16 @@ public enum UnixSocket {
 
     /// Reads until the peer closes the connection.
     public static func readToEnd(_ fd: Int32, limit: Int = 64 << 20) throws -> [UInt8] {
+        try read(fd, limit: limit) { _ in false }
+    }
+
+    /// Reads until `isComplete` says the bytes so far are a whole message, or
+    /// the peer closes the connection.
+    public static func read(_ fd: Int32, limit: Int = 64 << 20, until isComplete: ([UInt8]) -> Bool) throws -> [UInt8] {
         var data: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw Failure(operation: "read", errno: errno)
@@ -79,6 +85,7 @@ public enum UnixSocket {
             if count == 0 { return data }
             data.append(contentsOf: chunk[0..<count])
             if data.count > limit { throw Failure(operation: "read (response larger than \(limit) bytes)", errno: EMSGSIZE) }
+            if isComplete(data) { return data }
         }
     }
 }
