@@ -13,6 +13,13 @@
 //   "attach":  "veth" (default) or "tap": a TAP device weftd serves itself
 //   "driver":  how weftd opens a veth's host end: "af-packet" (default) or "af-xdp"
 //   "queues":  TAP queues, 1-8 (tap only)
+//
+// Capabilities (runtimeConfig): "portMappings" (published by weftd's NAT44)
+// and "bandwidth" ({ingressRate, ingressBurst, egressRate, egressBurst},
+// bits/s and bits, enforced by weftd's dataplane policers; the reference
+// bandwidth plugin's qdiscs cannot work behind weftd, see docs/bandwidth.md).
+
+import WeftClient
 
 public struct NetConf: Sendable {
     public enum IPAM: Equatable, Sendable {
@@ -43,6 +50,14 @@ public struct NetConf: Sendable {
     public var ipMasq: Bool = false
     /// runtimeConfig.portMappings (the `portMappings` capability, as the portmap plugin takes it).
     public var portMappings: [PortMapping] = []
+    /// runtimeConfig.bandwidth (the `bandwidth` capability, as the bandwidth
+    /// plugin takes it); nil when absent or all zero (0 means "not set").
+    public var bandwidth: BandwidthLimits?
+    /// Whether runtimeConfig.bandwidth was given at all (CHECK compares only then).
+    public var hasBandwidth = false
+    /// What is wrong with runtimeConfig.bandwidth, if anything: ADD and CHECK
+    /// fail with it (code 7); DEL and GC do not need the limits and go on.
+    public var bandwidthError: CNIError?
 
     public struct PortMapping: Equatable, Sendable {
         public var hostPort: Int
@@ -142,6 +157,10 @@ public struct NetConf: Sendable {
                                    hostIP: hostIP == nil || hostIP == "" || hostIP == "0.0.0.0" ? nil : hostIP)
             }
         }
+        if let value = parsed["runtimeConfig"]?["bandwidth"], !value.isNull {
+            hasBandwidth = true
+            do { bandwidth = try Self.bandwidth(value) } catch let error as CNIError { bandwidthError = error }
+        }
         if let previous = parsed["prevResult"], !previous.isNull {
             guard case .object = previous else {
                 throw Self.invalid("prevResult", "\"prevResult\" must be an object (the previous plugin's result), got \(previous.kind)")
@@ -169,6 +188,39 @@ public struct NetConf: Sendable {
             keys.insert(AttachmentKey(containerId: containerId, ifName: ifName))
         }
         return keys
+    }
+
+    /// runtimeConfig.bandwidth: non-negative integers, 0 or absent = not
+    /// set (the reference plugin's convention); per direction a rate needs
+    /// a burst and a burst a rate.
+    static func bandwidth(_ value: JSON) throws -> BandwidthLimits? {
+        let field = "runtimeConfig.bandwidth"
+        guard value.object != nil else {
+            throw invalid(field, "\"bandwidth\" must be an object {ingressRate, ingressBurst, egressRate, egressBurst}, got \(value.kind)")
+        }
+        func number(_ key: String) throws -> Int64? {
+            guard let v = value[key], !v.isNull else { return nil }
+            let n: Int64
+            switch v {
+            case .int(let i): n = Int64(i)
+            case .double(let d) where d.rounded() == d && d >= 0:  // beyond Int (a Go uint64): no limit in practice
+                n = d >= 9.2e18 ? Int64.max : Int64(d)
+            default:
+                throw invalid("\(field).\(key)", "\(field).\(key) must be a non-negative integer (bits/s for rates, bits for bursts), got \(v.text)")
+            }
+            guard n >= 0 else {
+                throw invalid("\(field).\(key)", "\(field).\(key) must be a non-negative integer (bits/s for rates, bits for bursts), got \(n)")
+            }
+            return n == 0 ? nil : n
+        }
+        let limits = BandwidthLimits(ingressRate: try number("ingressRate"), ingressBurst: try number("ingressBurst"),
+                                     egressRate: try number("egressRate"), egressBurst: try number("egressBurst"))
+        for (direction, rate, burst) in [("ingress", limits.ingressRate, limits.ingressBurst),
+                                         ("egress", limits.egressRate, limits.egressBurst)] where (rate == nil) != (burst == nil) {
+            let (have, need) = rate == nil ? ("Burst", "Rate") : ("Rate", "Burst")
+            throw invalid("\(field).\(direction)\(need)", "\(field).\(direction)\(have) is set, so \(direction)\(need) must be set too")
+        }
+        return limits.isEmpty ? nil : limits
     }
 
     static func string(_ json: JSON, _ key: String, required: Bool = false) throws -> String? {

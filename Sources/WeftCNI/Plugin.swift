@@ -75,11 +75,13 @@ struct Commands {
     // MARK: ADD
 
     func add() throws -> JSON {
+        if let error = conf.bandwidthError { throw error }
         let weftd = Weftd(socket: conf.socket, unreachableCode: CNIError.notAvailable)
         let network = try ensureNetwork(weftd)
         var request = CreateAttachmentRequest(containerId: invocation.containerId, netns: invocation.netns,
                                               ifName: invocation.ifName, network: conf.network, mtu: conf.mtu,
-                                              attach: conf.attach, driver: conf.driver, queues: conf.queues)
+                                              attach: conf.attach, driver: conf.driver, queues: conf.queues,
+                                              bandwidth: conf.bandwidth)
         var builder = ResultBuilder(previous: conf.prevResult)
         var ipGateway: String?
         var ipamRoutes: [JSON]?
@@ -243,6 +245,7 @@ struct Commands {
     // MARK: CHECK
 
     func check() throws {
+        if let error = conf.bandwidthError { throw error }
         guard CNIVersion.atLeast(conf.cniVersion, "0.4.0") else {
             throw CNIError(CNIError.incompatibleVersion,
                            "CHECK needs cniVersion 0.4.0 or later; the configuration says \(conf.cniVersion)")
@@ -277,6 +280,10 @@ struct Commands {
         if attachment.network != conf.network { throw mismatch("weftd's network", attachment.network, conf.network) }
         if attachment.netns != invocation.netns { throw mismatch("weftd's netns", attachment.netns, invocation.netns) }
         if attachment.address != expectedAddress { throw mismatch("weftd's address", attachment.address, expectedAddress) }
+        // The bandwidth capability, when the runtime passes it: weftd must enforce exactly that.
+        if conf.hasBandwidth, attachment.bandwidth != conf.bandwidth {
+            throw mismatch("weftd's bandwidth limit", attachment.bandwidth?.summary ?? "none", conf.bandwidth?.summary ?? "none")
+        }
         if attachment.swIfIndex == nil {
             throw CNIError(CNIError.checkFailed,
                            "host interface \(attachment.hostIfName) of \(invocation.containerId)/\(invocation.ifName) is not open in weftd's dataplane; see weftd's log")

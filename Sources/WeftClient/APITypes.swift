@@ -20,13 +20,19 @@ public struct CreateNetworkRequest: Codable, Sendable, Equatable {
     /// Masquerade (NAT44) the network's hosts behind the uplink's address
     /// for destinations routed out of the uplink (the bridge plugin's ipMasq). Default false.
     public var masquerade: Bool?
+    /// VRF (FIB table id, 0...1023, default 0) of the network's gateway:
+    /// its connected and local routes live in that table and what its
+    /// containers send is routed there. Networks in different VRFs do not
+    /// reach each other and may have overlapping subnets.
+    public var vrf: Int?
 
     public init(name: String, subnet: String, mtu: Int? = nil, bridgeDomain: Int? = nil, macAgeSeconds: Int? = nil,
                 learnLimit: Int? = nil, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil,
-                masquerade: Bool? = nil) {
+                masquerade: Bool? = nil, vrf: Int? = nil) {
         self.name = name; self.subnet = subnet; self.mtu = mtu; self.bridgeDomain = bridgeDomain
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
         self.vni = vni; self.rangeStart = rangeStart; self.rangeEnd = rangeEnd; self.masquerade = masquerade
+        self.vrf = vrf
     }
 }
 
@@ -53,13 +59,53 @@ public struct CreateAttachmentRequest: Codable, Sendable, Equatable {
     /// IPv4 and ARP only from its address. false for a container that
     /// routes or bridges other hosts' traffic.
     public var sourceGuard: Bool?
+    /// Bandwidth limits enforced by the dataplane (CNI's runtimeConfig.bandwidth).
+    public var bandwidth: BandwidthLimits?
 
     public init(containerId: String, netns: String, ifName: String? = nil, network: String, mtu: Int? = nil,
                 address: String? = nil, gateway: String? = nil, attach: String? = nil, driver: String? = nil, queues: Int? = nil,
-                sourceGuard: Bool? = nil) {
+                sourceGuard: Bool? = nil, bandwidth: BandwidthLimits? = nil) {
         self.containerId = containerId; self.netns = netns; self.ifName = ifName; self.network = network; self.mtu = mtu
         self.address = address; self.gateway = gateway; self.attach = attach; self.driver = driver; self.queues = queues
-        self.sourceGuard = sourceGuard
+        self.sourceGuard = sourceGuard; self.bandwidth = bandwidth
+    }
+}
+
+/// Bandwidth limits of an attachment, in the CNI bandwidth convention: rates
+/// in bits per second, bursts in bits. Ingress is what the container
+/// receives, egress what it sends. A direction is limited when its rate is
+/// given, and then its burst must be given too; every value is > 0.
+/// weftd polices in its dataplane (token bucket, excess frames dropped).
+public struct BandwidthLimits: Codable, Sendable, Equatable {
+    public var ingressRate: Int64?
+    public var ingressBurst: Int64?
+    public var egressRate: Int64?
+    public var egressBurst: Int64?
+    public init(ingressRate: Int64? = nil, ingressBurst: Int64? = nil, egressRate: Int64? = nil, egressBurst: Int64? = nil) {
+        self.ingressRate = ingressRate; self.ingressBurst = ingressBurst
+        self.egressRate = egressRate; self.egressBurst = egressBurst
+    }
+    /// Neither direction limited.
+    public var isEmpty: Bool { ingressRate == nil && ingressBurst == nil && egressRate == nil && egressBurst == nil }
+
+    /// "in 20Mbit/s burst 1Mbit, out -" for tables.
+    public var summary: String {
+        func side(_ rate: Int64?, _ burst: Int64?) -> String {
+            guard let rate else { return "-" }
+            return "\(Self.format(rate))/s burst \(burst.map(Self.format) ?? "?")"
+        }
+        return "in \(side(ingressRate, ingressBurst)), out \(side(egressRate, egressBurst))"
+    }
+
+    /// Bits as "20Mbit", "1.5Gbit", "800kbit", "100bit" (SI, as tc prints them).
+    public static func format(_ bits: Int64) -> String {
+        let units: [(Int64, String)] = [(1_000_000_000, "Gbit"), (1_000_000, "Mbit"), (1_000, "kbit")]
+        for (scale, unit) in units where bits >= scale {
+            if bits % scale == 0 { return "\(bits / scale)\(unit)" }
+            let tenths = (bits * 10 + scale / 2) / scale
+            return "\(tenths / 10).\(tenths % 10)\(unit)"
+        }
+        return "\(bits)bit"
     }
 }
 
@@ -114,18 +160,41 @@ public struct ErrorResponse: Codable, Sendable, Equatable {
 }
 
 /// Body of POST /v1/routes (one element of POST /v1/routes/bulk) and of
-/// its 201 response: `prefix` via `nextHop`, a host on a network's subnet.
+/// its 201 response: `prefix` via `nextHop`, a host on a subnet of a network
+/// in the same VRF (or the uplink's, VRF 0). `vrf` is the FIB table (default
+/// 0; omitted from answers when 0).
 public struct AddRouteRequest: Codable, Sendable, Equatable {
     public var prefix: String
     public var nextHop: String
-    public init(prefix: String, nextHop: String) { self.prefix = prefix; self.nextHop = nextHop }
+    public var vrf: Int?
+    public init(prefix: String, nextHop: String, vrf: Int? = nil) {
+        self.prefix = prefix; self.nextHop = nextHop; self.vrf = vrf == 0 ? nil : vrf
+    }
 }
 
-/// Body of POST /v1/routes/bulk (and its 201 response): validated all or
-/// nothing, programmed under one barrier.
+/// Body of POST /v1/routes/bulk: validated all or nothing, recorded in one
+/// transaction, programmed in slices of a few thousand routes per barrier.
+/// The routes come as `routes` (objects) and/or `text`, the compact form
+/// for large loads: one `prefix next-hop` (or `prefix via next-hop`) per
+/// line, `#` comments, the format of `weftctl route load`. `vrf` applies to
+/// the lines of `text` and to the objects that give none. `firstLine` is
+/// the file line number of the first line of `text` (error messages; a
+/// client sending a file in several requests).
 public struct BulkRoutesRequest: Codable, Sendable, Equatable {
-    public var routes: [AddRouteRequest]
-    public init(routes: [AddRouteRequest]) { self.routes = routes }
+    public var routes: [AddRouteRequest]?
+    public var text: String?
+    public var vrf: Int?
+    public var firstLine: Int?
+    public init(routes: [AddRouteRequest]? = nil, text: String? = nil, vrf: Int? = nil, firstLine: Int? = nil) {
+        self.routes = routes; self.text = text; self.vrf = vrf; self.firstLine = firstLine
+    }
+}
+
+/// 201 answer of POST /v1/routes/bulk: how many routes were added (the
+/// routes themselves are not echoed: a load may hold a million).
+public struct BulkRoutesResponse: Codable, Sendable, Equatable {
+    public var added: Int
+    public init(added: Int) { self.added = added }
 }
 
 /// Body of POST /v1/uplink, and of GET /v1/uplink: link `name` of weftd's

@@ -27,14 +27,17 @@ public struct AttachmentInfo: Codable, Sendable, Equatable {
     public var queues: Int?
     /// Anti-spoofing on (frames only from `mac`, IPv4/ARP only from `address`).
     public var sourceGuard: Bool?
+    /// Bandwidth limits the dataplane enforces; nil when none.
+    public var bandwidth: BandwidthLimits?
 
     public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String,
                 hostMac: String? = nil, mac: String, address: String, gateway: String? = nil, ipam: IPAM = .weft,
                 mtu: Int, swIfIndex: UInt32?, createdAt: String, attach: String? = nil, driver: String? = nil, queues: Int? = nil,
-                sourceGuard: Bool? = nil) {
+                sourceGuard: Bool? = nil, bandwidth: BandwidthLimits? = nil) {
         self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
         self.hostIfName = hostIfName; self.hostMac = hostMac; self.mac = mac; self.address = address
         self.gateway = gateway; self.ipam = ipam; self.mtu = mtu; self.swIfIndex = swIfIndex; self.createdAt = createdAt
         self.attach = attach; self.driver = driver; self.queues = queues; self.sourceGuard = sourceGuard
+        self.bandwidth = bandwidth
     }
 }

@@ -15,11 +15,14 @@ public struct NetworkInfo: Codable, Sendable, Equatable {
     public var remoteVteps: [String]?
     /// NAT44 behind the uplink's address for traffic leaving through it.
     public var masquerade: Bool?
+    /// VRF (FIB table) of the network's gateway; omitted for 0, the default table.
+    public var vrf: Int?
 
     public init(name: String, bridgeDomain: UInt32, subnet: String, mtu: Int, macAgeSeconds: Int, learnLimit: Int,
                 vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil, remoteVteps: [String]? = nil,
-                masquerade: Bool? = nil) {
+                masquerade: Bool? = nil, vrf: Int? = nil) {
         self.masquerade = masquerade
+        self.vrf = vrf
         self.name = name; self.bridgeDomain = bridgeDomain; self.subnet = subnet; self.mtu = mtu
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit
         self.vni = vni; self.rangeStart = rangeStart; self.rangeEnd = rangeEnd; self.remoteVteps = remoteVteps

@@ -111,6 +111,27 @@ public final class IP4Feature {
         return t
     }
 
+    // MARK: VRFs (FIB tables)
+
+    /// Creates FIB table `index` (a VRF) unless it exists; returns it.
+    /// Control thread, under the barrier.
+    @discardableResult
+    public func ensureTable(_ index: UInt32) throws -> FIBTable {
+        if let t = fib.table(Int(index)) { return t }
+        guard Int(index) < fib.capacity else { throw IP4Error.noSuchTable(index) }
+        do { return try fib.create(Int(index)) } catch let e as FIBError { throw IP4Error.fib(e) }
+    }
+
+    /// Destroys table `index` (never 0) when no interface uses it and it holds
+    /// no prefix, giving its memory back. Returns true when it was destroyed.
+    /// Control thread, under the barrier.
+    @discardableResult
+    public func releaseTableIfUnused(_ index: UInt32) -> Bool {
+        guard index != 0, let t = fib.table(Int(index)), t.count == 0 else { return false }
+        for i in 1..<InterfaceTable.capacity where interfaces.enabled[i] && interfaces.fibIndex[i] == index { return false }
+        return (try? fib.destroy(Int(index))) != nil
+    }
+
     static func checkInterface(_ i: UInt32) throws {
         guard i > 0, Int(i) < InterfaceTable.capacity else { throw IP4Error.invalidInterface(i) }
     }

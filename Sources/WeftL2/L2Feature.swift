@@ -6,19 +6,22 @@ public final class L2Feature {
     public let domains: BridgeDomainTable
     public let macTable: MacTable
     public let sourceGuard = SourceGuardTable()
+    /// Bandwidth limits per interface: egress in l2-input, ingress in l2-output.
+    public let policer: PolicerTable
 
-    public init(macTableCapacity: Int = 1 << 16) {
+    public init(macTableCapacity: Int = 1 << 16, policer: PolicerTable = PolicerTable()) {
+        self.policer = policer
         domains = BridgeDomainTable()
         macTable = MacTable(capacity: macTableCapacity, domains: domains)
     }
 
     public func register(in graph: Graph) {
         graph.register(EthernetInputNode())
-        graph.register(L2InputNode(domains: domains, sourceGuard: sourceGuard))
+        graph.register(L2InputNode(domains: domains, sourceGuard: sourceGuard, policer: policer))
         graph.register(L2LearnNode(table: macTable))
         graph.register(L2FwdNode(table: macTable))
         graph.register(L2FloodNode(domains: domains))
-        graph.register(L2OutputNode())
+        graph.register(L2OutputNode(policer: policer))
     }
 
     /// Worker housekeeping: ages a slice of the MAC table (the whole table
@@ -41,5 +44,6 @@ public final class L2Feature {
         interfaces.bridgeDomain[Int(interface)] = InterfaceTable.noBridgeDomain
         macTable.flush(interface: interface)
         sourceGuard.clear(interface)
+        policer.clear(interface)
     }
 }

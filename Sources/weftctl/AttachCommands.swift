@@ -16,13 +16,25 @@ struct Attach: ParsableCommand {
     @Option(help: "How the veth's host end is opened: af-packet (default) or af-xdp.") var driver: String?
     @Option(help: "TAP queues, 1-8 (tap only).") var queues: Int?
     @Flag(help: "Let the container send from other MACs and addresses (off by default: anti-spoofing).") var noSourceGuard = false
+    @Option(help: "Limit what the container receives, in bits/s (needs --ingress-burst).") var ingressRate: Int64?
+    @Option(help: "Burst of the ingress limit, in bits.") var ingressBurst: Int64?
+    @Option(help: "Limit what the container sends, in bits/s (needs --egress-burst).") var egressRate: Int64?
+    @Option(help: "Burst of the egress limit, in bits.") var egressBurst: Int64?
+
+    /// The four options as the API's `bandwidth` (nil when none is given;
+    /// weftd checks the combinations).
+    var bandwidth: BandwidthLimits? {
+        let limits = BandwidthLimits(ingressRate: ingressRate, ingressBurst: ingressBurst,
+                                     egressRate: egressRate, egressBurst: egressBurst)
+        return limits.isEmpty ? nil : limits
+    }
 
     func run() throws {
         try reportingFailures {
             let request = CreateAttachmentRequest(containerId: containerId, netns: netns, ifName: ifName,
                                                   network: network, mtu: mtu, address: address, gateway: gateway,
                                                   attach: attach, driver: driver, queues: queues,
-                                                  sourceGuard: noSourceGuard ? false : nil)
+                                                  sourceGuard: noSourceGuard ? false : nil, bandwidth: bandwidth)
             let response = try options.api.call("POST", "/v1/attachments", body: request)
             if options.json { return printJSON(response.body) }
             print(Self.render(try options.api.decode(AttachmentInfo.self, response)))
@@ -42,6 +54,7 @@ struct Attach: ParsableCommand {
             ("attach", [attachment.attach ?? "veth", attachment.driver, attachment.queues.map { "\($0) queue(s)" }]
                 .compactMap { $0 }.joined(separator: ", ")),
             ("source guard", attachment.sourceGuard == false ? "off" : "on (only its MAC and address)"),
+            ("bandwidth", attachment.bandwidth.map(\.summary) ?? "unlimited"),
             ("host interface", attachment.hostIfName + index),
             ("netns", attachment.netns),
             ("created", attachment.createdAt),
@@ -62,5 +75,30 @@ struct Detach: ParsableCommand {
         try reportingFailures {
             _ = try options.api.call("DELETE", "/v1/attachments/\(containerId.pathSegment)/\(ifName.pathSegment)")
         }
+    }
+}
+
+struct ShowAttachments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attachments", abstract: "Container attachments: address, interface, driver and bandwidth limits.")
+    @OptionGroup var options: GlobalOptions
+
+    func run() throws {
+        try reportingFailures {
+            let (attachments, raw) = try options.api.get("/v1/attachments", as: [AttachmentInfo].self)
+            if options.json { return printJSON(raw) }
+            print(Self.render(attachments))
+        }
+    }
+
+    static func render(_ attachments: [AttachmentInfo]) -> String {
+        var table = TextTable([.init("Container"), .init("If"), .init("Network"), .init("Address"), .init("Host interface"),
+                               .init("Idx", .right), .init("Attach"), .init("Bandwidth")])
+        for a in attachments {
+            table.add([a.containerId, a.ifName, a.network, a.address, a.hostIfName, a.swIfIndex.map(String.init) ?? "-",
+                       [a.attach ?? "veth", a.driver].compactMap { $0 }.joined(separator: "/"),
+                       a.bandwidth.map(\.summary) ?? "unlimited"])
+        }
+        return table.render()
     }
 }

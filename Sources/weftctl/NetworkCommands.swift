@@ -10,13 +10,13 @@ struct NetworkCommand: ParsableCommand {
     static func render(_ networks: [NetworkInfo]) -> String {
         var table = TextTable([.init("Name"), .init("BD", .right), .init("Subnet"), .init("MTU", .right),
                                .init("MAC age(s)", .right), .init("Learn limit", .right), .init("VNI", .right),
-                               .init("IPAM range"), .init("Remote VTEPs"), .init("Masq")])
+                               .init("IPAM range"), .init("Remote VTEPs"), .init("Masq"), .init("VRF", .right)])
         for network in networks {
             let range = network.rangeStart.map { "\($0)-\(network.rangeEnd ?? "")" } ?? "-"
             let remotes = network.remoteVteps.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-"
             table.add([network.name, String(network.bridgeDomain), network.subnet, String(network.mtu),
                        String(network.macAgeSeconds), String(network.learnLimit), network.vni.map(String.init) ?? "-",
-                       range, remotes, network.masquerade == true ? "yes" : "no"])
+                       range, remotes, network.masquerade == true ? "yes" : "no", String(network.vrf ?? 0)])
         }
         return table.render()
     }
@@ -35,12 +35,14 @@ struct NetworkCreate: ParsableCommand {
     @Option(name: .customLong("range-start"), help: "First address this node's IPAM hands out.") var rangeStart: String?
     @Option(name: .customLong("range-end"), help: "Last address this node's IPAM hands out.") var rangeEnd: String?
     @Flag(help: "Masquerade (NAT44) the network's hosts behind the uplink's address.") var masquerade = false
+    @Option(help: "VRF (FIB table, 0 to 1023, default 0): networks of different VRFs are isolated and may overlap.") var vrf: Int?
 
     func run() throws {
         try reportingFailures {
             let request = CreateNetworkRequest(name: name, subnet: subnet, mtu: mtu, bridgeDomain: bridgeDomain,
                                                macAgeSeconds: macAge, learnLimit: learnLimit, vni: vni,
-                                               rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade ? true : nil)
+                                               rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade ? true : nil,
+                                               vrf: vrf)
             let response = try options.api.call("POST", "/v1/networks", body: request)
             if options.json { return printJSON(response.body) }
             print(NetworkCommand.render([try options.api.decode(NetworkInfo.self, response)]))

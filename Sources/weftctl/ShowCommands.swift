@@ -6,7 +6,8 @@ struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show dataplane state.",
         subcommands: [ShowInterfaces.self, ShowRuntime.self, ShowErrors.self, ShowBridgeDomain.self, ShowTrace.self,
-                      ShowFIB.self, ShowNeighbors.self, ShowAdjacencies.self, ShowVXLAN.self, ShowNAT.self])
+                      ShowFIB.self, ShowNeighbors.self, ShowAdjacencies.self, ShowVXLAN.self, ShowNAT.self,
+                      ShowAttachments.self])
 }
 
 struct ShowInterfaces: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import WeftCNI
+import WeftClient
 
 private func invoke(_ env: [String: String], _ stdin: String) -> PluginOutput {
     Plugin.run(environment: env, stdin: Array(stdin.utf8))
@@ -161,6 +162,32 @@ final class NetConfTests: XCTestCase {
         XCTAssertEqual(try old.validAttachments(), [])
         XCTAssertThrowsError(try NetConf(Array(conf().utf8)).validAttachments())
         XCTAssertThrowsError(try NetConf(Array(conf("1.1.0", #", "cni.dev/valid-attachments": [{"containerID": 1}]"#).utf8)).validAttachments())
+    }
+
+    func testBandwidthCapability() throws {
+        let parsed = try NetConf(Array(conf("1.1.0", #", "runtimeConfig": {"bandwidth": {"ingressRate": 0, "ingressBurst": 0, "egressRate": 20000000, "egressBurst": 4294967295}}"#).utf8))
+        XCTAssertEqual(parsed.bandwidth, BandwidthLimits(egressRate: 20_000_000, egressBurst: 4_294_967_295), "0 is not set, as in the reference plugin")
+        XCTAssertTrue(parsed.hasBandwidth)
+        let huge = try NetConf(Array(conf("1.1.0", #", "runtimeConfig": {"bandwidth": {"ingressRate": 18446744073709551615, "ingressBurst": 1e6}}"#).utf8))
+        XCTAssertEqual(huge.bandwidth, BandwidthLimits(ingressRate: Int64.max, ingressBurst: 1_000_000), "a Go uint64 beyond Int64")
+        let none = try NetConf(Array(conf("1.1.0", #", "runtimeConfig": {"bandwidth": {}}"#).utf8))
+        XCTAssertNil(none.bandwidth)
+        XCTAssertTrue(none.hasBandwidth)
+        XCTAssertFalse(try NetConf(Array(conf().utf8)).hasBandwidth)
+        // Kept as an error for ADD and CHECK; DEL and GC do not need the limits.
+        func failure(_ extra: String) -> CNIError? {
+            (try? NetConf(Array(conf("1.1.0", extra).utf8)))?.bandwidthError
+        }
+        for bad in [#", "runtimeConfig": {"bandwidth": {"egressRate": 1000}}"#,
+                    #", "runtimeConfig": {"bandwidth": {"ingressBurst": 1000}}"#,
+                    #", "runtimeConfig": {"bandwidth": {"egressRate": -1, "egressBurst": 10}}"#,
+                    #", "runtimeConfig": {"bandwidth": {"egressRate": 1.5, "egressBurst": 10}}"#,
+                    #", "runtimeConfig": {"bandwidth": {"egressRate": "1M", "egressBurst": 10}}"#,
+                    #", "runtimeConfig": {"bandwidth": [1]}"#] {
+            let error = failure(bad)
+            XCTAssertEqual(error?.code, 7, bad)
+        }
+        XCTAssertTrue(failure(#", "runtimeConfig": {"bandwidth": {"egressRate": 1000}}"#)?.msg.contains("egressBurst") ?? false)
     }
 
     func testUnknownFieldsSurvive() throws {

@@ -60,10 +60,21 @@ final class FakeDataplane: Dataplane {
         return index
     }
 
+    /// Bandwidth limits per interface name (setBandwidth).
+    var bandwidths: [String: BandwidthLimits] = [:]
+    var failSetBandwidth: DataplaneError?
+    func setBandwidth(hostIfName: String, limits: BandwidthLimits?) throws {
+        if let failure = failSetBandwidth { throw failure }
+        guard interfacesByName[hostIfName] != nil else { throw DataplaneError.notFound("no interface \(hostIfName)") }
+        calls.append("setBandwidth \(hostIfName)")
+        bandwidths[hostIfName] = limits?.isEmpty == false ? limits : nil
+    }
+
     func removeInterface(hostIfName: String) throws {
         calls.append("removeInterface \(hostIfName)")
         if let failure = failRemoveInterface { throw failure }
         sourceGuards[hostIfName] = nil
+        bandwidths[hostIfName] = nil
         guard interfacesByName.removeValue(forKey: hostIfName) != nil else {
             throw DataplaneError.notFound("\(hostIfName)")
         }
@@ -71,31 +82,62 @@ final class FakeDataplane: Dataplane {
 
     /// Gateways by bridge domain: (address, prefix length, mtu). Not in `calls`.
     var gateways: [UInt32: (address: UInt32, prefixLength: Int, mtu: Int)] = [:]
+    /// VRF of each gateway, by bridge domain.
+    var gatewayVRFs: [UInt32: UInt32] = [:]
 
-    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws {
+    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int, vrf: UInt32) throws {
         guard bridgeDomainsByID[bridgeDomain] != nil else { throw DataplaneError.notFound("bd \(bridgeDomain)") }
         gateways[bridgeDomain] = (address, prefixLength, mtu)
+        gatewayVRFs[bridgeDomain] = vrf
     }
 
-    /// Static routes by "a.b.c.d/len" -> next hop. Not in `calls`; `routeBatches` counts addRoutes calls.
+    /// Static routes of VRF 0 by "a.b.c.d/len" -> next hop, of other VRFs in
+    /// `vrfRoutes` by "vrf:a.b.c.d/len". Not in `calls`; `routeBatches` counts addRoutes calls.
     var staticRoutes: [String: UInt32] = [:]
+    var vrfRoutes: [String: UInt32] = [:]
     var routeBatches = 0
     var failAddRoutes: DataplaneError?
+
+    private func key(_ prefix: UInt32, _ length: Int, _ vrf: UInt32) -> String {
+        vrf == 0 ? "\(IPv4Address(prefix))/\(length)" : "\(vrf):\(IPv4Address(prefix))/\(length)"
+    }
 
     func addRoutes(_ routes: [StaticRoute]) throws {
         if let failure = failAddRoutes { throw failure }
         routeBatches += 1
-        for r in routes { staticRoutes["\(IPv4Address(r.prefix))/\(r.length)"] = r.nextHop }
-    }
-
-    func deleteRoute(prefix: UInt32, length: Int) throws {
-        guard staticRoutes.removeValue(forKey: "\(IPv4Address(prefix))/\(length)") != nil else { throw DataplaneError.notFound("route") }
-    }
-
-    func routes() -> [RouteInfo] {
-        staticRoutes.sorted { $0.key < $1.key }.map {
-            RouteInfo(prefix: $0.key, nextHop: IPv4Address($0.value).description, interface: "bvi1", kind: "static", adjacency: 5)
+        for r in routes {
+            if r.vrf == 0 { staticRoutes[key(r.prefix, r.length, 0)] = r.nextHop } else { vrfRoutes[key(r.prefix, r.length, r.vrf)] = r.nextHop }
         }
+    }
+
+    func deleteRoute(prefix: UInt32, length: Int, vrf: UInt32) throws {
+        let removed = vrf == 0 ? staticRoutes.removeValue(forKey: key(prefix, length, 0))
+                               : vrfRoutes.removeValue(forKey: key(prefix, length, vrf))
+        guard removed != nil else { throw DataplaneError.notFound("route") }
+    }
+
+    func routes(vrf: UInt32) -> [RouteInfo] {
+        let table = vrf == 0 ? staticRoutes : Dictionary(uniqueKeysWithValues: vrfRoutes.compactMap { k, v -> (String, UInt32)? in
+            let parts = k.split(separator: ":")
+            return parts.count == 2 && UInt32(parts[0]) == vrf ? (String(parts[1]), v) : nil
+        })
+        return table.sorted { $0.key < $1.key }.map {
+            RouteInfo(prefix: $0.key, nextHop: IPv4Address($0.value).description, interface: "bvi1", kind: "static", adjacency: 5,
+                      vrf: Int(vrf))
+        }
+    }
+
+    func route(vrf: UInt32, address: UInt32, length: Int?) -> RouteInfo? {
+        var best: (RouteInfo, Int)?
+        for r in routes(vrf: vrf) {
+            guard let p = try? RouteService.parsePrefix(r.prefix) else { continue }
+            if let length {
+                if p.length == length && p.address.value == address { return r }
+            } else if address & IPv4Subnet.mask(p.length) == p.address.value, p.length >= (best?.1 ?? -1) {
+                best = (r, p.length)
+            }
+        }
+        return best?.0
     }
 
     /// The uplink: (name, address, prefix length, gateway).

@@ -65,7 +65,8 @@ final class StateStoreTests: XCTestCase {
     func testBridgeDomainsAreAllocatedLowestFreeFromOne() throws {
         let fixture = try ControlFixture(self)
         func create(_ name: String, _ domain: Int?) throws -> Int {
-            try fixture.store.createNetwork(name: name, subnet: "10.9.0.0/24", mtu: 1500, bridgeDomain: domain,
+            // One subnet per name: subnets may not overlap within a VRF.
+            try fixture.store.createNetwork(name: name, subnet: "10.9.\(name.unicodeScalars.first!.value).0/24", mtu: 1500, bridgeDomain: domain,
                                             macAgeSeconds: 300, learnLimit: 4096).bridgeDomain
         }
         XCTAssertEqual(try create("a", nil), 1)

@@ -89,12 +89,12 @@ public final class APIRouter {
             try allow(["GET", "POST", "DELETE"], request)
             switch method {
             case "GET":
-                return .json(try fib(matching: request.query["prefix"]))
+                return .json(try fib(matching: request.query["prefix"], vrf: try vrfQuery(request) ?? 0))
             case "DELETE":
                 guard let prefix = request.query["prefix"] else {
-                    throw ControlError.invalidField("prefix", "DELETE /v1/routes needs ?prefix=a.b.c.d/len")
+                    throw ControlError.invalidField("prefix", "DELETE /v1/routes needs ?prefix=a.b.c.d/len (and ?vrf=N outside vrf 0)")
                 }
-                try routes.delete(prefix: prefix)
+                try routes.delete(prefix: prefix, vrf: try vrfQuery(request))
                 return .noContent
             default:
                 let body = try APIJSON.decodeRequest(AddRouteRequest.self, from: request.body)
@@ -103,16 +103,16 @@ public final class APIRouter {
 
         case ["routes", "static"]:
             try allow(["GET"], request)
-            return .json(try routes.list())
+            return .json(try routes.list(vrf: try vrfQuery(request)))
 
         case ["routes", "bulk"]:
             try allow(["POST"], request)
             let body = try APIJSON.decodeRequest(BulkRoutesRequest.self, from: request.body)
-            return .json(BulkRoutesRequest(routes: try routes.add(body.routes)), status: 201)
+            return .json(BulkRoutesResponse(added: try routes.add(bulk: body)), status: 201)
 
         case let path where path.count == 3 && path[0] == "routes":
             try allow(["DELETE"], request)
-            try routes.delete(prefix: "\(path[1])/\(path[2])")
+            try routes.delete(prefix: "\(path[1])/\(path[2])", vrf: try vrfQuery(request))
             return .noContent
 
         case ["uplink"]:
@@ -258,25 +258,27 @@ public final class APIRouter {
         }
     }
 
-    /// The FIB; with `prefix` "a.b.c.d/len" the exact entry, with an address
-    /// the longest match for it (as `show ip fib` does).
-    private func fib(matching text: String?) throws -> [RouteInfo] {
-        let all = dataplane.routes()
-        guard let text else { return all }
+    /// FIB table `vrf`; with `prefix` "a.b.c.d/len" the exact entry, with an
+    /// address the longest match for it (as `show ip fib` does).
+    private func fib(matching text: String?, vrf: Int) throws -> [RouteInfo] {
+        guard let text else { return dataplane.routes(vrf: UInt32(vrf)) }
         if text.contains("/") {
             let p = try RouteService.parsePrefix(text)
-            let canonical = "\(p.address)/\(p.length)"
-            return all.filter { $0.prefix == canonical }
+            return dataplane.route(vrf: UInt32(vrf), address: p.address.value, length: p.length).map { [$0] } ?? []
         }
         guard let address = IPv4Address(text) else {
             throw ControlError.invalidField("prefix", "prefix \"\(text)\" is neither an IPv4 address nor a.b.c.d/len")
         }
-        var best: (RouteInfo, Int)?
-        for r in all {
-            guard let p = try? RouteService.parsePrefix(r.prefix) else { continue }
-            if address.value & IPv4Subnet.mask(p.length) == p.address.value, p.length >= (best?.1 ?? -1) { best = (r, p.length) }
+        return dataplane.route(vrf: UInt32(vrf), address: address.value, length: nil).map { [$0] } ?? []
+    }
+
+    /// `?vrf=N`: nil when absent; not a number or out of range is a 400.
+    private func vrfQuery(_ request: APIRequest) throws -> Int? {
+        guard let text = request.query["vrf"] else { return nil }
+        guard let n = Int(text) else {
+            throw ControlError(.badRequest, code: "invalid_parameter", message: "vrf \"\(text)\" is not a number", field: "vrf")
         }
-        return best.map { [$0.0] } ?? []
+        return try RouteService.vrf(n)
     }
 
     private func detailFlag(_ request: APIRequest) throws -> Bool {

@@ -12,7 +12,7 @@ extension NetworkInfo {
                   mtu: record.mtu, macAgeSeconds: record.macAgeSeconds, learnLimit: record.learnLimit,
                   vni: record.vni, rangeStart: record.rangeStart, rangeEnd: record.rangeEnd,
                   remoteVteps: record.vni == nil && (remoteVteps ?? []).isEmpty ? nil : remoteVteps ?? [],
-                  masquerade: record.masquerade)
+                  masquerade: record.masquerade, vrf: record.vrf == 0 ? nil : record.vrf)
     }
 }
 
@@ -24,7 +24,7 @@ extension AttachmentInfo {
                   ipam: record.ipam == AttachmentInfo.IPAM.external.rawValue ? .external : .weft,
                   mtu: record.mtu, swIfIndex: swIfIndex, createdAt: Self.rfc3339(record.createdAt),
                   attach: record.attach, driver: record.isTap ? "tap" : record.driver, queues: record.isTap ? record.queues : nil,
-                  sourceGuard: record.sourceGuard)
+                  sourceGuard: record.sourceGuard, bandwidth: record.bandwidth)
     }
 
     static func rfc3339(_ date: Date) -> String {

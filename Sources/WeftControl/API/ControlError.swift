@@ -12,6 +12,7 @@ public struct ControlError: Error, Equatable, CustomStringConvertible, Sendable 
         case payloadTooLarge   // 413
         case headersTooLarge   // 431
         case `internal`        // 500
+        case unavailable       // 503: out of a resource (file descriptors); retry later
     }
 
     public var kind: Kind
@@ -34,6 +35,7 @@ public struct ControlError: Error, Equatable, CustomStringConvertible, Sendable 
         case .payloadTooLarge: return 413
         case .headersTooLarge: return 431
         case .internal: return 500
+        case .unavailable: return 503
         }
     }
 

@@ -42,6 +42,7 @@ public final class AttachmentService {
         if let mtu = request.mtu { try FieldRules.mtu(mtu) }
         let (mode, driver, queues) = try FieldRules.attachOptions(attach: request.attach, driver: request.driver, queues: request.queues,
                                                                      defaultAttach: defaultAttach, defaultDriver: defaultDriver)
+        let bandwidth = try Self.validBandwidth(request.bandwidth)
         let address = try request.address.map(Self.parseAddress)
         let gateway = try request.gateway.map { text -> IPv4Address in
             guard let gateway = IPv4Address(text) else {
@@ -74,7 +75,7 @@ public final class AttachmentService {
                                                 network: request.network, netns: request.netns, mtu: request.mtu,
                                                 address: address?.address, addressPrefix: address?.prefix,
                                                 gateway: gateway, attach: mode, driver: driver.rawValue, queues: queues,
-                                                sourceGuard: request.sourceGuard ?? true)
+                                                sourceGuard: request.sourceGuard ?? true, bandwidth: bandwidth)
         var undo: [(String, () throws -> Void)] = [("delete the attachment record", { [store] in
             try store.deleteAttachment(containerId: record.containerId, ifName: record.ifName)
         })]
@@ -112,6 +113,7 @@ public final class AttachmentService {
                 throw ControlError.wrap(error, code: "dataplane_error",
                                         context: "adding \(record.hostIfName) to bridge domain \(network.bridgeDomain)")
             }
+            try applyBandwidth(record, undo: &undo)
             let source = record.ownsLease ? "" : " (external address)"
             log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex)")
             return AttachmentInfo(record, swIfIndex: swIfIndex, hostMac: InterfaceIdentity.format(mac: veth.hostMac))
@@ -152,6 +154,7 @@ public final class AttachmentService {
             throw ControlError.wrap(error, code: "dataplane_error",
                                     context: "adding tap \(record.hostIfName) to bridge domain \(bridgeDomain)")
         }
+        try applyBandwidth(record, undo: &undo)
         let source = record.ownsLease ? "" : " (external address)"
         log.info("attached \(record.containerId)/\(record.ifName) to \(record.network) by tap (\(record.queues) queue(s)): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) sw_if_index \(swIfIndex)")
         return AttachmentInfo(record, swIfIndex: swIfIndex, hostMac: record.mac)
@@ -189,6 +192,47 @@ public final class AttachmentService {
         } else {
             log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner")
         }
+    }
+
+    /// Step 4 (only with limits): the dataplane's policers for the
+    /// attachment's interface. Its own barrier, right after the interface
+    /// joined its domain; buckets start full, so the frames of that instant
+    /// count against the burst anyway.
+    private func applyBandwidth(_ record: AttachmentRecord, undo: inout [(String, () throws -> Void)]) throws {
+        guard let limits = record.bandwidth else { return }
+        undo.append(("remove \(record.hostIfName) from the dataplane", { [dataplane] in
+            try dataplane.removeInterface(hostIfName: record.hostIfName)
+        }))
+        do {
+            try dataplane.setBandwidth(hostIfName: record.hostIfName, limits: limits)
+        } catch {
+            throw ControlError.wrap(error, code: "dataplane_error", context: "setting the bandwidth limits of \(record.hostIfName)")
+        }
+    }
+
+    /// `bandwidth` of an attach request, in the CNI convention (rates in
+    /// bits/s, bursts in bits): per direction both or neither, every value
+    /// > 0. An empty object is no limit (nil).
+    static func validBandwidth(_ limits: BandwidthLimits?) throws -> BandwidthLimits? {
+        guard let limits, !limits.isEmpty else { return nil }
+        for (direction, rate, burst) in [("ingress", limits.ingressRate, limits.ingressBurst),
+                                         ("egress", limits.egressRate, limits.egressBurst)] {
+            for (name, value, unit) in [("\(direction)Rate", rate, "bits/s"), ("\(direction)Burst", burst, "bits")] {
+                if let value, value <= 0 {
+                    throw ControlError.invalidField("bandwidth.\(name)",
+                        "bandwidth.\(name) must be a positive number of \(unit), not \(value); leave both \(direction) fields out for no limit")
+                }
+            }
+            if rate != nil, burst == nil {
+                throw ControlError.invalidField("bandwidth.\(direction)Burst",
+                    "bandwidth.\(direction)Rate needs bandwidth.\(direction)Burst too (in bits; a few hundred ms at the rate suits TCP, e.g. rate/2)")
+            }
+            if rate == nil, burst != nil {
+                throw ControlError.invalidField("bandwidth.\(direction)Rate",
+                    "bandwidth.\(direction)Burst needs bandwidth.\(direction)Rate too (in bits/s)")
+            }
+        }
+        return limits
     }
 
     /// What the container may send from: its MAC and address, unless the
@@ -244,9 +288,20 @@ public final class AttachmentService {
     static func kernelError(_ error: Error, doing what: String) -> ControlError {
         if let control = error as? ControlError { return control }
         if let netns = error as? NetnsError {
+            if netns.errno == EMFILE || netns.errno == ENFILE {
+                return ControlError(.unavailable, code: "fds_exhausted",
+                                    message: "\(what): weftd is out of file descriptors (\(netns.message)); nothing was attached. Raise weftd's limit (LimitNOFILE, ulimit -n; now \(Self.openFileLimit())) or detach unused containers, then retry")
+            }
             return ControlError(.internal, code: "netns_error", message: "\(what): \(netns.message) (errno \(netns.errno))")
         }
         return ControlError(.internal, code: "netns_error", message: "\(what): \(error)")
+    }
+
+    /// "soft/hard" RLIMIT_NOFILE, for the out-of-descriptors message.
+    static func openFileLimit() -> String {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return "unknown" }
+        return "\(limit.rlim_cur)/\(limit.rlim_max)"
     }
 
     static func notFound(containerId: String, ifName: String) -> ControlError {

@@ -14,6 +14,8 @@ public enum FieldRules {
     /// VXLAN network identifiers are 24 bits; 0 is left unused.
     public static let vniRange = 1...16_777_215
     public static let udpPortRange = 1...65_535
+    /// VRF ids are FIB table indexes: IP4Feature holds 1024 (0 is the default table).
+    public static let vrfRange = 0...1023
 
     /// TAP queues weftd opens on a tap attachment (WEFT_TAP_MAX_QUEUES).
     public static let tapQueueRange = 1...8

@@ -33,10 +33,14 @@ public final class NATService {
         guard let target = IPv4Address(request.internalAddress) else {
             throw ControlError.invalidField("internalAddress", "internalAddress \"\(request.internalAddress)\" is not an IPv4 address")
         }
-        let subnets = try store.networks().compactMap { try? IPv4Subnet.parse($0.subnet) }
+        // NAT44 works in vrf 0 (the uplink's): only those networks can be mapped to.
+        let networks = try store.networks()
+        let subnets = networks.filter { $0.vrf == 0 }.compactMap { try? IPv4Subnet.parse($0.subnet) }
         guard subnets.contains(where: { $0.contains(target) }) else {
-            throw ControlError.invalidField("internalAddress",
-                "internalAddress \(target) is in no network of this node; map to a container's address (networks: \(subnets.map(\.description).joined(separator: ", ")))")
+            let elsewhere = networks.filter { $0.vrf != 0 && (try? IPv4Subnet.parse($0.subnet))?.contains(target) == true }.map(\.name)
+            throw ControlError.invalidField("internalAddress", elsewhere.isEmpty
+                ? "internalAddress \(target) is in no network of this node; map to a container's address (networks: \(subnets.map(\.description).joined(separator: ", ")))"
+                : "internalAddress \(target) is in network(s) \(elsewhere.joined(separator: ", ")) of a vrf other than 0; NAT44 maps only to networks in vrf 0 (the uplink's)")
         }
         if proto == 17, try store.tunnels().contains(where: { $0.port == request.externalPort }) {
             throw ControlError(.conflict, code: "port_in_use",

@@ -59,7 +59,14 @@ public final class NetworkService {
         } catch let error as IPv4Subnet.ParseError {
             throw ControlError.invalidField("subnet", "subnet \(error)")
         }
-        if let uplink = try store.uplink(), let u = try? UplinkService.parse(address: uplink.address, gateway: nil),
+        let vrf = try RouteService.vrf(request.vrf)
+        if request.masquerade == true && vrf != 0 {
+            // NAT44's outside is the uplink, in vrf 0: nat44-out2in looks translated
+            // replies up in the uplink's table, where another VRF's subnet is not.
+            throw ControlError.invalidField("masquerade", "masquerade needs vrf 0 (the uplink's VRF); network \"\(request.name)\" asks for vrf \(vrf)")
+        }
+        // The uplink lives in vrf 0: only networks of vrf 0 must stay clear of its subnet.
+        if vrf == 0, let uplink = try store.uplink(), let u = try? UplinkService.parse(address: uplink.address, gateway: nil),
            u.subnet.contains(subnet.network) || subnet.contains(u.subnet.network) {
             throw ControlError(.conflict, code: "subnet_overlaps_uplink",
                                message: "subnet \(subnet) overlaps the uplink's subnet \(u.subnet) (\(uplink.name)); pick another subnet",
@@ -90,7 +97,7 @@ public final class NetworkService {
         let record = try store.createNetwork(name: request.name, subnet: subnet.description, mtu: mtu,
                                              bridgeDomain: request.bridgeDomain, macAgeSeconds: macAge,
                                              learnLimit: learnLimit, vni: request.vni, rangeStart: range?.0, rangeEnd: range?.1,
-                                             masquerade: request.masquerade ?? false)
+                                             masquerade: request.masquerade ?? false, vrf: vrf)
         do {
             try dataplane.createBridgeDomain(id: UInt32(record.bridgeDomain), learnLimit: UInt32(learnLimit),
                                              macAgeSeconds: UInt32(macAge))
@@ -117,7 +124,7 @@ public final class NetworkService {
                                     context: "setting the gateway of network \(record.name)")
         }
         log.info("network \(record.name) created: subnet \(record.subnet), bridge domain \(record.bridgeDomain), mtu \(mtu)"
-                 + (record.vni.map { ", vni \($0)" } ?? ""))
+                 + (record.vni.map { ", vni \($0)" } ?? "") + (record.vrf == 0 ? "" : ", vrf \(record.vrf)"))
         return NetworkInfo(record)
     }
 
@@ -133,8 +140,8 @@ public final class NetworkService {
         let tunnels = try store.tunnelCount(network: name)
         if tunnels > 0 { throw StateStore.networkHasTunnels(name, count: tunnels) }
         if let subnet = try? IPv4Subnet.parse(record.subnet) {
-            let via = try store.routes().filter { IPv4Address($0.nextHop).map(subnet.contains) ?? false }
-            let mapped = try store.natMappings().filter { IPv4Address($0.internalAddress).map(subnet.contains) ?? false }
+            let via = try store.routes(vrf: record.vrf).filter { IPv4Address($0.nextHop).map(subnet.contains) ?? false }
+            let mapped = record.vrf != 0 ? [] : try store.natMappings().filter { IPv4Address($0.internalAddress).map(subnet.contains) ?? false }
             if !mapped.isEmpty {
                 throw ControlError(.conflict, code: "network_has_mappings",
                                    message: "network \"\(name)\" is the target of \(mapped.count) nat mapping(s) (\(mapped.map { "\($0.protocol)/\($0.externalPort)" }.joined(separator: ", "))); delete them first")
@@ -175,12 +182,15 @@ public final class NetworkService {
     static func setGateway(of record: NetworkRecord, dataplane: Dataplane) throws {
         guard let gateway = gateway(of: record) else { return }
         try dataplane.setGateway(bridgeDomain: UInt32(record.bridgeDomain), address: gateway.address.value,
-                                 prefixLength: gateway.prefixLength, mtu: record.mtu)
+                                 prefixLength: gateway.prefixLength, mtu: record.mtu, vrf: UInt32(record.vrf))
     }
 
     /// Turns NAT44 on for the network's gateway when the record asks for it (create and restore).
     static func setMasquerade(of record: NetworkRecord, dataplane: Dataplane) throws {
         guard record.masquerade else { return }
+        guard record.vrf == 0 else {
+            throw ControlError.invalidField("masquerade", "network \(record.name) is in vrf \(record.vrf): masquerade needs vrf 0 (the uplink's)")
+        }
         guard gateway(of: record) != nil else {
             throw ControlError.invalidField("masquerade", "network \(record.name) (\(record.subnet)) has no gateway to masquerade behind: use /30 or larger")
         }

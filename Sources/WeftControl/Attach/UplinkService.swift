@@ -63,7 +63,8 @@ public final class UplinkService {
             throw ControlError.invalidField("name", "name \"\(request.name)\" is not an interface name (1 to 15 characters)")
         }
         let parsed = try Self.parse(address: request.address, gateway: request.gateway)
-        for network in try store.networks() {
+        // The uplink is in vrf 0: networks of other VRFs may overlap its subnet.
+        for network in try store.networks() where network.vrf == 0 {
             guard let s = try? IPv4Subnet.parse(network.subnet) else { continue }
             if s.contains(parsed.subnet.network) || parsed.subnet.contains(s.network) {
                 throw ControlError(.conflict, code: "address_overlaps_network",
@@ -132,7 +133,7 @@ public final class UplinkService {
     /// Static routes through the uplink's subnet would be left without an interface.
     private func checkNoRoutes(via record: UplinkRecord) throws {
         guard let p = try? Self.parse(address: record.address, gateway: nil) else { return }
-        let via = try store.routes().filter { IPv4Address($0.nextHop).map(p.subnet.contains) ?? false }
+        let via = try store.routes(vrf: 0).filter { IPv4Address($0.nextHop).map(p.subnet.contains) ?? false }
         if !via.isEmpty {
             throw ControlError(.conflict, code: "uplink_has_routes",
                                message: "static route(s) \(via.map(\.prefix).joined(separator: ", ")) go through the uplink; delete them first")

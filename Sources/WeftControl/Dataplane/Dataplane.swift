@@ -114,12 +114,16 @@ public struct SourceGuardSpec: Sendable, Equatable {
     public init(mac: [UInt8], ipv4: UInt32) { self.mac = mac; self.ipv4 = ipv4 }
 }
 
-/// A static route as the dataplane takes it (host byte order).
+/// A static route as the dataplane takes it (host byte order), in FIB
+/// table `vrf` (0: the default table).
 public struct StaticRoute: Sendable, Equatable, Hashable {
     public var prefix: UInt32
     public var length: Int
     public var nextHop: UInt32
-    public init(prefix: UInt32, length: Int, nextHop: UInt32) { self.prefix = prefix; self.length = length; self.nextHop = nextHop }
+    public var vrf: UInt32
+    public init(prefix: UInt32, length: Int, nextHop: UInt32, vrf: UInt32 = 0) {
+        self.prefix = prefix; self.length = length; self.nextHop = nextHop; self.vrf = vrf
+    }
 }
 
 /// One FIB entry, as `show fib` prints it.
@@ -129,8 +133,11 @@ public struct RouteInfo: Codable, Sendable, Equatable {
     public var interface: String?     // nil when the route sends nowhere
     public var kind: String           // static, connected, local, broadcast, neighbor, drop, unreachable
     public var adjacency: UInt32
-    public init(prefix: String, nextHop: String?, interface: String?, kind: String, adjacency: UInt32) {
+    /// FIB table (VRF) of the entry.
+    public var vrf: Int?
+    public init(prefix: String, nextHop: String?, interface: String?, kind: String, adjacency: UInt32, vrf: Int? = 0) {
         self.prefix = prefix; self.nextHop = nextHop; self.interface = interface; self.kind = kind; self.adjacency = adjacency
+        self.vrf = vrf
     }
 }
 
@@ -183,22 +190,37 @@ public protocol Dataplane: AnyObject {
                          sourceGuard: SourceGuardSpec?) throws -> UInt32
     /// Closes the interface, flushes its MACs and removes it from its bridge domain.
     func removeInterface(hostIfName: String) throws
+    /// Polices interface `hostIfName` (an attachment's) to `limits`
+    /// (CNI convention: bits/s and bits; egress = what the container sends,
+    /// checked in l2-input; ingress = what it receives, checked in
+    /// l2-output); nil or an empty value removes the limits. Buckets start
+    /// full. .notFound when the interface is not in the dataplane.
+    func setBandwidth(hostIfName: String, limits: BandwidthLimits?) throws
     /// Gives bridge domain `bridgeDomain` a gateway: a bridge-virtual
     /// interface (BVI) in the domain with weftd's MAC and IPv4 `address`
     /// (host byte order), the connected route for the subnet pointing at it.
-    /// Replaces the address when the domain already has a gateway.
-    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws
+    /// Replaces the address when the domain already has a gateway. The
+    /// BVI's local, connected and broadcast routes go in FIB table `vrf`
+    /// (created when missing), and what the BVI receives is looked up there.
+    func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int, vrf: UInt32) throws
     /// Removes the domain's gateway (BVI, address, routes). .notFound when it has none.
     func removeGateway(bridgeDomain: UInt32) throws
 
-    /// Adds static routes in FIB table 0, all under one barrier: each next
-    /// hop must be on a connected subnet (a gateway's), else .invalid and
-    /// nothing changes. A prefix that is a connected, local or broadcast
-    /// route is refused (.conflict); an existing static route is replaced.
+    /// Adds static routes, each in its FIB table (`StaticRoute.vrf`), all or
+    /// nothing: each next hop must be on a connected subnet of the same VRF
+    /// (a gateway's, or the uplink's in VRF 0), else .invalid and nothing
+    /// changes. A prefix that is a connected, local or broadcast route is
+    /// refused (.conflict); an existing static route is replaced. Large
+    /// batches are applied in slices, one barrier each, so forwarding goes
+    /// on between them; a failure undoes the slices already applied.
     func addRoutes(_ routes: [StaticRoute]) throws
-    /// Deletes the static route for exactly `prefix/length`; .notFound when there is none.
-    func deleteRoute(prefix: UInt32, length: Int) throws
-    func routes() -> [RouteInfo]
+    /// Deletes the static route for exactly `prefix/length` in table `vrf`; .notFound when there is none.
+    func deleteRoute(prefix: UInt32, length: Int, vrf: UInt32) throws
+    /// Every entry of FIB table `vrf` ([] when the table does not exist).
+    func routes(vrf: UInt32) -> [RouteInfo]
+    /// One entry of table `vrf`: with `length` exactly `address/length`,
+    /// without it the longest match for `address`; nil when there is none.
+    func route(vrf: UInt32, address: UInt32, length: Int?) -> RouteInfo?
     func neighbors() -> [NeighborInfo]
     func adjacencies() -> [AdjacencyInfo]
 
@@ -276,7 +298,13 @@ public protocol Dataplane: AnyObject {
 }
 
 extension Dataplane {
-    public func addRoute(prefix: UInt32, length: Int, nextHop: UInt32) throws {
-        try addRoutes([StaticRoute(prefix: prefix, length: length, nextHop: nextHop)])
+    public func addRoute(prefix: UInt32, length: Int, nextHop: UInt32, vrf: UInt32 = 0) throws {
+        try addRoutes([StaticRoute(prefix: prefix, length: length, nextHop: nextHop, vrf: vrf)])
     }
+    /// A gateway in VRF 0.
+    public func setGateway(bridgeDomain: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws {
+        try setGateway(bridgeDomain: bridgeDomain, address: address, prefixLength: prefixLength, mtu: mtu, vrf: 0)
+    }
+    public func deleteRoute(prefix: UInt32, length: Int) throws { try deleteRoute(prefix: prefix, length: length, vrf: 0) }
+    public func routes() -> [RouteInfo] { routes(vrf: 0) }
 }

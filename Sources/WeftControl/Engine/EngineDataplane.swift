@@ -264,7 +264,7 @@ public final class EngineDataplane: Dataplane {
                 try ip4.setAddress(address, prefixLength: prefixLength, interface: i, mac: MACAddress.value(mac))
                 if let gateway {
                     try ip4.addRoute(Self.defaultRoute, via: gateway, interface: i)
-                    staticRoutes[Self.defaultRoute] = gateway
+                    staticRoutes[RouteKey(vrf: 0, prefix: Self.defaultRoute)] = gateway
                 }
             } catch {
                 ip4.removeAddress(interface: i)
@@ -287,9 +287,9 @@ public final class EngineDataplane: Dataplane {
             throw DataplaneError.notFound("there is no uplink")
         }
         var ring: weft_afp_ring? = worker.withBarrier {
-            if let nh = staticRoutes[Self.defaultRoute], ip4.interfaces.enabled[Int(i)],
+            if let nh = staticRoutes[RouteKey(vrf: 0, prefix: Self.defaultRoute)], ip4.interfaces.enabled[Int(i)],
                nh & ip4.interfaces.netmask[Int(i)] == ip4.interfaces.address[Int(i)] & ip4.interfaces.netmask[Int(i)] {
-                staticRoutes[Self.defaultRoute] = nil
+                staticRoutes[RouteKey(vrf: 0, prefix: Self.defaultRoute)] = nil
                 ip4.deleteRoute(Self.defaultRoute)
             }
             ip4.removeAddress(interface: i)
@@ -312,18 +312,23 @@ public final class EngineDataplane: Dataplane {
     static func bviName(_ id: UInt32) -> String { "bvi\(id)" }
     static func bviMAC(_ id: UInt32) -> [UInt8] { [0x02, 0xFE, 0xFF, 0x00, UInt8(truncatingIfNeeded: id >> 8), UInt8(truncatingIfNeeded: id)] }
 
-    public func setGateway(bridgeDomain id: UInt32, address: UInt32, prefixLength: Int, mtu: Int) throws {
+    public func setGateway(bridgeDomain id: UInt32, address: UInt32, prefixLength: Int, mtu: Int, vrf: UInt32) throws {
         guard l2.domains.isValid(id), l2.domains.exists[Int(id)] else { throw DataplaneError.notFound("bridge domain \(id) does not exist") }
+        guard Int(vrf) < ip4.fib.capacity else { throw DataplaneError.invalid("vrf \(vrf) is out of range 0...\(ip4.fib.capacity - 1)") }
         let name = Self.bviName(id), mac = Self.bviMAC(id)
         let failure: DataplaneError? = worker.withBarrier {
+            do { try ip4.ensureTable(vrf) } catch { return .invalid("FIB table \(vrf): \(error)") }
             var index = interfaceTable.index(named: name)
             var created = false
+            var previousVRF: UInt32?
             if index == nil {
                 guard let i = interfaceTable.add(name: name, driver: "bvi", mac: mac, mtu: mtu, outputNode: bvi.index, driverInstance: -1) else {
+                    ip4.releaseTableIfUnused(vrf)
                     return .conflict("interface table is full")
                 }
                 guard l2.attach(i, to: id, interfaces: interfaceTable) else {
                     interfaceTable.remove(i)
+                    ip4.releaseTableIfUnused(vrf)
                     return .conflict("bridge domain \(id) is full")
                 }
                 // Static: every node's gateway of a network spanning nodes has
@@ -331,6 +336,7 @@ public final class EngineDataplane: Dataplane {
                 guard l2.macTable.addStatic(domain: id, mac: MACAddress.value(mac), interface: i) else {
                     l2.detach(i, interfaces: interfaceTable)
                     interfaceTable.remove(i)
+                    ip4.releaseTableIfUnused(vrf)
                     return .conflict("MAC table is full")
                 }
                 index = i
@@ -338,13 +344,17 @@ public final class EngineDataplane: Dataplane {
             } else {
                 interfaceTable.mtu[Int(index!)] = UInt16(clamping: mtu)
                 ip4.interfaceMTUChanged(index!)
+                if ip4.interfaces.enabled[Int(index!)] { previousVRF = ip4.interfaces.fibIndex[Int(index!)] }
             }
             do {
-                try ip4.setAddress(address, prefixLength: prefixLength, interface: index!, mac: MACAddress.value(mac))
+                // Packets the BVI receives are looked up in this VRF's table (ip4-input sets fibIndex from it).
+                try ip4.setAddress(address, prefixLength: prefixLength, interface: index!, mac: MACAddress.value(mac), table: vrf)
             } catch {
                 if created { removeBVI(index!) }
+                ip4.releaseTableIfUnused(vrf)
                 return .invalid("gateway \(IPv4.format(address))/\(prefixLength) of bridge domain \(id): \(error)")
             }
+            if let previousVRF, previousVRF != vrf { ip4.releaseTableIfUnused(previousVRF) }
             return nil
         }
         if let failure { throw failure }
@@ -359,104 +369,176 @@ public final class EngineDataplane: Dataplane {
 
     /// Under the barrier: the BVI's address and routes, then the interface.
     private func removeBVI(_ index: UInt32) {
+        let vrf = ip4.interfaces.enabled[Int(index)] ? ip4.interfaces.fibIndex[Int(index)] : 0
         nat.setInside(interface: index, false)
         ip4.removeAddress(interface: index)
         l2.detach(index, interfaces: interfaceTable)
         interfaceTable.remove(index)
+        // The last network of a VRF took its table's routes with it: give the memory back.
+        ip4.releaseTableIfUnused(vrf)
     }
 
     // MARK: static routes
 
-    /// Static routes in table 0 (prefix -> next hop), to tell them from
-    /// the host routes ARP adds. Changed only under the barrier.
-    private var staticRoutes: [IPv4Prefix: UInt32] = [:]
+    /// A static route's identity: FIB table (VRF) and prefix.
+    struct RouteKey: Hashable {
+        var vrf: UInt32
+        var prefix: IPv4Prefix
+    }
 
-    /// Under the barrier: the interface whose connected subnet holds `address`.
-    private func connectedInterface(for address: UInt32) -> UInt32? {
+    /// Static routes (VRF, prefix) -> next hop, to tell them from the host
+    /// routes ARP adds. Changed only under the barrier.
+    private var staticRoutes: [RouteKey: UInt32] = [:]
+
+    /// Routes `addRoutes` programs per barrier: forwarding pauses for one
+    /// slice at a time (a few milliseconds), not for a whole bulk load.
+    public var routesPerBarrier = 8192
+
+    /// A connected subnet of an interface with IPv4 (a gateway or the uplink).
+    private struct Connected {
+        var interface: UInt32, vrf: UInt32, address: UInt32, mask: UInt32
+    }
+
+    /// Connected subnets of every IPv4 interface. Interface addresses are
+    /// written only by the control thread (under the barrier), so the control
+    /// thread may read them without one.
+    private func connectedSubnets() -> [Connected] {
         let t = ip4.interfaces
-        for i in 1..<InterfaceTable.capacity where t.enabled[i] && t.fibIndex[i] == 0 && t.prefixLength[i] < 32 {
-            let mask = t.netmask[i]
-            if address & mask == t.address[i] & mask { return UInt32(i) }
+        var out: [Connected] = []
+        for i in 1..<InterfaceTable.capacity where t.enabled[i] && t.prefixLength[i] < 32 {
+            out.append(Connected(interface: UInt32(i), vrf: t.fibIndex[i], address: t.address[i], mask: t.netmask[i]))
         }
-        return nil
+        return out
     }
 
     public func addRoutes(_ routes: [StaticRoute]) throws {
-        let failure: DataplaneError? = worker.withBarrier {
-            guard let table = ip4.fib.table(0) else { return .system("FIB table 0 missing") }
-            var planned: [(IPv4Prefix, UInt32, UInt32)] = []
-            for r in routes {
-                guard let prefix = IPv4Prefix(address: r.prefix, length: r.length) else {
-                    return .invalid("prefix length \(r.length) is not 0...32")
-                }
-                guard let interface = connectedInterface(for: r.nextHop) else {
-                    return .invalid("next hop \(IPv4.format(r.nextHop)) is not on a connected subnet")
-                }
-                guard ip4.interfaces.address[Int(interface)] != r.nextHop else {
-                    return .invalid("next hop \(IPv4.format(r.nextHop)) is weftd's own gateway address")
-                }
-                if staticRoutes[prefix] == nil, let adj = table.adjacency(of: prefix.address, length: prefix.length) {
-                    let kind = ip4.adjacencies.kindOf(adj)
-                    if kind != .arp && kind != .rewrite {
-                        return .conflict("\(prefix) is a \(kind) route of the node")
-                    }
-                }
-                planned.append((prefix, r.nextHop, interface))
+        // Checks that need no table (outside the barrier): prefix, connected next hop.
+        let connected = connectedSubnets()
+        var planned: [(RouteKey, nextHop: UInt32, interface: UInt32)] = []
+        planned.reserveCapacity(routes.count)
+        var last: Connected?
+        for r in routes {
+            guard let prefix = IPv4Prefix(address: r.prefix, length: r.length) else {
+                throw DataplaneError.invalid("prefix length \(r.length) is not 0...32")
             }
-            var done: [(IPv4Prefix, UInt32?)] = []
-            for (prefix, nextHop, interface) in planned {
-                do {
-                    try ip4.addRoute(prefix, via: nextHop, interface: interface)
-                    done.append((prefix, staticRoutes[prefix]))
-                    staticRoutes[prefix] = nextHop
-                } catch {
-                    // Undo this call's routes, newest first, restoring any they replaced.
-                    for (p, old) in done.reversed() {
-                        ip4.deleteRoute(p)
-                        staticRoutes[p] = nil
-                        if let old, let i = connectedInterface(for: old), (try? ip4.addRoute(p, via: old, interface: i)) != nil {
-                            staticRoutes[p] = old
+            let c: Connected
+            if let l = last, l.vrf == r.vrf, r.nextHop & l.mask == l.address & l.mask {
+                c = l
+            } else {
+                guard let found = connected.first(where: { $0.vrf == r.vrf && r.nextHop & $0.mask == $0.address & $0.mask }) else {
+                    throw DataplaneError.invalid("next hop \(IPv4.format(r.nextHop)) is not on a connected subnet of vrf \(r.vrf)")
+                }
+                c = found
+                last = found
+            }
+            guard c.address != r.nextHop else {
+                throw DataplaneError.invalid("next hop \(IPv4.format(r.nextHop)) is weftd's own gateway address")
+            }
+            planned.append((RouteKey(vrf: r.vrf, prefix: prefix), r.nextHop, c.interface))
+        }
+        // Programmed in slices, one barrier each; what was applied is undone on failure.
+        let need = staticRoutes.count + planned.count
+        if need > staticRoutes.capacity {
+            worker.withBarrier { staticRoutes.reserveCapacity(max(need, staticRoutes.capacity * 2)) }
+        }
+        var done: [(RouteKey, old: UInt32?)] = []
+        done.reserveCapacity(planned.count)
+        var start = 0
+        while start < planned.count {
+            let end = min(start + max(1, routesPerBarrier), planned.count)
+            let failure: DataplaneError? = worker.withBarrier {
+                for (key, nextHop, interface) in planned[start..<end] {
+                    guard let table = ip4.fib.table(Int(key.vrf)) else { return .invalid("vrf \(key.vrf) has no FIB table") }
+                    if staticRoutes[key] == nil, let adj = table.adjacency(of: key.prefix.address, length: key.prefix.length) {
+                        let kind = ip4.adjacencies.kindOf(adj)
+                        if kind != .arp && kind != .rewrite {
+                            return .conflict("\(key.prefix) is a \(kind) route of the node" + (key.vrf == 0 ? "" : " in vrf \(key.vrf)"))
                         }
                     }
-                    return .conflict("adding \(prefix) via \(IPv4.format(nextHop)): \(error)")
+                    do {
+                        try ip4.addRoute(key.prefix, via: nextHop, interface: interface, table: key.vrf)
+                    } catch {
+                        return .conflict("adding \(key.prefix) via \(IPv4.format(nextHop))" + (key.vrf == 0 ? "" : " in vrf \(key.vrf)") + ": \(error)")
+                    }
+                    done.append((key, staticRoutes[key]))
+                    staticRoutes[key] = nextHop
                 }
+                return nil
             }
-            return nil
+            if let failure {
+                undo(done, connected: connected)
+                throw failure
+            }
+            start = end
         }
-        if let failure { throw failure }
     }
 
-    public func deleteRoute(prefix address: UInt32, length: Int) throws {
+    /// Removes the routes of a failed `addRoutes`, newest first, restoring any they replaced.
+    private func undo(_ done: [(RouteKey, old: UInt32?)], connected: [Connected]) {
+        var i = done.count
+        while i > 0 {
+            let stop = max(0, i - max(1, routesPerBarrier))
+            worker.withBarrier {
+                for (key, old) in done[stop..<i].reversed() {
+                    ip4.deleteRoute(key.prefix, table: key.vrf)
+                    staticRoutes[key] = nil
+                    if let old, let c = connected.first(where: { $0.vrf == key.vrf && old & $0.mask == $0.address & $0.mask }),
+                       (try? ip4.addRoute(key.prefix, via: old, interface: c.interface, table: key.vrf)) != nil {
+                        staticRoutes[key] = old
+                    }
+                }
+            }
+            i = stop
+        }
+    }
+
+    public func deleteRoute(prefix address: UInt32, length: Int, vrf: UInt32) throws {
         guard let prefix = IPv4Prefix(address: address, length: length) else {
             throw DataplaneError.invalid("prefix length \(length) is not 0...32")
         }
+        let key = RouteKey(vrf: vrf, prefix: prefix)
         let found: Bool = worker.withBarrier {
-            guard staticRoutes.removeValue(forKey: prefix) != nil else { return false }
-            ip4.deleteRoute(prefix)
+            guard staticRoutes.removeValue(forKey: key) != nil else { return false }
+            ip4.deleteRoute(prefix, table: vrf)
             return true
         }
-        if !found { throw DataplaneError.notFound("no static route for \(prefix)") }
+        if !found { throw DataplaneError.notFound("no static route for \(prefix)" + (vrf == 0 ? "" : " in vrf \(vrf)")) }
     }
 
-    public func routes() -> [RouteInfo] {
+    /// Under the barrier: `show fib`'s view of one entry.
+    private func routeInfo(_ r: FIBRoute, vrf: UInt32) -> RouteInfo {
+        let a = r.adjacency
+        let kind = ip4.adjacencies.kindOf(a)
+        let interface = a >= 4 && Int(a) < ip4.adjacencies.capacity ? ip4.adjacencies.interface[Int(a)] : 0
+        let name: String? = interface == 0 ? nil : interfaceTable.name(interface)
+        let label: String
+        var nextHop: String?
+        switch kind {
+        case .arp, .rewrite:
+            nextHop = IPv4.format(ip4.adjacencies.nextHop[Int(a)])
+            label = staticRoutes[RouteKey(vrf: vrf, prefix: r.prefix)] != nil ? "static" : "neighbor"
+        case .glean: label = "connected"
+        default: label = kind.description
+        }
+        return RouteInfo(prefix: r.prefix.description, nextHop: nextHop, interface: name, kind: label, adjacency: a, vrf: Int(vrf))
+    }
+
+    public func routes(vrf: UInt32) -> [RouteInfo] {
         worker.withBarrier {
-            guard let table = ip4.fib.table(0) else { return [] }
-            return table.routes().map { r in
-                let a = r.adjacency
-                let kind = ip4.adjacencies.kindOf(a)
-                let interface = a >= 4 && Int(a) < ip4.adjacencies.capacity ? ip4.adjacencies.interface[Int(a)] : 0
-                let name: String? = interface == 0 ? nil : interfaceTable.name(interface)
-                let label: String
-                var nextHop: String?
-                switch kind {
-                case .arp, .rewrite:
-                    nextHop = IPv4.format(ip4.adjacencies.nextHop[Int(a)])
-                    label = staticRoutes[r.prefix] != nil ? "static" : "neighbor"
-                case .glean: label = "connected"
-                default: label = kind.description
-                }
-                return RouteInfo(prefix: r.prefix.description, nextHop: nextHop, interface: name, kind: label, adjacency: a)
+            guard let table = ip4.fib.table(Int(vrf)) else { return [] }
+            return table.routes().map { routeInfo($0, vrf: vrf) }
+        }
+    }
+
+    public func route(vrf: UInt32, address: UInt32, length: Int?) -> RouteInfo? {
+        worker.withBarrier {
+            guard let table = ip4.fib.table(Int(vrf)) else { return nil }
+            if let length {
+                guard let prefix = IPv4Prefix(address: address, length: length),
+                      let adj = table.adjacency(of: prefix.address, length: length) else { return nil }
+                return routeInfo(FIBRoute(prefix: prefix, adjacency: adj), vrf: vrf)
             }
+            return table.longestMatch(address).map { routeInfo($0, vrf: vrf) }
         }
     }
 

@@ -79,17 +79,14 @@ public final class Reconciler {
             }
         }
 
-        for route in try store.routes() {
-            do {
-                guard let p = try? RouteService.parsePrefix(route.prefix), let nextHop = IPv4Address(route.nextHop) else {
-                    throw ControlError(.internal, code: "bad_route_record", message: "unreadable record \(route.prefix) via \(route.nextHop)")
-                }
-                try dataplane.addRoute(prefix: p.address.value, length: p.length, nextHop: nextHop.value)
-                report.routesRestored.append(route.prefix)
-            } catch {
-                report.failures.append("route \(route.prefix) via \(route.nextHop): \(error)")
-                log.error("restore route \(route.prefix) via \(route.nextHop) failed, kept for the next start: \(error)")
-            }
+        // In batches (one dataplane call per 64k routes, a few thousand per
+        // barrier), so a million routes come back in seconds.
+        let restoredRoutes = RouteService.restore(try store.storedRoutes(), dataplane: dataplane)
+        report.routesRestored.append(contentsOf: restoredRoutes.restored)
+        for (route, error) in restoredRoutes.failures {
+            let name = "\(route.prefix) via \(route.nextHop)" + (route.vrf == 0 ? "" : " vrf \(route.vrf)")
+            report.failures.append("route \(name): \(error)")
+            log.error("restore route \(name) failed, kept for the next start: \(error)")
         }
 
         let tunnels = try store.tunnels()
@@ -165,6 +162,7 @@ public final class Reconciler {
             _ = try dataplane.addTapInterface(name: attachment.hostIfName, bridgeDomain: bridgeDomain, queueFds: fds,
                                               mac: spec.mac, mtu: attachment.mtu,
                                               sourceGuard: try AttachmentService.sourceGuard(for: attachment))
+            if let limits = attachment.bandwidth { try dataplane.setBandwidth(hostIfName: attachment.hostIfName, limits: limits) }
             if survived { report.interfacesReopened.append(name) } else { report.vethsRecreated.append(name) }
             log.debug("restore \(name): tap \(attachment.ifName) in \(attachment.netns) \(survived ? "taken over" : "recreated")")
             return
@@ -177,6 +175,7 @@ public final class Reconciler {
         let swIfIndex = try dataplane.addLinkInterface(hostIfName: attachment.hostIfName, bridgeDomain: bridgeDomain,
                                                   driver: PortDriver(rawValue: attachment.driver) ?? .afPacket,
                                                   sourceGuard: try AttachmentService.sourceGuard(for: attachment))
+        if let limits = attachment.bandwidth { try dataplane.setBandwidth(hostIfName: attachment.hostIfName, limits: limits) }
         if vethSurvived {
             report.interfacesReopened.append(name)
         } else {

@@ -33,15 +33,34 @@ public struct AttachmentRecord: Codable, Equatable, Sendable, FetchableRecord, P
     public var queues: Int
     /// Whether l2-input drops frames not from the container's MAC and address.
     public var sourceGuard: Bool
+    /// Bandwidth limits (bits/s, bits); nil = that direction is not limited.
+    public var ingressRate: Int64?
+    public var ingressBurst: Int64?
+    public var egressRate: Int64?
+    public var egressBurst: Int64?
 
     public init(containerId: String, ifName: String, network: String, netns: String, hostIfName: String, mac: String,
                 address: String, prefixLength: Int, mtu: Int, createdAt: Date, gateway: String? = nil,
                 ipam: String = "weft", attach: String = AttachMode.veth.rawValue, driver: String = PortDriver.afPacket.rawValue,
-                queues: Int = 1, sourceGuard: Bool = true) {
+                queues: Int = 1, sourceGuard: Bool = true, bandwidth: BandwidthLimits? = nil) {
         self.containerId = containerId; self.ifName = ifName; self.network = network; self.netns = netns
         self.hostIfName = hostIfName; self.mac = mac; self.address = address; self.prefixLength = prefixLength
         self.mtu = mtu; self.createdAt = createdAt; self.gateway = gateway; self.ipam = ipam
         self.attach = attach; self.driver = driver; self.queues = queues; self.sourceGuard = sourceGuard
+        self.bandwidth = bandwidth
+    }
+
+    /// The limits as the API shows them; nil when there are none.
+    public var bandwidth: BandwidthLimits? {
+        get {
+            let limits = BandwidthLimits(ingressRate: ingressRate, ingressBurst: ingressBurst,
+                                         egressRate: egressRate, egressBurst: egressBurst)
+            return limits.isEmpty ? nil : limits
+        }
+        set {
+            ingressRate = newValue?.ingressRate; ingressBurst = newValue?.ingressBurst
+            egressRate = newValue?.egressRate; egressBurst = newValue?.egressBurst
+        }
     }
 
     public var isTap: Bool { attach == AttachMode.tap.rawValue }

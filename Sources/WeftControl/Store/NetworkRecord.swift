@@ -18,9 +18,12 @@ public struct NetworkRecord: Codable, Equatable, Sendable, FetchableRecord, Pers
     public var rangeStart: String?     // IPAM range of this node, nil: whole subnet
     public var rangeEnd: String?
     public var masquerade: Bool        // NAT44 behind the uplink's address
+    public var vrf: Int                // FIB table of the gateway (0: default)
 
     public init(name: String, bridgeDomain: Int, subnet: String, mtu: Int, macAgeSeconds: Int, learnLimit: Int,
-                createdAt: Date, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil, masquerade: Bool = false) {
+                createdAt: Date, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil, masquerade: Bool = false,
+                vrf: Int = 0) {
+        self.vrf = vrf
         self.name = name; self.bridgeDomain = bridgeDomain; self.subnet = subnet; self.mtu = mtu
         self.macAgeSeconds = macAgeSeconds; self.learnLimit = learnLimit; self.createdAt = createdAt
         self.vni = vni; self.rangeStart = rangeStart; self.rangeEnd = rangeEnd; self.masquerade = masquerade

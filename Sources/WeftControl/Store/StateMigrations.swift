@@ -145,6 +145,37 @@ enum StateMigrations {
                 t.add(column: "source_guard", .boolean).notNull().defaults(to: true)
             }
         }
+        migrator.registerMigration("v9-vrf") { db in
+            // vrf: the FIB table of a network's gateway (0: the default table).
+            try db.alter(table: "networks") { t in
+                t.add(column: "vrf", .integer).notNull().defaults(to: 0)
+            }
+            // Static routes per VRF: the primary key becomes (vrf, prefix).
+            // SQLite cannot change a primary key in place: copy into a new
+            // table. WITHOUT ROWID: the key is the only B-tree, so a bulk
+            // load (sorted by key) appends to one tree instead of two.
+            try db.create(table: "routes_v9", options: [.withoutRowID]) { t in
+                t.column("vrf", .integer).notNull().defaults(to: 0)
+                t.column("prefix", .text).notNull()
+                t.primaryKey(["vrf", "prefix"])
+                t.column("next_hop", .text).notNull()
+                t.column("created_at", .datetime).notNull()
+            }
+            try db.execute(sql: "INSERT INTO routes_v9 (vrf, prefix, next_hop, created_at) SELECT 0, prefix, next_hop, created_at FROM routes")
+            try db.drop(table: "routes")
+            try db.rename(table: "routes_v9", to: "routes")
+        }
+        migrator.registerMigration("v10-attachment-bandwidth") { db in
+            // Bandwidth limits (CNI bandwidth capability), enforced by the
+            // dataplane's policers: rates in bits/s, bursts in bits; NULL =
+            // that direction is not limited. (Separate from v9-vrf, after it.)
+            try db.alter(table: "attachments") { t in
+                t.add(column: "ingress_rate", .integer)
+                t.add(column: "ingress_burst", .integer)
+                t.add(column: "egress_rate", .integer)
+                t.add(column: "egress_burst", .integer)
+            }
+        }
         return migrator
     }
 }

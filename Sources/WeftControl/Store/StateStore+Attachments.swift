@@ -35,7 +35,8 @@ extension StateStore {
     public func createAttachment(containerId: String, ifName: String, network networkName: String, netns: String,
                                  mtu: Int?, address requested: IPv4Address? = nil, addressPrefix: Int? = nil,
                                  gateway: IPv4Address? = nil, attach: AttachMode = .veth, driver: String = PortDriver.afPacket.rawValue,
-                                 queues: Int = 1, sourceGuard: Bool = true, createdAt: Date = Date()) throws -> AttachmentRecord {
+                                 queues: Int = 1, sourceGuard: Bool = true, bandwidth: BandwidthLimits? = nil,
+                                 createdAt: Date = Date()) throws -> AttachmentRecord {
         try database.write { db in
             if try AttachmentRecord.fetchOne(db, key: ["container_id": containerId, "if_name": ifName]) != nil {
                 throw ControlError(.conflict, code: "attachment_exists",
@@ -102,7 +103,7 @@ extension StateStore {
                 address: address.description, prefixLength: subnet.prefixLength, mtu: mtu ?? network.mtu,
                 createdAt: createdAt, gateway: gateway?.description,
                 ipam: requested == nil ? AttachmentInfo.IPAM.weft.rawValue : AttachmentInfo.IPAM.external.rawValue,
-                attach: attach.rawValue, driver: driver, queues: queues, sourceGuard: sourceGuard)
+                attach: attach.rawValue, driver: driver, queues: queues, sourceGuard: sourceGuard, bandwidth: bandwidth)
             try record.insert(db)
             if requested == nil {
                 try LeaseRecord(network: networkName, address: address.description, containerId: containerId,

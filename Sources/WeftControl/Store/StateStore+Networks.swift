@@ -17,7 +17,7 @@ extension StateStore {
     /// (from 1), chosen inside the same transaction as the insert.
     public func createNetwork(name: String, subnet: String, mtu: Int, bridgeDomain: Int?, macAgeSeconds: Int,
                               learnLimit: Int, vni: Int? = nil, rangeStart: String? = nil, rangeEnd: String? = nil,
-                              masquerade: Bool = false, createdAt: Date = Date()) throws -> NetworkRecord {
+                              masquerade: Bool = false, vrf: Int = 0, createdAt: Date = Date()) throws -> NetworkRecord {
         try database.write { db in
             if try NetworkRecord.fetchOne(db, key: name) != nil {
                 throw ControlError(.conflict, code: "network_exists",
@@ -41,9 +41,22 @@ extension StateStore {
                 throw ControlError(.conflict, code: "vni_in_use",
                                    message: "VNI \(vni) is used by network \"\(other.name)\"; one VNI per network", field: "vni")
             }
+            // Subnets may overlap across VRFs (that is what VRFs are for),
+            // never within one: checked here, in the inserting transaction.
+            if let parsed = try? IPv4Subnet.parse(subnet) {
+                let sameVRF = try NetworkRecord.filter(Column("vrf") == vrf).fetchAll(db)
+                for other in sameVRF {
+                    guard let o = try? IPv4Subnet.parse(other.subnet) else { continue }
+                    if o.contains(parsed.network) || parsed.contains(o.network) {
+                        throw ControlError(.conflict, code: "subnet_overlaps",
+                                           message: "subnet \(parsed) overlaps network \"\(other.name)\" (\(o)) in vrf \(vrf); pick another subnet or another vrf",
+                                           field: "subnet")
+                    }
+                }
+            }
             let record = NetworkRecord(name: name, bridgeDomain: domain, subnet: subnet, mtu: mtu,
                                        macAgeSeconds: macAgeSeconds, learnLimit: learnLimit, createdAt: createdAt,
-                                       vni: vni, rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade)
+                                       vni: vni, rangeStart: rangeStart, rangeEnd: rangeEnd, masquerade: masquerade, vrf: vrf)
             try record.insert(db)
             return record
         }

@@ -243,6 +243,14 @@ public final class FIBTable {
         store.longestMatch(address)?.adjacency ?? FIBTable.miss
     }
 
+    /// The longest stored prefix matching `address` and its adjacency, or nil
+    /// (from the prefix store: a handful of dictionary probes, for `show fib ADDRESS`).
+    public func longestMatch(_ address: UInt32) -> FIBRoute? {
+        guard let m = store.longestMatch(address) else { return nil }
+        return FIBRoute(prefix: IPv4Prefix(uncheckedAddress: address & FIBPrefixStore.mask(m.length), length: m.length),
+                        adjacency: m.adjacency)
+    }
+
     /// Every prefix, shortest first, then by address.
     public func routes() -> [FIBRoute] { store.all() }
 

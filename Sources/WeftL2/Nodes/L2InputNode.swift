@@ -4,7 +4,9 @@ import WeftPacket
 /// l2-input: puts the frame into its receive interface's bridge domain and
 /// rejects frames that no switch may forward, and, on a guarded interface
 /// (a container's), frames not from the container's own MAC or, for IPv4
-/// and ARP, its own address (SourceGuardTable).
+/// and ARP, its own address (SourceGuardTable); then frames over the
+/// interface's egress bandwidth limit (PolicerTable, the CNI bandwidth
+/// capability's egressRate/egressBurst).
 ///
 /// Uses: rxInterface, l2Offset, length. Sets: bridgeDomain.
 public final class L2InputNode: GraphNode {
@@ -21,6 +23,7 @@ public final class L2InputNode: GraphNode {
         case spoofedIPv4 = "spoofed-ip4"
         case spoofedARP = "spoofed-arp"
         case guardedVLAN = "guarded-vlan"
+        case policed = "policed"
         public var help: String {
             switch self {
             case .sourceMulticast: return "source MAC is multicast or broadcast"
@@ -29,6 +32,7 @@ public final class L2InputNode: GraphNode {
             case .spoofedIPv4: return "container IPv4 packets from an address not its own"
             case .spoofedARP: return "container ARP claiming an address not its own"
             case .guardedVLAN: return "VLAN-tagged frames from a container (not allowed: the tag would hide the addresses)"
+            case .policed: return "container frames over its egress bandwidth limit (egressRate/egressBurst)"
             }
         }
     }
@@ -37,13 +41,17 @@ public final class L2InputNode: GraphNode {
 
     let domains: BridgeDomainTable
     let sourceGuard: SourceGuardTable
+    let policer: PolicerTable
     var toLearn = Int32(0), toFwd = Int32(0)
     var errSourceMulticast = UInt32(0), errNoDomain = UInt32(0)
     var errSpoofedMAC = UInt32(0), errSpoofedIPv4 = UInt32(0), errSpoofedARP = UInt32(0), errVLAN = UInt32(0)
+    var errPoliced = UInt32(0)
 
-    public init(domains: BridgeDomainTable, sourceGuard: SourceGuardTable = SourceGuardTable()) {
+    public init(domains: BridgeDomainTable, sourceGuard: SourceGuardTable = SourceGuardTable(),
+                policer: PolicerTable = PolicerTable()) {
         self.domains = domains
         self.sourceGuard = sourceGuard
+        self.policer = policer
         super.init(registration: Self.registration)
     }
 
@@ -56,6 +64,7 @@ public final class L2InputNode: GraphNode {
         errSpoofedIPv4 = errorIndex(Error.spoofedIPv4)
         errSpoofedARP = errorIndex(Error.spoofedARP)
         errVLAN = errorIndex(Error.guardedVLAN)
+        errPoliced = errorIndex(Error.policed)
     }
 
     /// The counter a guarded frame violates, or nil when it may pass. IPv4 from
@@ -88,6 +97,8 @@ public final class L2InputNode: GraphNode {
         let exists = domains.exists
         let learning = domains.learning
         let guardMAC = sourceGuard.mac, guardIPv4 = sourceGuard.ipv4
+        let buckets = policer.egress, hz = policer.hz
+        var now = UInt64(0)  // read once per vector, at the first policed frame
         let tracing = graph.trace.enabled
         var toLearnCursor = NextCursor(to: toLearn)
         defer { graph.close(&toLearnCursor) }
@@ -99,11 +110,18 @@ public final class L2InputNode: GraphNode {
             if _slowPath(p.load(fromByteOffset: 6, as: UInt8.self) & 1 == 1) { graph.drop(bi, error: errSourceMulticast); continue }
             if _slowPath(!exists[Int(bd)]) { graph.drop(bi, error: errNoDomain); continue }
             let rx = Int(m.pointee.rxInterface)
+            let length = Int(m.pointee.length) &- (Int(m.pointee.l2Offset) &- Int(m.pointee.dataOffset))
             if guardMAC[rx] != 0,
-               let error = violation(p, length: Int(m.pointee.length) &- (Int(m.pointee.l2Offset) &- Int(m.pointee.dataOffset)),
-                                     allowedMAC: guardMAC[rx], allowedIPv4: guardIPv4[rx]) {
+               let error = violation(p, length: length, allowedMAC: guardMAC[rx], allowedIPv4: guardIPv4[rx]) {
                 graph.drop(bi, error: error)
                 continue
+            }
+            if _slowPath(buckets[rx].bytesPerSecond != 0) {
+                if now == 0 { now = policer.clock() }
+                if !PolicerTable.conform(buckets + rx, bytes: length, now: now, hz: hz) {
+                    graph.drop(bi, error: errPoliced)
+                    continue
+                }
             }
             m.pointee.bridgeDomain = bd
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(bd), b: UInt64(m.pointee.rxInterface)) }

@@ -2,23 +2,35 @@ import WeftEngine
 
 /// l2-output: hands the frame to the transmit node of `txInterface`
 /// (af-packet-output, pg-output, ...), or drops it if the interface is down
-/// or gone.
+/// or gone, or when it exceeds the ingress bandwidth limit of the transmit
+/// interface (PolicerTable: ingressRate/ingressBurst of the container behind it).
 ///
-/// Uses: txInterface.
+/// Uses: txInterface, length.
 public final class L2OutputNode: GraphNode {
     public enum Error: String, NodeError {
         case interfaceDown = "interface-down"
-        public var help: String { "transmit interface is down or deleted" }
+        case policed = "policed"
+        public var help: String {
+            switch self {
+            case .interfaceDown: return "transmit interface is down or deleted"
+            case .policed: return "frames to a container over its ingress bandwidth limit (ingressRate/ingressBurst)"
+            }
+        }
     }
 
     public static let registration = NodeRegistration(name: "l2-output", next: NoNext.self, errors: Error.self)
 
-    var errDown = UInt32(0)
+    let policer: PolicerTable
+    var errDown = UInt32(0), errPoliced = UInt32(0)
 
-    public init() { super.init(registration: Self.registration) }
+    public init(policer: PolicerTable = PolicerTable()) {
+        self.policer = policer
+        super.init(registration: Self.registration)
+    }
 
     public override func didResolve(_ graph: Graph) {
         errDown = errorIndex(Error.interfaceDown)
+        errPoliced = errorIndex(Error.policed)
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -26,12 +38,21 @@ public final class L2OutputNode: GraphNode {
         let up = graph.interfaces.up
         let outputNode = graph.interfaces.outputNode
         let tracing = graph.trace.enabled
+        let buckets = policer.ingress, hz = policer.hz
+        var now = UInt64(0)  // read once per vector, at the first policed frame
         for i in 0..<count {
             let bi = vector[i]
             let tx = Int(md[Int(bi)].txInterface)
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx)) }
             let target = outputNode[tx]
             if _slowPath(!up[tx] || target < 0) { graph.drop(bi, error: errDown); continue }
+            if _slowPath(buckets[tx].bytesPerSecond != 0) {
+                if now == 0 { now = policer.clock() }
+                if !PolicerTable.conform(buckets + tx, bytes: Int(md[Int(bi)].length), now: now, hz: hz) {
+                    graph.drop(bi, error: errPoliced)
+                    continue
+                }
+            }
             graph.enqueue(bi, to: target)
         }
     }
