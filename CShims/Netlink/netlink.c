@@ -87,11 +87,15 @@ static int nlc_open(struct nlc *c, char *err, size_t errlen, const char *what) {
     c->sk = nl_socket_alloc();
     if (!c->sk)
         return fail(err, errlen, ENOMEM, "%s: allocating netlink socket", what);
+    errno = 0;
     int r = nl_connect(c->sk, NETLINK_ROUTE);
     if (r < 0) {
+        // libnl folds socket()'s EMFILE/ENFILE into a generic failure (EIO):
+        // keep the real cause, it tells the operator what to raise.
+        int e = (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) ? errno : nle_to_errno(r);
         nl_socket_free(c->sk);
         c->sk = NULL;
-        return fail(err, errlen, nle_to_errno(r), "%s: connecting netlink socket", what);
+        return fail(err, errlen, e, "%s: connecting netlink socket", what);
     }
     nl_socket_modify_err_cb(c->sk, NL_CB_CUSTOM, record_kernel_error, c);
     return 0;

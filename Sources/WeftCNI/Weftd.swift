@@ -100,6 +100,9 @@ struct Weftd {
                             details: details)
         case (409, _, _):
             return CNIError(CNIError.weftdRefused, "\(what): \(message)", details: details)
+        case (503, _, _):
+            // Out of a resource (file descriptors) and nothing was built: the runtime may retry.
+            return CNIError(CNIError.tryAgainLater, "\(what): \(message)", details: details)
         default:
             return CNIError(CNIError.weftdFailed, "\(what): \(message)", details: details)
         }

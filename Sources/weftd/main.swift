@@ -23,10 +23,29 @@ struct Weftd: ParsableCommand {
     @Option(name: .customLong("rx-ring"), help: "AF_PACKET ring version: 2 (per-frame, lowest latency) or 3 (blocks).") var rxRing: Int32 = 2
     @Option(name: .customLong("xdp-mode"), help: "AF_XDP attach mode: auto (native, else generic), native or generic.") var xdpMode: String = "auto"
     @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
+    @Option(name: .customLong("watch-interval"), help: "Seconds between checks for containers whose netns or veth vanished behind weftd's back (0: off).") var watchInterval: Double = 2
+
+    @Option(name: .customLong("api-group"), help: "Group (name or gid) whose members may use the API socket (socket mode 0660).") var apiGroup: String?
+    @Option(name: .customLong("api-max-body-bytes"), help: "Body limit of bulk API requests (POST /v1/routes/bulk); other requests take at most 1 MiB.") var apiMaxBodyBytes: Int?
+    @Option(name: .customLong("api-request-timeout"), help: "Seconds a client has to send a complete API request (408 after).") var apiRequestTimeout: Double?
 
     func run() throws {
         var cfg = try config.map { try WeftConfig.load(path: $0) } ?? WeftConfig()
         cfg = cfg.overriding(.init(socketPath: socket, statePath: state, workerCPU: workerCPU, pollMode: pollMode, logLevel: logLevel))
+        if let apiGroup { cfg.apiGroup = apiGroup }
+        if let apiMaxBodyBytes {
+            guard apiMaxBodyBytes >= 1024 else { throw ValidationError("--api-max-body-bytes must be at least 1024") }
+            cfg.apiMaxBodyBytes = apiMaxBodyBytes
+        }
+        if let apiRequestTimeout {
+            guard apiRequestTimeout > 0 && apiRequestTimeout <= 3600 else { throw ValidationError("--api-request-timeout must be more than 0 and at most 3600 seconds") }
+            cfg.apiRequestTimeoutSeconds = apiRequestTimeout
+        }
+        var apiGID: UInt32?
+        if let group = cfg.apiGroup {
+            guard let gid = APIAccessPolicy.resolveGroup(group) else { throw ValidationError("api_group \"\(group)\": no such group") }
+            apiGID = gid
+        }
         let log = WeftLogger.shared
         log.level = cfg.logLevel
 
@@ -59,8 +78,19 @@ struct Weftd: ParsableCommand {
         log.info("restored state: \(report)")
 
         let server = APIServer(socketPath: cfg.socketPath, networks: networks, attachments: attachments,
-                               hostInterfaces: hostInterfaces, dataplane: dataplane, executor: executor, log: log)
+                               hostInterfaces: hostInterfaces, dataplane: dataplane, executor: executor,
+                               limits: APILimits(maxBulkBodyBytes: cfg.apiMaxBodyBytes, requestTimeoutSeconds: cfg.apiRequestTimeoutSeconds),
+                               group: apiGID, log: log)
         try server.start()
+
+        // Containers deleted, and veths removed by hand, while weftd runs.
+        let watch = AttachmentWatch(store: store, dataplane: dataplane, provisioner: netns, log: log)
+        let watchTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "weft.attachment-watch"))
+        if watchInterval > 0 {
+            watchTimer.schedule(deadline: .now() + watchInterval, repeating: watchInterval)
+            watchTimer.setEventHandler { _ = try? executor.runSync { watch.sweep() } }
+            watchTimer.resume()
+        }
         log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling")
 
         // Orderly stop: no new requests, finish queued control work, stop the worker.
@@ -78,7 +108,7 @@ struct Weftd: ParsableCommand {
             }
             source.resume()
         }
-        withExtendedLifetime((signals, instanceLock)) { dispatchMain() }
+        withExtendedLifetime((signals, instanceLock, watchTimer)) { dispatchMain() }
     }
 }
 

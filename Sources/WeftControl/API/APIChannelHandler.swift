@@ -1,9 +1,11 @@
 import NIOCore
 import NIOHTTP1
 
-/// One HTTP connection: collects a request (bounded body), hands it to the
-/// control thread, writes the JSON answer and closes the connection. Runs on
-/// the connection's event loop and never blocks it.
+/// One HTTP connection: checks the peer (SO_PEERCRED against the access
+/// policy), collects a request (body bounded per path, the whole request
+/// within the request timeout), hands it to the control thread, writes the
+/// JSON answer and closes the connection. Runs on the connection's event
+/// loop and never blocks it.
 final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
@@ -12,47 +14,111 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private enum State {
         case awaitingHead
-        case receivingBody(HTTPRequestHead, ByteBuffer)
+        case receivingBody(HTTPRequestHead, ByteBuffer, limit: Int)
         /// A response has been (or is being) written; ignore the rest of the request.
         case answered
     }
 
     private var state = State.awaitingHead
-    private let maxBodyBytes: Int
-    private let maxHeaderBytes: Int
+    private let limits: APILimits
+    private let policy: APIAccessPolicy?
+    private let refusals: APIRefusals
+    private let log: WeftLogger
     private let dispatch: Dispatch
+    private var timeout: Scheduled<Void>?
+    /// Set once the peer passed the policy; no request runs before.
+    private var peerAllowed: Bool
 
-    init(maxBodyBytes: Int, maxHeaderBytes: Int, dispatch: @escaping Dispatch) {
-        self.maxBodyBytes = maxBodyBytes
-        self.maxHeaderBytes = maxHeaderBytes
+    /// `policy` nil: no peer check (a test's embedded channel).
+    init(limits: APILimits, policy: APIAccessPolicy?, refusals: APIRefusals = APIRefusals(), log: WeftLogger = .shared,
+         dispatch: @escaping Dispatch) {
+        self.limits = limits
+        self.policy = policy
+        self.peerAllowed = policy == nil
+        self.refusals = refusals
+        self.log = log
         self.dispatch = dispatch
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let nanoseconds = Int64(limits.requestTimeoutSeconds * 1e9)
+        timeout = context.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            let (handler, context) = bound.value
+            handler.requestTimedOut(context)
+        }
+        if let policy {
+            // On the channel's event loop the option is read at once.
+            PeerCredentials.of(context.channel).whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let peer):
+                    if let reason = policy.refusal(peer) { handler.refuse(context, reason) } else { handler.peerAllowed = true }
+                case .failure(let error):
+                    handler.refuse(context, "cannot read the peer's credentials (SO_PEERCRED): \(error)")
+                }
+            }
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = nil
+        context.fireChannelInactive()
+    }
+
+    private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
+        let n = refusals.count("peer")
+        log.warning("API connection refused: \(reason) (refused so far: \(n))")
+        timeout?.cancel()
+        answer(context, APILimits.forbidden(reason))
+    }
+
+    private func requestTimedOut(_ context: ChannelHandlerContext) {
+        timeout = nil
+        switch state {
+        case .awaitingHead, .receivingBody:
+            let n = refusals.count("timeout")
+            log.info("API request not complete after \(APILimits.format(limits.requestTimeoutSeconds)) s: connection closed (timed out so far: \(n))")
+            answer(context, limits.timedOut())
+        case .answered:
+            break
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard case .awaitingHead = state else { return }
+            let limit = limits.maxBody(forTarget: head.uri)
             // Refuse an announced oversize body before reading any of it
             // (curl waits for this answer when it sent Expect: 100-continue).
-            if let announced = head.headers.first(name: "content-length").flatMap(Int.init), announced > maxBodyBytes {
-                answer(context, .error(tooLarge()))
+            if let announced = head.headers.first(name: "content-length").flatMap(Int.init), announced > limit {
+                tooLarge(context, limit: limit, head: head, announced: announced)
                 return
             }
-            state = .receivingBody(head, context.channel.allocator.buffer(capacity: 0))
+            state = .receivingBody(head, context.channel.allocator.buffer(capacity: 0), limit: limit)
 
         case .body(var chunk):
-            guard case .receivingBody(let head, var body) = state else { return }
-            if body.readableBytes + chunk.readableBytes > maxBodyBytes {
-                answer(context, .error(tooLarge()))
+            guard case .receivingBody(let head, var body, let limit) = state else { return }
+            if body.readableBytes + chunk.readableBytes > limit {
+                tooLarge(context, limit: limit, head: head, announced: nil)
                 return
             }
             state = .answered   // drop our reference so the append does not copy
             body.writeBuffer(&chunk)
-            state = .receivingBody(head, body)
+            state = .receivingBody(head, body, limit: limit)
 
         case .end:
-            guard case .receivingBody(let head, var body) = state else { return }
+            guard case .receivingBody(let head, var body, _) = state else { return }
+            guard peerAllowed else {
+                refuse(context, "the peer's credentials were not checked before its request")
+                return
+            }
             state = .answered
+            timeout?.cancel()
+            timeout = nil
             let request = APIRequest(method: head.method.rawValue, target: head.uri,
                                      body: body.readBytes(length: body.readableBytes) ?? [])
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -74,10 +140,12 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         // so the answer must be written now, and only if none was started.
         if let parseError = error as? HTTPParserError, case .awaitingHead = state {
             state = .answered
+            timeout?.cancel()
+            timeout = nil
             let control: ControlError
             if case .headerOverflow = parseError {
                 control = ControlError(.headersTooLarge, code: "headers_too_large",
-                                       message: "request headers exceed \(maxHeaderBytes) bytes")
+                                       message: "request headers exceed \(limits.maxHeaderBytes) bytes")
             } else {
                 control = ControlError(.badRequest, code: "bad_http", message: "malformed HTTP request: \(parseError)")
             }
@@ -87,13 +155,43 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 
-    private func tooLarge() -> ControlError {
-        ControlError(.payloadTooLarge, code: "body_too_large", message: "request body exceeds \(maxBodyBytes) bytes")
+    private func tooLarge(_ context: ChannelHandlerContext, limit: Int, head: HTTPRequestHead, announced: Int?) {
+        let n = refusals.count("too-large")
+        log.info("API \(head.method.rawValue) \(head.uri): body over \(limit) bytes refused (413 so far: \(n))")
+        answer(context, APILimits.tooLarge(limit: limit, target: head.uri, announced: announced))
     }
 
     private func answer(_ context: ChannelHandlerContext, _ response: APIResponse) {
+        guard context.channel.isActive else { return }
+        timeout?.cancel()
+        timeout = nil
+        if case .awaitingHead = state, writeBeforeRequest(context, response) {
+            state = .answered
+            return
+        }
         state = .answered
         write(context, response)
+    }
+
+    /// An answer before any request head (refused peer, timeout while the
+    /// head is still incomplete): NIO's HTTP server pipeline handler holds
+    /// responses until a request arrives, so the response is encoded here
+    /// and written below the HTTP handlers; then the connection is closed.
+    private func writeBeforeRequest(_ context: ChannelHandlerContext, _ response: APIResponse) -> Bool {
+        guard let encoder = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            return false
+        }
+        let status = HTTPResponseStatus(statusCode: response.status)
+        let body = response.body ?? []
+        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nConnection: close\r\nServer: weftd/\(WeftVersion.current)\r\n"
+        if !body.isEmpty { text += "Content-Type: application/json\r\n" }
+        text += "Content-Length: \(body.count)\r\n\r\n"
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + body.count)
+        buffer.writeString(text)
+        buffer.writeBytes(body)
+        let channel = context.channel
+        encoder.writeAndFlush(NIOAny(buffer)).whenComplete { _ in channel.close(promise: nil) }
+        return true
     }
 
     private func write(_ context: ChannelHandlerContext, _ response: APIResponse) {

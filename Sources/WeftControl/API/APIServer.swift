@@ -3,18 +3,15 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-/// weftd's HTTP/1.1 + JSON API on a unix socket (mode 0600: only root, or
-/// whoever runs weftd, may configure the dataplane). Requests are parsed on a
-/// NIO event loop and executed one at a time on the control thread.
+/// weftd's HTTP/1.1 + JSON API on a unix socket. Only root, weftd's own
+/// user and, with `api_group`, that group's members may configure the
+/// dataplane: the socket is mode 0600 (0660 and owned by the group with
+/// api_group), and every connection's peer is checked again with
+/// SO_PEERCRED (APIAccess.swift). Requests are parsed on a NIO event loop,
+/// bounded in size and time (APILimits), and executed one at a time on the
+/// control thread.
 public final class APIServer {
-    public struct Limits: Sendable {
-        public var maxBodyBytes: Int
-        public var maxHeaderBytes: Int
-        public static let `default` = Limits(maxBodyBytes: 1 << 20, maxHeaderBytes: 16 << 10)
-        public init(maxBodyBytes: Int, maxHeaderBytes: Int) {
-            self.maxBodyBytes = maxBodyBytes; self.maxHeaderBytes = maxHeaderBytes
-        }
-    }
+    public typealias Limits = APILimits
 
     public enum StartError: Error, CustomStringConvertible {
         case alreadyServing(String)
@@ -37,27 +34,33 @@ public final class APIServer {
     private let router: APIRouter
     private let executor: ControlExecutor
     private let limits: Limits
+    /// gid of api_group: owns the socket (mode 0660) and its members may connect.
+    private let apiGroup: UInt32?
     private let log: WeftLogger
+    /// Connections and requests refused: "peer", "timeout", "too-large".
+    public let refusals = APIRefusals()
     private var group: MultiThreadedEventLoopGroup?
     private var channel: Channel?
 
     public init(socketPath: String, router: APIRouter, executor: ControlExecutor, limits: Limits = .default,
-                log: WeftLogger = .shared) {
+                group: UInt32? = nil, log: WeftLogger = .shared) {
         self.socketPath = socketPath; self.router = router; self.executor = executor; self.limits = limits
-        self.log = log
+        self.apiGroup = group; self.log = log
     }
 
     public convenience init(socketPath: String, networks: NetworkService, attachments: AttachmentService,
                             hostInterfaces: HostInterfaceService? = nil, dataplane: Dataplane,
-                            executor: ControlExecutor, limits: Limits = .default, log: WeftLogger = .shared) {
+                            executor: ControlExecutor, limits: Limits = .default, group: UInt32? = nil,
+                            log: WeftLogger = .shared) {
         self.init(socketPath: socketPath,
                   router: APIRouter(networks: networks, attachments: attachments, dataplane: dataplane,
                                     hostInterfaces: hostInterfaces, log: log),
-                  executor: executor, limits: limits, log: log)
+                  executor: executor, limits: limits, group: group, log: log)
     }
 
     /// Creates the socket's directory if needed, replaces a stale socket file
-    /// (one nobody listens on), binds, and restricts the socket to mode 0600.
+    /// (one nobody listens on), binds, and restricts the socket to mode 0600
+    /// (with a group: owned by it, mode 0660).
     public func start() throws {
         precondition(channel == nil, "APIServer.start() called twice")
         try prepareSocketPath()
@@ -72,8 +75,10 @@ public final class APIServer {
         decoderLimits.maxHeaderListSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldSize = limits.maxHeaderBytes
         decoderLimits.maxHeaderFieldCount = 100
-        let maxBody = limits.maxBodyBytes
-        let maxHeader = limits.maxHeaderBytes
+        let limits = self.limits
+        let policy = APIAccessPolicy(group: apiGroup)
+        let refusals = self.refusals
+        let log = self.log
 
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 64)
@@ -83,15 +88,21 @@ public final class APIServer {
                         withErrorHandling: false, withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits)
                     try channel.pipeline.syncOperations.addHandler(
-                        APIChannelHandler(maxBodyBytes: maxBody, maxHeaderBytes: maxHeader, dispatch: dispatch))
+                        APIChannelHandler(limits: limits, policy: policy, refusals: refusals, log: log, dispatch: dispatch))
                 }
             }
         do {
             channel = try bootstrap.bind(unixDomainSocketPath: socketPath, cleanupExistingSocketFile: true).wait()
             // Between bind and chmod the socket has the umask's mode (0755
             // under the usual 022), which already denies connect to others.
-            guard chmod(socketPath, 0o600) == 0 else {
-                throw StartError.setup(socketPath, "chmod 0600: \(String(cString: strerror(errno)))")
+            if let gid = apiGroup {
+                guard chown(socketPath, uid_t.max, gid) == 0 else {
+                    throw StartError.setup(socketPath, "chown to group \(gid) (api_group): \(String(cString: strerror(errno)))")
+                }
+            }
+            let mode: mode_t = apiGroup == nil ? 0o600 : 0o660
+            guard chmod(socketPath, mode) == 0 else {
+                throw StartError.setup(socketPath, "chmod \(String(mode, radix: 8)): \(String(cString: strerror(errno)))")
             }
         } catch {
             try? channel?.close().wait()
@@ -101,7 +112,7 @@ public final class APIServer {
             throw StartError.setup(socketPath, "\(error)")
         }
         self.group = group
-        log.info("API listening on \(socketPath)")
+        log.info("API listening on \(socketPath) (mode \(apiGroup.map { "0660, group \($0)" } ?? "0600"); bodies up to \(limits.maxBodyBytes) bytes, \(limits.maxBulkBodyBytes) on \(APILimits.bulkPaths.sorted().joined(separator: ", ")); requests within \(APILimits.format(limits.requestTimeoutSeconds)) s)")
     }
 
     /// Stops accepting, closes open connections and removes the socket file.

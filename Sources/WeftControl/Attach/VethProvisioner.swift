@@ -24,6 +24,13 @@ public protocol VethProvisioner: AnyObject {
     func deleteTap(netnsPath: String, ifName: String) throws -> Bool
     /// Whether link `ifName` exists inside `netnsPath`.
     func containerLinkExists(netnsPath: String, ifName: String) -> Bool
+    /// Every link name in weftd's namespace, from one dump; nil when it
+    /// cannot be listed (then ask per link with `linkExists`).
+    func linkNames() -> Set<String>?
+}
+
+extension VethProvisioner {
+    public func linkNames() -> Set<String>? { nil }
 }
 
 extension NetnsWorker: VethProvisioner {}

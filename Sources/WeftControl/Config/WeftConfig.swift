@@ -24,6 +24,12 @@ public struct WeftConfig: Equatable, Sendable {
     /// driver opening a veth's host end (af-packet or af-xdp).
     public var defaultAttach: AttachMode = .veth
     public var defaultDriver: PortDriver = .afPacket
+    /// Control socket access (docs/architecture.md): a group (name or gid)
+    /// whose members may use the API besides root and weftd's own user; the
+    /// body limit of the bulk paths; seconds a client has to send a request.
+    public var apiGroup: String?
+    public var apiMaxBodyBytes: Int = APILimits.defaultMaxBulkBodyBytes
+    public var apiRequestTimeoutSeconds: Double = APILimits.defaultRequestTimeoutSeconds
 
     public static let natMaxSessionsRange = 16...16_777_216
 
@@ -70,6 +76,9 @@ public struct WeftConfig: Equatable, Sendable {
         case natPortRange = "nat_port_range"
         case defaultAttach = "default_attach"
         case defaultDriver = "default_driver"
+        case apiGroup = "api_group"
+        case apiMaxBodyBytes = "api_max_body_bytes"
+        case apiRequestTimeout = "api_request_timeout"
     }
 
     /// Reads and validates a YAML file. Errors name the file and the key.
@@ -144,6 +153,21 @@ public struct WeftConfig: Equatable, Sendable {
                     throw fail("must be one of \(PortDriver.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
                 }
                 config.defaultDriver = driver
+            case .apiGroup:
+                guard let text = (value as? String) ?? (value as? Int).map(String.init), !text.isEmpty else {
+                    throw fail("must be a group name or gid, got \(describe(value))")
+                }
+                config.apiGroup = text
+            case .apiMaxBodyBytes:
+                guard let n = value as? Int, n >= 1024 else {
+                    throw fail("must be a byte count of at least 1024, got \(describe(value))")
+                }
+                config.apiMaxBodyBytes = n
+            case .apiRequestTimeout:
+                guard let seconds = (value as? Double) ?? (value as? Int).map(Double.init), seconds > 0, seconds <= 3600 else {
+                    throw fail("must be seconds, more than 0 and at most 3600, got \(describe(value))")
+                }
+                config.apiRequestTimeoutSeconds = seconds
             }
         }
         return config

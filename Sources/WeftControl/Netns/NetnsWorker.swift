@@ -55,25 +55,63 @@ public final class NetnsWorker: @unchecked Sendable {
         }
     }
 
+    // The existence checks below answer "gone" only when the kernel says so
+    // (ENODEV, ENOENT, not a namespace). When weftd cannot tell (out of file
+    // descriptors or memory) they answer "exists": the reconciler and the
+    // attachment watch delete or rebuild what is gone, and a guess of "gone"
+    // would take a healthy container offline.
+
     /// Whether `name` exists in weftd's namespace.
     public func linkExists(_ name: String) -> Bool {
-        (try? queue.sync { _ in try call { weft_link_ifindex(name, $0, $1) } > 0 }) ?? false
+        do {
+            return try queue.sync { _ in try call { weft_link_ifindex(name, $0, $1) } > 0 }
+        } catch {
+            return !Self.isAbsent(error)
+        }
     }
 
     /// Whether `path` opens as a network namespace (a stale /var/run/netns
     /// file whose namespace is gone does not).
     public func netnsExists(_ path: String) -> Bool {
-        guard let fd = try? call({ weft_netns_open(path, $0, $1) }) else { return false }
-        close(fd)
-        return true
+        do {
+            close(try call { weft_netns_open(path, $0, $1) })
+            return true
+        } catch {
+            return !Self.isAbsent(error)
+        }
     }
 
     public func containerLinkExists(netnsPath: String, ifName: String) -> Bool {
-        (try? queue.sync { home in
-            let fd = try call { weft_netns_open(netnsPath, $0, $1) }
-            defer { close(fd) }
-            return try Self.inside(fd, label: netnsPath, home: home) { try call { weft_link_ifindex(ifName, $0, $1) } > 0 }
-        }) ?? false
+        do {
+            return try queue.sync { home in
+                let fd = try call { weft_netns_open(netnsPath, $0, $1) }
+                defer { close(fd) }
+                return try Self.inside(fd, label: netnsPath, home: home) { try call { weft_link_ifindex(ifName, $0, $1) } > 0 }
+            }
+        } catch {
+            return !Self.isAbsent(error)
+        }
+    }
+
+    /// Every link name in weftd's namespace: one RTM_GETLINK dump
+    /// (if_nameindex), instead of one lookup per attachment in a sweep.
+    public func linkNames() -> Set<String>? {
+        guard let list = if_nameindex() else { return nil }
+        defer { if_freenameindex(list) }
+        var names = Set<String>()
+        var entry = list
+        while entry.pointee.if_index != 0, let name = entry.pointee.if_name {
+            names.insert(String(cString: name))
+            entry += 1
+        }
+        return names
+    }
+
+    /// Whether a failed lookup means the thing is not there (as opposed to
+    /// weftd being unable to look).
+    static func isAbsent(_ error: Error) -> Bool {
+        guard let e = error as? NetnsError else { return true }
+        return ![EMFILE, ENFILE, ENOMEM, ENOBUFS].contains(e.errno)
     }
 
     // MARK: TAP attachments
