@@ -9,7 +9,7 @@ export WEFT_BIN ?= $(CURDIR)/.build/release
 CNI_BIN_DIR  ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 
-.PHONY: all deps build test unit-test integration-test demo bench install clean
+.PHONY: all deps build test unit-test integration-test demo bench install clean fuzz
 
 all: build
 
@@ -32,8 +32,10 @@ test: deps build
 demo: deps build
 	scripts/demo.sh
 
-bench: build
-	benchmarks/e2e.sh
+# The whole comparison (graph scenarios, sweeps, e2e vs peers with NDR and latency) and a
+# report with plots in benchmarks/results/; about 20 minutes on 2 cores.
+bench: deps build
+	benchmarks/bench.sh
 
 # weft-cni as CNI type "weft", and its network configuration (an existing
 # conflist is kept: it may have been edited).
@@ -44,6 +46,13 @@ install: build
 	else \
 		install -D -m 0644 configs/10-weft.conflist $(DESTDIR)$(CNI_CONF_DIR)/10-weft.conflist; \
 	fi
+
+# libFuzzer targets with AddressSanitizer (docs/fuzzing.md), built apart in .build-fuzz:
+# FUZZ_SECONDS per target, FUZZ_TARGETS a subset of: packet api cni pcap.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
 
 clean:
 	rm -rf .build .pytest_cache Tests/integration/__pycache__

@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // weft-bench latency: percentiles of one-way latency.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C glue: rdtsc, prefetch, TPACKET_V3 ring layout, CPU pinning.
@@ -40,7 +42,7 @@ let package = Package(
 
         .target(name: "WeftEngine", dependencies: ["CShims"], swiftSettings: engineSwift),
         .target(name: "WeftPacket", dependencies: ["WeftEngine"], swiftSettings: engineSwift),
-        .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
+        .target(name: "WeftL2", dependencies: ["WeftEngine", "WeftPacket", "CShims"], swiftSettings: engineSwift),
         .target(name: "WeftIO", dependencies: ["WeftEngine", "WeftPacket", "CShims", "CPcap", "CXDP"], swiftSettings: engineSwift),
         .target(name: "WeftIP4", dependencies: ["WeftEngine", "WeftPacket"], swiftSettings: engineSwift),
         .target(name: "WeftNAT", dependencies: ["WeftEngine", "WeftPacket", "WeftIP4"], swiftSettings: engineSwift),
@@ -79,6 +81,7 @@ let package = Package(
                 "WeftNAT",
                 "WeftVXLAN",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: engineSwift),
 
@@ -96,3 +99,18 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets (docs/fuzzing.md): declared only when WEFT_FUZZ is set, so the
+// normal build neither compiles nor links them. scripts/fuzz.sh builds them with
+// WEFT_FUZZ=1 and -sanitize=fuzzer,address into .build-fuzz.
+if Context.environment["WEFT_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "WeftFuzzDriver", path: "Fuzz/Driver"),
+        .executableTarget(name: "weft-fuzz-packet",
+                          dependencies: ["WeftFuzzDriver", "WeftEngine", "WeftPacket", "WeftL2", "WeftIO", "WeftIP4", "WeftVXLAN", "WeftNAT"],
+                          path: "Fuzz/packet", swiftSettings: engineSwift),
+        .executableTarget(name: "weft-fuzz-api", dependencies: ["WeftFuzzDriver", "WeftControl"], path: "Fuzz/api"),
+        .executableTarget(name: "weft-fuzz-cni", dependencies: ["WeftFuzzDriver", "WeftCNI"], path: "Fuzz/cni"),
+        .executableTarget(name: "weft-fuzz-pcap", dependencies: ["WeftFuzzDriver", "WeftIO", "WeftEngine"], path: "Fuzz/pcap"),
+    ]
+}

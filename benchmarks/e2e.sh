@@ -25,10 +25,26 @@
 # datapath and removed on exit (also on failure or Ctrl-C). No traffic leaves them.
 #
 # Usage: benchmarks/e2e.sh [-m l2|routed|vxlan-encap|vxlan-decap|nat] [-t SECONDS] [-r RUNS]
-#                          [-d DATAPATHS] [-s FRAME_BYTES] [-o RESULTS_DIR] [--no-save]
-#   DATAPATHS: l2 bridge,testpmd,weft (default),weft-xdp,none; routed kernel,testpmd,weft (default),weft-xdp,none;
-#              vxlan-encap, vxlan-decap, nat kernel,weft (default),none
-#   FRAME_BYTES: the inner frame in the vxlan modes (at most 1464: the overlay MTU is 1450)
+#                          [-d DATAPATHS] [-s FRAMES] [-o RESULTS_DIR] [--no-save]
+#                          [--ndr [--ndr-loss PCT] [--ndr-iter N] [--ndr-window S] [--ndr-gen auto|trafgen|weft-bench]]
+#                          [--latency [--lat-duration S]] [--csv FILE] [--json FILE]
+#   DATAPATHS: l2 bridge,testpmd,ovs,ovs-afxdp,weft (default bridge,testpmd,weft),weft-xdp,none;
+#              routed kernel,testpmd,weft (default),weft-xdp,none; vxlan-encap, vxlan-decap, nat
+#              kernel,weft (default),none. ovs: Open vSwitch's userspace (netdev) datapath, ports
+#              d0/d1 of type system (AF_PACKET); ovs-afxdp: the same with type=afxdp (native copy)
+#   FRAMES: comma-separated frame sizes (bytes handed to the kernel, no FCS), default 64; l2 and
+#              routed also take 1518 (sent as 1514: the veth MTU; 1518 with the FCS) and imix (64,
+#              594, 1518 7:4:1, trafgen-imix.sh), e.g. -s 64,imix,1518. vxlan: the inner frame (at
+#              most 1464: the overlay MTU is 1450); vxlan and nat take one size only
+#   --ndr: after the throughput runs, binary search (l2, routed) for the highest offered rate with
+#              at most PCT % loss (--ndr-loss, default 0) between 0 and the measured max:
+#              N trials (--ndr-iter, default 7) of S seconds (--ndr-window, default 2); loss = g0
+#              tx_packets - s0 rx_packets; generator weft-bench latency --rate (paced; auto: if built)
+#              or trafgen -b RATEpps (imix; bursty, see README). Env WEFT_BENCH_NDR_CPUS (default 0)
+#   --latency: after the NDR (implies --ndr), weft-bench latency at 10, 50, 90 % of the NDR for
+#              S seconds each (--lat-duration, default 3); skipped if weft-bench has no latency command
+#              (env WEFT_BENCH_CPUS: taskset CPU list for it, default none)
+#   --csv/--json FILE: the summary (one row per datapath x frame size) machine-readable
 #   nat, environment: NAT_UDP_TIMEOUT (s, default 1), NAT_SESSIONS (weft's nat_max_sessions)
 #   --driver af-packet|af-xdp: how the weft datapath opens d0/d1 (default af-packet); the datapath
 #              weft-xdp is weft with af-xdp (native mode), weft-xdp-generic the same in generic (skb)
@@ -41,7 +57,7 @@ RUNS=3
 MODE=l2
 DATAPATHS=""
 CMDLINE="$*"
-FRAME=64
+FRAMES=64   # -s: comma-separated; FRAME is the one being measured
 WARMUP=1
 SAVE=1
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,22 +77,50 @@ LOCAL_IP=10.99.0.2
 NAT_UDP_TIMEOUT=${NAT_UDP_TIMEOUT:-1}
 NAT_SESSIONS=${NAT_SESSIONS:-}
 NAT_FLOWS=256   # established-flow measurement: this many UDP flows round robin
+NDR=0 NDR_LOSS=0 NDR_ITER=7 NDR_WINDOW=2 NDR_GEN=auto   # --ndr: zero-loss (<= NDR_LOSS %) search
+LATENCY=0 LAT_DURATION=3 LAT_LEVELS="10 50 90"             # --latency: % of the NDR
+CSV_OUT="" JSON_OUT=""
+T_START=$(date +%s)
 
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     -m|--mode) MODE=$2; shift 2 ;;
     -t|--duration) DURATION=$2; shift 2 ;;
     -r|--runs) RUNS=$2; shift 2 ;;
     -d|--datapaths) DATAPATHS=$2; shift 2 ;;
-    -s|--frame-size) FRAME=$2; shift 2 ;;
+    -s|--frame-size) FRAMES=$2; shift 2 ;;
     -o|--out) RESULTS=$2; shift 2 ;;
     --driver) WEFT_DRIVER=$2; shift 2 ;;
     --no-save) SAVE=0; shift ;;
+    --ndr) NDR=1; shift ;;
+    --ndr-loss) NDR_LOSS=$2; shift 2 ;;
+    --ndr-iter) NDR_ITER=$2; shift 2 ;;
+    --ndr-window) NDR_WINDOW=$2; shift 2 ;;
+    --ndr-gen) NDR_GEN=$2; shift 2 ;;
+    --latency) LATENCY=1; NDR=1; shift ;;
+    --lat-duration) LAT_DURATION=$2; shift 2 ;;
+    --csv) CSV_OUT=$2; shift 2 ;;
+    --json) JSON_OUT=$2; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "e2e: unknown argument $1" >&2; usage 1 ;;
   esac
 done
+IFS=, read -r -a FRAME_LIST <<<"$FRAMES"
+for f in "${FRAME_LIST[@]}"; do
+  case $f in
+    imix) [[ $MODE == l2 || $MODE == routed ]] || { echo "e2e: -s imix: l2 and routed modes only" >&2; exit 1; } ;;
+    1518) [[ $MODE == l2 || $MODE == routed ]] || { echo "e2e: -s 1518: l2 and routed modes only" >&2; exit 1; } ;;
+    *[!0-9]*|"") echo "e2e: -s $f: a frame size in bytes, 1518 or imix" >&2; exit 1 ;;
+    *) ((f >= 43 && f <= 1514)) || { echo "e2e: -s $f: 43 to 1514 bytes (or 1518, sent as 1514)" >&2; exit 1; } ;;
+  esac
+done
+FRAME=${FRAME_LIST[0]}
+if [[ $MODE != l2 && $MODE != routed ]]; then
+  ((${#FRAME_LIST[@]} == 1)) || { echo "e2e: -m $MODE takes one frame size" >&2; exit 1; }
+  ((NDR == 0)) || { echo "e2e: --ndr/--latency: l2 and routed modes only" >&2; exit 1; }
+fi
+[[ $NDR_GEN == auto || $NDR_GEN == trafgen || $NDR_GEN == weft-bench ]] || { echo "e2e: --ndr-gen auto, trafgen or weft-bench" >&2; exit 1; }
 case $MODE in
   l2) DATAPATHS=${DATAPATHS:-bridge,testpmd,weft} ;;
   routed) DATAPATHS=${DATAPATHS:-kernel,testpmd,weft} ;;
@@ -115,6 +159,7 @@ NATINFO=$TMP/nat.tsv   # nat mode: datapath <TAB> key <TAB> value (what bounds t
 : >"$NATINFO"
 GEN_PID=""
 DP_PID=""
+OVSDB_PID=""   # ovs datapaths: the private ovsdb-server (DP_PID is ovs-vswitchd)
 DPDK_PREFIX=weftbench$SUFFIX
 
 log() { printf '[e2e %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -129,17 +174,27 @@ stop_pid() {  # stop_pid PID [SIGNAL]: signal, wait up to 5 s, then SIGKILL. Onl
   wait "$pid" 2>/dev/null || true
 }
 
+gen_stop() {  # stop trafgen: its parent only waits for the per-CPU children (SIGINT to it alone does
+  # not stop them, and a SIGKILLed parent leaves them sending): signal the children, then the parent
+  [[ -n $GEN_PID ]] || return 0
+  local c
+  for c in $(pgrep -P "$GEN_PID" 2>/dev/null); do kill -INT "$c" 2>/dev/null || true; done
+  stop_pid "$GEN_PID" INT
+  GEN_PID=""
+}
+
 dp_stop() {
   stop_pid "$DP_PID" INT
   DP_PID=""
+  stop_pid "$OVSDB_PID" TERM
+  OVSDB_PID=""
   exec 7>&-   # (not "exec 7>&- 2>/dev/null": that would send the script's stderr to /dev/null)
   rm -rf "/var/run/dpdk/$DPDK_PREFIX"
   if ip netns list | grep -qw "$DUT"; then ip -n "$DUT" link del br0 2>/dev/null || true; fi
 }
 
 rig_down() {
-  stop_pid "$GEN_PID" INT
-  GEN_PID=""
+  gen_stop
   local ns pid
   for ns in "$GEN" "$DUT" "$SINK"; do
     if ip netns list | grep -qw "$ns"; then
@@ -210,10 +265,21 @@ rig_up() {
   D0_MAC=$(cat_stat "$DUT" d0 address)
 }
 
+frame_bytes() {  # frame_bytes LABEL: the mean frame as handed to the kernel (1518 -> 1514; imix 4338/12)
+  case $1 in imix) echo 361.5 ;; 1518) echo 1514 ;; *) echo "$1" ;; esac
+}
+
+udp_cfg() {  # udp_cfg DST_MAC SRC_MAC SRC_IP DST_IP: the trafgen config for FRAME (a size, 1518 or imix)
+  case $FRAME in
+    imix) "$REPO/benchmarks/trafgen-imix.sh" "$@" ;;
+    *) "$REPO/benchmarks/trafgen-udp.sh" "$@" "$(frame_bytes "$FRAME")" ;;
+  esac
+}
+
 traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's gateway MAC (GW_MAC)
   # vxlan-encap -> the remote overlay host; vxlan-decap -> VXLAN to the dut's VTEP MAC (VTEP_MAC)
   if [[ $MODE == l2 ]]; then
-    "$REPO/benchmarks/trafgen-udp.sh" "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 "$FRAME" >"$TMP/udp.cfg"
+    udp_cfg "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 >"$TMP/udp.cfg"
   elif [[ $MODE == vxlan-encap ]]; then
     "$REPO/benchmarks/trafgen-udp.sh" "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP "$FRAME" >"$TMP/udp.cfg"
   elif [[ $MODE == vxlan-decap ]]; then
@@ -224,7 +290,7 @@ traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's
     "$REPO/benchmarks/trafgen-flows.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" \
       new >"$TMP/new.cfg"
   else
-    "$REPO/benchmarks/trafgen-udp.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" >"$TMP/udp.cfg"
+    udp_cfg "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 >"$TMP/udp.cfg"
   fi
 }
 
@@ -373,8 +439,7 @@ measure() {  # measure [TRAFGEN_CFG]: prints "sink_pps gen_pps sink_drop_pps" (v
   s1=$(cat_stat "$SINK" s0 rx_packets); g1=$(cat_stat "$GEN" g0 tx_packets)
   d1=$(cat_stat "$DROP_NS" "$DROP_IF" "$DROP_STAT"); ((VXLAN)) && u1=$(udp_noports); t1=$(date +%s.%N)
   kill -0 "$GEN_PID" 2>/dev/null || { log "trafgen died: $(tail -5 "$TMP/trafgen.log")"; return 1; }
-  stop_pid "$GEN_PID" INT
-  GEN_PID=""
+  gen_stop
   # d1 tx_dropped: frames the dut sent that the veth could not queue into s0's backlog
   # (full), i.e. forwarded but lost on the sink side.
   # vxlan modes: s0's Udp NoPorts counts the frames that arrived as valid IPv4/UDP (VXLAN to 4789
@@ -491,6 +556,7 @@ na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty i
     nat:bridge) echo "n/a in nat mode (a bridge does not route; see kernel)" ;;
     vxlan-*:weft-xdp*|nat:weft-xdp*) echo "n/a in $MODE mode (the uplink is af-packet only)" ;;
     routed:weft-tap|vxlan-*:weft-tap|nat:weft-tap) echo "n/a in $MODE mode (measured in l2 mode)" ;;
+    routed:ovs*|vxlan-*:ovs*|nat:ovs*) echo "n/a in $MODE mode (not built: OVS is measured as an L2 switch, flows NORMAL)" ;;
   esac
 }
 
@@ -524,6 +590,95 @@ dp_testpmd_start() {
   done
   REASON="testpmd did not start forwarding within 30 s"
   return 1
+}
+
+# Open vSwitch, userspace (netdev) datapath. A private ovsdb-server and ovs-vswitchd: database,
+# pid files, logs and control sockets under $TMP/ovs (OVS_RUNDIR/OVS_DBDIR/OVS_LOGDIR point there
+# too), so nothing touches a system OVS; ovs-vswitchd runs in the dut namespace, pinned to CPU 1
+# (taskset; pmd-cpu-mask 0x2 for the PMD thread afxdp ports get). Bridge br0 datapath_type=netdev
+# with d0 and d1, the default flow (actions=NORMAL: MAC learning). OVS_PORT_TYPE: system (netdev-
+# linux: AF_PACKET sockets, polled by the main thread) or afxdp (xdp-mode native: copy mode on veths).
+OVS_PORT_TYPE=system
+dp_ovs_start() {
+  local b
+  for b in ovsdb-tool ovsdb-server ovs-vswitchd ovs-vsctl ovs-appctl; do
+    command -v $b >/dev/null || { REASON="$b not installed (Debian package openvswitch-switch, scripts/install-deps.sh)"; return 1; }
+  done
+  local schema=/usr/share/openvswitch/vswitch.ovsschema o=$TMP/ovs out
+  [[ -r $schema ]] || { REASON="no $schema (openvswitch-common)"; return 1; }
+  rm -rf "$o"; mkdir -p "$o"
+  export OVS_RUNDIR=$o OVS_DBDIR=$o OVS_LOGDIR=$o OVS_SYSCONFDIR=$o
+  ovsdb-tool create "$o/conf.db" "$schema" >>"$RAW/ovs.log" 2>&1 || { REASON="ovsdb-tool create failed"; return 1; }
+  ovsdb-server "$o/conf.db" --remote="punix:$o/db.sock" --pidfile="$o/ovsdb-server.pid" \
+    --unixctl="$o/ovsdb-server.ctl" --log-file="$RAW/ovsdb-server.log" --no-chdir >>"$RAW/ovs.log" 2>&1 &
+  OVSDB_PID=$!
+  local i
+  for i in $(seq 50); do [[ -S $o/db.sock ]] && break; sleep 0.1; done
+  [[ -S $o/db.sock ]] || { REASON="ovsdb-server did not start: $(tail -1 "$RAW/ovsdb-server.log" 2>/dev/null)"; return 1; }
+  ovsv --no-wait init || return 1
+  ovsv --no-wait set Open_vSwitch . other_config:pmd-cpu-mask=0x2 || return 1
+  ip netns exec "$DUT" taskset -c 1 ovs-vswitchd "unix:$o/db.sock" --pidfile="$o/ovs-vswitchd.pid" \
+    --unixctl="$o/ovs-vswitchd.ctl" --log-file="$RAW/ovs-vswitchd.log" --no-chdir >>"$RAW/ovs.log" 2>&1 &
+  DP_PID=$!
+  for i in $(seq 100); do
+    [[ -S $o/ovs-vswitchd.ctl ]] && break
+    kill -0 "$DP_PID" 2>/dev/null || { REASON="ovs-vswitchd exited: $(tail -1 "$RAW/ovs-vswitchd.log" 2>/dev/null)"; DP_PID=""; return 1; }
+    sleep 0.1
+  done
+  [[ -S $o/ovs-vswitchd.ctl ]] || { REASON="ovs-vswitchd not ready after 10 s"; return 1; }
+  ovsv --timeout=20 add-br br0 -- set bridge br0 datapath_type=netdev \
+    -- add-port br0 d0 -- add-port br0 d1 || return 1
+  if [[ $OVS_PORT_TYPE == afxdp ]]; then
+    ovsv --timeout=20 set interface d0 type=afxdp options:xdp-mode=native \
+      -- set interface d1 type=afxdp options:xdp-mode=native || return 1
+  fi
+  local ifn err
+  for ifn in d0 d1; do
+    for i in $(seq 50); do
+      err=$(ovsv get interface $ifn error 2>/dev/null) || err=""
+      [[ -n $err && $err != "[]" ]] && { REASON="ovs port $ifn (type $OVS_PORT_TYPE): $err (log: $(grep -E 'ERR|WARN' "$RAW/ovs-vswitchd.log" | tail -1))"; return 1; }
+      [[ $(ovsv get interface $ifn ofport 2>/dev/null) =~ ^[1-9] ]] && break
+      ((i == 50)) && { REASON="ovs port $ifn has no OpenFlow port after 5 s"; return 1; }
+      sleep 0.1
+    done
+  done
+  # one forwarding check: gen pings the sink through br0 (learns both MACs)
+  for i in $(seq 10); do
+    ip netns exec "$GEN" ping -n -q -c 1 -W 1 10.77.0.2 >/dev/null 2>&1 && break
+    ((i == 10)) && { REASON="ping 10.77.0.2 through the OVS bridge failed"; return 1; }
+    sleep 0.2
+  done
+  log "$dp: ovs-vswitchd $(ovs-vswitchd --version | head -1 | awk '{print $NF}'), br0 netdev datapath, d0/d1 type $OVS_PORT_TYPE, flows: $(ovs_ctl_out ofctl dump-flows br0 --no-stats | grep -v NXST | tr -s ' ' | tr '\n' ' ')"
+}
+dp_ovs-afxdp_start() { OVS_PORT_TYPE=afxdp dp_ovs_start; }
+
+ovsv() {  # ovsv ARGS...: ovs-vsctl against our ovsdb-server; REASON on failure
+  local out
+  if ! out=$(ovs-vsctl --db="unix:$TMP/ovs/db.sock" "$@" 2>&1); then
+    REASON="ovs-vsctl $* failed: ${out//$'\n'/ }"; return 1
+  fi
+  printf '$ ovs-vsctl %s\n%s\n' "$*" "$out" >>"$RAW/ovs.log"
+  [[ -z $out ]] || echo "$out"
+}
+
+ovs_ctl_out() {  # ovs_ctl_out ofctl|appctl ARGS...: ovs-ofctl (br0's management socket) / ovs-appctl
+  local what=$1; shift
+  if [[ $what == ofctl ]]; then
+    local cmd=$1 br=$2; shift 2
+    ovs-ofctl "$cmd" "unix:$TMP/ovs/$br.mgmt" "$@" 2>&1
+  else
+    ovs-appctl -t "$TMP/ovs/ovs-vswitchd.ctl" "$@" 2>&1
+  fi
+}
+
+dp_ovs_report() {  # keep OVS's own view of the run
+  local c
+  { echo "## ovs-vsctl show"; ovs-vsctl --db="unix:$TMP/ovs/db.sock" show 2>&1
+    for c in "ofctl dump-flows br0" "ofctl dump-ports br0" "appctl dpif-netdev/pmd-stats-show" \
+      "appctl dpif-netdev/pmd-rxq-show" "appctl fdb/show br0" "appctl dpctl/dump-flows" "appctl coverage/show"; do
+      # shellcheck disable=SC2086  # $c is a command line: split it
+      echo "## $c"; ovs_ctl_out $c; echo
+    done; } >>"$RAW/$dp-show.txt" 2>&1
 }
 
 dp_weft_start() {
@@ -702,9 +857,147 @@ dp_weft_report() {  # keep weft's own view of the run
   fi
 }
 
+# ---- NDR (--ndr) and latency (--latency) -----------------------------------------------------
+
+summ() { printf '%s\t%s\t%s\t%s\n' "$dp" "$FRAME" "$1" "$2" >>"$SUMMARY"; }   # summ KEY VALUE
+
+lat_endpoints() {  # "DST_MAC SRC_IP DST_IP" of the measured frames (as trafgen's)
+  if [[ $MODE == l2 ]]; then echo "$S0_MAC 10.77.0.1 10.77.0.2"; else echo "${GW_MAC:-$D0_MAC} 10.77.0.2 10.78.0.2"; fi
+}
+
+lat_run() {  # lat_run RATE SECONDS: weft-bench latency through the datapath; prints its JSON object
+  local mac sip dip out
+  read -r mac sip dip <<<"$(lat_endpoints)"
+  # WB_PIN: taskset CPU list for the whole weft-bench process (empty: its own placement, the
+  # sender on CPU 0, the receiver wherever the scheduler puts it)
+  local -a pin=()
+  [[ -z ${WB_PIN:-} ]] || pin=(taskset -c "$WB_PIN")
+  if ! out=$(timeout $(($2 + 20)) "${pin[@]}" "$WEFT_BIN/weft-bench" latency --tx-netns "/var/run/netns/$GEN" --tx-if g0 \
+      --rx-netns "/var/run/netns/$SINK" --rx-if s0 --dst-mac "$mac" --src-ip "$sip" --dst-ip "$dip" \
+      --rate "$1" --duration "$2" --frame-size "$(($(frame_bytes "$FRAME") + 4))" ${WB_EXTRA:-} --json 2>>"$RAW/weft-bench-latency.log"); then
+    log "$dp $FRAME: weft-bench latency --rate $1 failed (log: $(tail -1 "$RAW/weft-bench-latency.log" 2>/dev/null))"
+    return 1
+  fi
+  printf '%s %s %s: %s\n' "$dp" "$FRAME" "$1" "$out" >>"$RAW/weft-bench-latency.log"
+  out=$(grep '^{' <<<"$out" | tail -1)
+  python3 -c 'import json, sys; json.loads(sys.argv[1])' "$out" 2>/dev/null || { log "$dp $FRAME: no JSON from weft-bench latency"; return 1; }
+  echo "$out"
+}
+
+ndr_gen() {  # the NDR generator for FRAME: weft-bench (paced) if it can send this frame, else trafgen
+  # (weft-bench latency sends one frame size: imix always uses trafgen)
+  if [[ $FRAME != imix && ($NDR_GEN == weft-bench || ($NDR_GEN == auto && $WB_OK == 1)) ]]; then echo weft-bench; else echo trafgen; fi
+}
+
+ndr_trial() {  # ndr_trial RATE: one window at RATE pps; prints "sent received offered_pps"
+  # sent = g0's tx_packets delta, received = s0's rx_packets delta (kernel counters, whichever
+  # generator: weft-bench's own "received" would also count drops at its receiving socket)
+  local rate=$1 n=$((rate * NDR_WINDOW)) g0 s0 g1 s1 t0 t1 i
+  g0=$(cat_stat "$GEN" g0 tx_packets); s0=$(cat_stat "$SINK" s0 rx_packets); t0=$(date +%s.%N)
+  if [[ $(ndr_gen) == weft-bench ]]; then
+    local js
+    # NDR trials: weft-bench entirely on CPU 0 (WEFT_BENCH_NDR_CPUS), so its receiving thread does not
+    # take CPU 1 from the datapath; it then offers at most ~150 k pps here (flagged generator-bound)
+    # (a weft-bench with --tx-only, send without receiving, is used that way: loss comes from the counters)
+    js=$(WB_PIN=${WEFT_BENCH_NDR_CPUS-0} WB_EXTRA=$WB_TXONLY lat_run "$rate" "$NDR_WINDOW") || return 1
+    sleep 0.3
+    g1=$(cat_stat "$GEN" g0 tx_packets); s1=$(cat_stat "$SINK" s0 rx_packets)
+    python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(int(sys.argv[3]) - int(sys.argv[2]), int(sys.argv[5]) - int(sys.argv[4]), round(d.get("rate_pps") or 0))' \
+      "$js" "$g0" "$g1" "$s0" "$s1"
+    return
+  fi
+  ip netns exec "$GEN" taskset -c 0 trafgen -i "$TMP/udp.cfg" -o g0 -q -P 1 -b "${rate}pps" -n "$n" \
+    >"$TMP/trafgen.log" 2>&1 &
+  GEN_PID=$!
+  for i in $(seq $(((NDR_WINDOW + 10) * 20))); do kill -0 "$GEN_PID" 2>/dev/null || break; sleep 0.05; done
+  t1=$(date +%s.%N)
+  if kill -0 "$GEN_PID" 2>/dev/null; then log "trafgen -b ${rate}pps -n $n did not finish in time"; gen_stop; return 1; fi
+  wait "$GEN_PID" 2>/dev/null || { log "trafgen failed: $(tail -3 "$TMP/trafgen.log")"; GEN_PID=""; return 1; }
+  GEN_PID=""
+  sleep 0.3   # what is still queued in the datapath drains
+  g1=$(cat_stat "$GEN" g0 tx_packets); s1=$(cat_stat "$SINK" s0 rx_packets)
+  python3 -c 'import sys; g0, g1, s0, s1, t0, t1 = map(float, sys.argv[1:]); print(int(g1 - g0), int(s1 - s0), round((g1 - g0) / (t1 - t0)))' \
+    "$g0" "$g1" "$s0" "$s1" "$t0" "$t1"
+}
+
+ndr_search() {  # ndr_search MAX_PPS: binary search for the highest rate with loss <= NDR_LOSS %
+  # first trial at MAX (the measured throughput: the upper bound), then halving [lo, hi]; stops
+  # after NDR_ITER trials or when hi - lo < 1 % of MAX. Records ndr_* in SUMMARY.
+  local max=$1 lo=0 hi=$1 i rate res sent recv off pass best=0 best_off=0 trials=0
+  for i in $(seq "$NDR_ITER"); do
+    if ((i == 1)); then rate=$hi; else rate=$(((lo + hi) / 2)); fi
+    ((rate > 0)) || break
+    res=$(ndr_trial "$rate") || { summ ndr_note "trial at $rate pps failed"; return 1; }
+    read -r sent recv off <<<"$res"
+    trials=$((trials + 1))
+    pass=$(python3 -c 'import sys; s, r, tol = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+print(1 if s > 0 and (s - r) <= s * tol / 100 else 0)' "$sent" "$recv" "$NDR_LOSS")
+    log "$dp $FRAME NDR trial $i: ${rate} pps requested, offered $off pps, sent $sent received $recv lost $((sent - recv)) -> $([[ $pass == 1 ]] && echo pass || echo fail)"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$dp" "$FRAME" "$i" "$rate" "$off" "$sent" "$recv" >>"$RAW/ndr-trials.tsv"
+    if ((pass)); then
+      lo=$rate; best=$rate; best_off=$off
+      if ((off * 100 < rate * 95)); then   # the generator did not reach the rate: the NDR is at least this
+        summ ndr_note "generator-bound: $(ndr_gen) offered $off of $rate pps requested"
+        log "$dp $FRAME: the generator offered only $off of $rate pps: NDR >= $off (generator-bound)"
+        break
+      fi
+      ((i == 1)) && break
+    else
+      hi=$rate
+    fi
+    ((hi - lo < max / 100)) && break
+  done
+  summ ndr_rate "$best"; summ ndr_pps "$best_off"; summ ndr_trials "$trials"; summ ndr_hi "$hi"; summ ndr_gen "$(ndr_gen)"
+  NDR_PPS=$best_off NDR_RATE=$best
+}
+
+latency_levels() {  # weft-bench latency at LAT_LEVELS % of the NDR (the rate offered in its best trial)
+  local lvl rate js
+  if ((! LAT_OK)); then summ lat_note "$LAT_WHY"; return 0; fi
+  if [[ $FRAME == imix ]] && ((! LAT_IMIX)); then summ lat_note "not measured for imix (weft-bench latency sends one frame size)"; return 0; fi
+  ((NDR_PPS > 0)) || { summ lat_note "no NDR"; return 0; }
+  for lvl in $LAT_LEVELS; do
+    rate=$((NDR_PPS * lvl / 100)); ((rate > 0)) || rate=1
+    if js=$(WB_PIN=${WEFT_BENCH_CPUS:-} lat_run "$rate" "$LAT_DURATION"); then
+      summ "lat_$lvl" "$js"
+      log "$dp $FRAME latency at $lvl % of NDR ($rate pps): $js"
+    else
+      summ "lat_$lvl" "{}"
+    fi
+  done
+}
+
+LAT_OK=0 LAT_IMIX=0 LAT_WHY="" WB_OK=0 WB_TXONLY=""
+if ((LATENCY)) || [[ $NDR_GEN != trafgen ]]; then
+  if [[ ! -x $WEFT_BIN/weft-bench ]]; then
+    LAT_WHY="skipped: $WEFT_BIN/weft-bench not built"
+  elif ! lathelp=$("$WEFT_BIN/weft-bench" latency --help 2>&1) || ! grep -q -- '--tx-netns' <<<"$lathelp"; then
+    LAT_WHY="skipped: $WEFT_BIN/weft-bench has no latency subcommand yet"
+  else
+    LAT_OK=1 WB_OK=1; grep -qi imix <<<"$lathelp" && LAT_IMIX=1
+    grep -q -- '--tx-only' <<<"$lathelp" && WB_TXONLY=--tx-only
+  fi
+  ((LAT_OK)) || log "weft-bench latency: $LAT_WHY"
+  if [[ $NDR_GEN == weft-bench ]] && ((! LAT_OK)); then
+    echo "e2e: --ndr-gen weft-bench: $LAT_WHY" >&2; exit 1
+  fi
+  ((LATENCY)) || LAT_OK=0   # (weft-bench as the NDR generator only)
+  ((LATENCY)) && ((! LAT_OK)) && LAT_WHY=${LAT_WHY:-skipped}
+fi
+SUMMARY=$TMP/summary.tsv   # datapath <TAB> frame <TAB> key <TAB> value (NDR, latency)
+: >"$SUMMARY"
+: >"$RAW/ndr-trials.tsv"
+
+rows_file() { echo "$TMP/rows-$1.tsv"; }
+for f in "${FRAME_LIST[@]}"; do : >"$(rows_file "$f")"; done
+na_row() {  # na_row DATAPATH REASON: the datapath is not available (for every frame size)
+  local f
+  for f in "${FRAME_LIST[@]}"; do printf '%s\tNA\t%s\n' "$1" "$2" >>"$(rows_file "$f")"; done
+}
+
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 log "load average $LOAD_BEFORE"
-log "rig $GEN/$DUT/$SINK, mode $MODE, ${FRAME}-byte frames, ${DURATION}s x $RUNS runs, datapaths $DATAPATHS"
+log "rig $GEN/$DUT/$SINK, mode $MODE, frames ${FRAMES}, ${DURATION}s x $RUNS runs, datapaths $DATAPATHS$( ((NDR)) && echo ", NDR: $NDR_GEN, loss <= $NDR_LOSS %, $NDR_ITER x ${NDR_WINDOW}s")$( ((LATENCY)) && echo ", latency ${LAT_DURATION}s at $LAT_LEVELS % of NDR")"
 IFS=, read -r -a DPS <<<"$DATAPATHS"
 for dp in "${DPS[@]}"; do
   declare -F "dp_${dp}_start" >/dev/null || { echo "e2e: unknown datapath $dp" >&2; exit 1; }
@@ -714,19 +1007,24 @@ for dp in "${DPS[@]}"; do
   REASON=$(na_reason "$dp")
   if [[ -n $REASON ]]; then
     log "$dp: $REASON"
-    printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
+    na_row "$dp" "$REASON"
     continue
   fi
   rig_up
   GW_MAC="" VTEP_MAC="" TUNNEL_PORT=""
+  FRAME=${FRAME_LIST[0]}
   if ! "dp_${dp}_start" || { ((VXLAN)) && [[ $dp != none ]] && ! vxlan_warmup; } || ! traffic_cfg \
       || { [[ ($MODE == routed || $MODE == nat) && $dp != none ]] && ! routed_warmup; } \
       || { ((NAT)) && [[ $dp != none ]] && ! nat_verify; }; then
     log "$dp: not available ($REASON)"
-    printf '%s\tNA\t%s\n' "$dp" "$REASON" >>"$ROWS"
+    na_row "$dp" "$REASON"
     # vxlan, nat modes: weft's view of a failed setup or priming helps more than the reason alone
     if ((VXLAN || NAT)) && [[ $dp == weft && -n $DP_PID ]]; then dp_weft_report; fi
+    if [[ $dp == ovs* ]]; then dp_ovs_report; fi
   else
+    for FRAME in "${FRAME_LIST[@]}"; do
+    traffic_cfg
+    ROWS=$(rows_file "$FRAME")
     # nat: the established flows (row DP), then a new flow every frame (row DP/new)
     phases=est; ((NAT)) && phases="est new"
     for phase in $phases; do
@@ -735,20 +1033,23 @@ for dp in "${DPS[@]}"; do
         cfg=$TMP/new.cfg row=$dp/new
         nat_snapshot before
       fi
-      ok=1
+      ok=1 sinks=""
       for r in $(seq "$RUNS"); do
         if ((VXLAN)) && [[ $dp != none ]]; then vxlan_prime || log "$dp: priming before run $r failed"; fi
-        if res=$(measure "$cfg"); then
+        # (trafgen sometimes dies with "Flushing TX_RING failed: Resource temporarily unavailable" when
+        # d0 has a native XDP program: one retry)
+        if res=$(measure "$cfg") || { log "$row $FRAME run $r: retrying once"; res=$(measure "$cfg"); }; then
           read -r sink gen drop udp <<<"$res"
+          sinks+=" $sink"
           if ((VXLAN)); then
             log "$dp run $r: sink $sink pps ($udp/s valid UDP), generator $gen pps, d1 tx_dropped $drop/s"
             printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$dp" "$r" "$sink" "$gen" "$drop" "$udp" >>"$ROWS"
           else
-            log "$row run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
+            log "$row${FRAME_LIST[1]:+ $FRAME} run $r: sink $sink pps, generator $gen pps, d1 tx_dropped $drop/s"
             printf '%s\t%s\t%s\t%s\t%s\n' "$row" "$r" "$sink" "$gen" "$drop" >>"$ROWS"
           fi
         else
-          REASON="generator failed"; printf '%s\tNA\t%s\n' "$row" "$REASON" >>"$ROWS"; ok=0; break
+          REASON="generator failed: $(grep -v '^ *$' "$TMP/trafgen.log" | tail -1)"; printf '%s\tNA\t%s\n' "$row" "$REASON" >>"$ROWS"; ok=0; break
         fi
         if [[ -n $DP_PID ]] && ! kill -0 "$DP_PID" 2>/dev/null; then
           log "$dp: datapath process died during run $r"
@@ -759,7 +1060,28 @@ for dp in "${DPS[@]}"; do
       if [[ $phase == new ]]; then sleep 0.5; nat_snapshot after; fi
       ((ok)) || break
     done
+    if ((ok && NDR)) && [[ $dp != none ]]; then
+      # the search's upper bound: the median sink pps of the throughput runs
+      max=$(python3 -c 'import statistics, sys; print(round(statistics.median(map(int, sys.argv[1:]))))' $sinks)
+      NDR_PPS=0 NDR_RATE=0
+      if ((max > 0)) && ndr_search "$max"; then
+        log "$dp $FRAME: NDR $NDR_PPS pps (requested $NDR_RATE pps, loss <= $NDR_LOSS %)"
+        ((LATENCY)) && latency_levels
+      fi
+      if [[ -n $DP_PID ]] && ! kill -0 "$DP_PID" 2>/dev/null; then
+        log "$dp: datapath process died during the NDR/latency runs"; summ ndr_note "datapath process died"; break
+      fi
+    fi
+    if ((! ok)); then   # the frame sizes not measured yet
+      for f in "${FRAME_LIST[@]}"; do
+        [[ -s $(rows_file "$f") ]] && grep -q "^$dp"$'\t' "$(rows_file "$f")" && continue
+        printf '%s\tNA\t%s\n' "$dp" "skipped: the run at frame size $FRAME failed" >>"$(rows_file "$f")"
+      done
+      break
+    fi
+    done
     if [[ $dp == weft* ]]; then dp_weft_report; fi
+    if [[ $dp == ovs* ]]; then dp_ovs_report; fi
   fi
   dp_stop
   rig_down
@@ -775,7 +1097,18 @@ case $MODE in
   vxlan-decap) what="E2E VXLAN decapsulation, VNI $VNI (outer 10.77.0.2 -> 10.77.0.1:4789, $((FRAME + 50))-byte frames on g0; overlay $REMOTE_IP -> $LOCAL_IP, known unicast to d1)" ;;
 esac
 inner=""; ((VXLAN)) && inner="inner "
-header="load average before: $LOAD_BEFORE, after: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews these numbers). $what, ${FRAME}-byte ${inner}UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+frame_desc() {  # frame_desc LABEL
+  case $1 in
+    imix) echo "IMIX (64/594/1518-byte 7:4:1, 1518 sent as 1514, mean 361.5 bytes)" ;;
+    1518) echo "1518-byte (sent as 1514: the veth MTU)" ;;
+    *) echo "$1-byte" ;;
+  esac
+}
+make_header() {
+  header="load average before: $LOAD_BEFORE, after: $LOAD_AFTER (other work on the machine skews these numbers). $what, $(frame_desc "$FRAME") ${inner}UDP frames, trafgen 1 process on CPU 0, ${DURATION} s x ${RUNS} runs; $(date '+%Y-%m-%d %H:%M'); kernel $(uname -r); $(nproc) CPUs ($cpu)"
+}
+make_header
 nat_table() {  # the nat mode's report: established flows and new flows, what bounds the latter
   python3 - "$ROWS" "$NATINFO" "$header" "$NAT_FLOWS" "$NAT_UDP_TIMEOUT" "${DPS[@]}" <<'PY'
 import statistics, sys
@@ -858,17 +1191,17 @@ for dp in order:
 PY
 }
 
-if ((NAT)); then
-  TABLE=$(nat_table)
-else
-TABLE=$(python3 - "$ROWS" "$header" "$MODE" "${DPS[@]}" <<'PY'
+frame_table() {  # frame_table ROWS HEADER: the throughput table of one frame size
+python3 - "$1" "$2" "$MODE" "${DPS[@]}" <<'PY'
 import statistics, sys
 rows_path, header, mode, order = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 labels = {"none": "nothing forwarding (generator ceiling)", "bridge": "Linux bridge br0 (d0, d1)",
           "testpmd": "dpdk-testpmd io, 2x net_af_packet", "weft": "weftd (worker CPU 1, busy poll)",
           "weft-xdp": "weftd, d0/d1 af-xdp native copy (worker CPU 1, busy poll)",
           "weft-tap": "weftd, g0/s0 TAP devices weftd serves, no veths (worker CPU 1, busy poll)",
-          "weft-xdp-generic": "weftd, d0/d1 af-xdp generic copy (worker CPU 1, busy poll)"}
+          "weft-xdp-generic": "weftd, d0/d1 af-xdp generic copy (worker CPU 1, busy poll)",
+          "ovs": "Open vSwitch netdev datapath, d0/d1 type system (AF_PACKET), NORMAL, CPU 1",
+          "ovs-afxdp": "Open vSwitch netdev datapath, d0/d1 type afxdp (native copy), NORMAL, PMD CPU 1"}
 if mode == "routed":
     labels.update({"kernel": "Linux IPv4 forwarding (ip_forward=1, d0 10.77.0.1, d1 10.78.0.1)",
                    "weft": "weftd routing gen-net -> sink-net via BVIs (worker CPU 1, busy poll)"})
@@ -921,7 +1254,162 @@ for dp in order:
     for i, (s, g, d) in enumerate(runs.get(dp, []), 1):
         print(f"    {dp} {i} {s} {g} {d}" + (f" {udp[dp][i - 1]}" if vxlan and len(udp.get(dp, [])) >= i else ""))
 PY
-)
+}
+
+summary_table() {  # one row per datapath x frame size: max, NDR, Gbit/s, ratio, latency; CSV/JSON
+  python3 - "$TMP" "$SUMMARY" "$MODE" "$FRAMES" "$NDR" "$NDR_GEN" "$NDR_LOSS" "$NDR_ITER" "$NDR_WINDOW" \
+    "$LATENCY" "$LAT_LEVELS" "$LAT_DURATION" "${LAT_WHY:-}" "$CSV_OUT" "$JSON_OUT" "${DPS[@]}" <<'PY'
+import csv, json, statistics, sys
+(tmp, summ_path, mode, frames, ndr, ndr_gen, ndr_loss, ndr_iter, ndr_window, latency, levels,
+ lat_dur, lat_why, csv_out, json_out), order = sys.argv[1:16], sys.argv[16:]
+frames, levels, ndr, latency = frames.split(","), levels.split(), ndr == "1", latency == "1"
+refdp = "kernel" if mode == "routed" else "testpmd"
+def fbytes(f):
+    return 361.5 if f == "imix" else 1514 if f == "1518" else float(f)
+def gbps(pps, f):  # the Ethernet line rate: frame as sent + 4 FCS + 8 preamble/SFD + 12 IFG
+    return pps * (fbytes(f) + 24) * 8 / 1e9 if pps is not None else None
+runs, na = {}, {}
+for f in frames:
+    for line in open(f"{tmp}/rows-{f}.tsv"):
+        x = line.rstrip("\n").split("\t")
+        if x[1] == "NA":
+            na[(x[0], f)] = x[2]
+        else:
+            runs.setdefault((x[0], f), []).append((int(x[2]), int(x[3])))
+info = {}
+for line in open(summ_path):
+    x = line.rstrip("\n").split("\t", 3)
+    if len(x) == 4:
+        info.setdefault((x[0], x[1]), {})[x[2]] = x[3]
+rows = []
+for f in frames:
+    for dp in order:
+        r, i = runs.get((dp, f)), info.get((dp, f), {})
+        row = {"datapath": dp, "frame": f, "frame_bytes": fbytes(f), "max_pps": None, "gen_pps": None,
+               "gbps": None, "ratio_vs_" + refdp: None, "ndr_pps": None, "ndr_gbps": None,
+               "ndr_ratio_vs_" + refdp: None, "ndr_loss_pct": float(ndr_loss) if ndr else None,
+               "ndr_trials": None, "note": na.get((dp, f), "")}
+        for lvl in levels:
+            for q in ("p50", "p99"):
+                row[f"lat{lvl}_{q}_us"] = None
+        if r:
+            row["max_pps"] = round(statistics.median(s for s, _ in r))
+            row["gen_pps"] = round(statistics.median(g for _, g in r))
+            row["gbps"] = round(gbps(row["max_pps"], f), 3)
+        if "ndr_pps" in i:
+            row["ndr_pps"] = int(i["ndr_pps"]); row["ndr_gbps"] = round(gbps(row["ndr_pps"], f), 3)
+            row["ndr_trials"] = int(i.get("ndr_trials", 0)); row["ndr_gen"] = i.get("ndr_gen")
+            row["ndr_lowest_fail"] = int(i["ndr_hi"]) if row["ndr_pps"] == 0 and i.get("ndr_hi") else None
+        if "ndr_note" in i:
+            row["ndr_note"] = i["ndr_note"]
+            row["ndr_generator_bound"] = i["ndr_note"].startswith("generator-bound")
+        for lvl in levels:
+            js = i.get(f"lat_{lvl}")
+            if js:
+                d = json.loads(js)
+                row[f"lat{lvl}_p50_us"], row[f"lat{lvl}_p99_us"] = d.get("p50_us"), d.get("p99_us")
+                row[f"lat{lvl}_lost"] = d.get("lost")
+        if latency and "lat_note" in i:
+            row["lat_note"] = i["lat_note"]
+        rows.append(row)
+for row in rows:
+    ref = next((x for x in rows if x["datapath"] == refdp and x["frame"] == row["frame"]), None)
+    for key, rk in (("max_pps", "ratio_vs_" + refdp), ("ndr_pps", "ndr_ratio_vs_" + refdp)):
+        if ref and ref[key] and row[key] and row["datapath"] != "none":   # (no ratio for an NDR of 0)
+            row[rk] = round(row[key] / ref[key], 2)
+def k(v):
+    return "-" if v is None else f"{v/1e6:.2f} M" if v >= 1e6 else f"{v/1e3:.0f} k" if v >= 1e4 else f"{v/1e3:.1f} k"
+def g(v):
+    return "-" if v is None else f"{v:.2f}" if v >= 0.1 else f"{v:.3f}"
+def lat(row, lvl):
+    p50, p99 = row.get(f"lat{lvl}_p50_us"), row.get(f"lat{lvl}_p99_us")
+    if p50 is None:
+        return "-"
+    lost = row.get(f"lat{lvl}_lost")
+    return f"{p50:.0f} / {p99:.0f}" + (f" ({lost} lost)" if lost else "")
+print("**Summary" + (": NDR" if ndr else "") + (" and latency" if latency else "") + "**\n")
+if ndr:
+    gen = {"trafgen": "trafgen -b RATEpps", "weft-bench": "weft-bench latency --rate (paced)",
+           "auto": "weft-bench latency --rate (paced) where it can send the frame, trafgen -b RATEpps for imix or without weft-bench"}[ndr_gen]
+    gen += (" (the generator per row is in the trials column; trafgen -b holds the rate on average over each second but sends it "
+            "in bursts at its full speed, which datapaths with small socket buffers cannot absorb: see benchmarks/README.md)")
+    print(f"NDR: highest offered rate with loss <= {ndr_loss} % (loss = g0 tx_packets - s0 rx_packets over a "
+          f"{ndr_window} s trial, counted after the generator stopped and the datapath drained), binary search "
+          f"from the measured max, at most {ndr_iter} trials, generator {gen}. ", end="")
+print("Gbit/s: pps x (frame as sent + 4 FCS + 20 preamble/IFG) x 8, the Ethernet line rate of those frames.", end="")
+if latency:
+    print(f" Latency: weft-bench latency (it sends and receives, no trafgen) for {lat_dur} s at "
+          + ", ".join(f"{l} %" for l in levels) + " of the NDR, p50 / p99 in µs." if not lat_why else f" Latency: {lat_why}.", end="")
+print("\n")
+head = ["datapath", "frame", "max pps", "Gbit/s", f"ratio vs {refdp}"]
+if ndr:
+    head += ["NDR pps", "NDR Gbit/s", f"NDR vs {refdp}", "trials, generator"]
+if latency:
+    head += [f"p50 / p99 µs at {l} % NDR" for l in levels]
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for row in rows:
+    if row["max_pps"] is None:
+        reason = row["note"] or "no data"
+        cells = [row["datapath"], row["frame"], reason if reason.startswith("n/a") else f"not available ({reason})"]
+        cells += ["-"] * (len(head) - len(cells))
+    else:
+        rr = row["ratio_vs_" + refdp]
+        cells = [row["datapath"], row["frame"], k(row["max_pps"]), g(row["gbps"]), "-" if rr is None else f"{rr:.2f}"]
+        if ndr:
+            nr = row["ndr_ratio_vs_" + refdp]
+            if nr is not None and row["datapath"] != refdp:   # a generator-bound NDR is a lower bound
+                refrow = next((x for x in rows if x["datapath"] == refdp and x["frame"] == row["frame"]), {})
+                mine, theirs = bool(row.get("ndr_generator_bound")), bool(refrow.get("ndr_generator_bound"))
+                nr = f"{nr:.2f}" if mine == theirs == False else f">= {nr:.2f}" if mine and not theirs else f"<= {nr:.2f}" if theirs and not mine else "?"
+            elif nr is not None:
+                nr = f"{nr:.2f}"
+            ndr_cell = f"< {k(row['ndr_lowest_fail'])} (every trial lost frames)" if row.get("ndr_lowest_fail") else k(row["ndr_pps"])
+            cells += [(">= " if row.get("ndr_generator_bound") else "") + ndr_cell + ("" if row.get("ndr_generator_bound") or not row.get("ndr_note") else " (*)"),
+                      g(row["ndr_gbps"]),
+                      "-" if nr is None else nr, f"{row['ndr_trials']}, {row.get('ndr_gen')}" if row["ndr_trials"] else "-"]
+        if latency:
+            cells += [lat(row, l) for l in levels]
+    print("| " + " | ".join(cells) + " |")
+bound = [f'{r["datapath"]} {r["frame"]}: {r["ndr_note"]}' for r in rows if r.get("ndr_note")]
+if bound:
+    print("\nNDR notes (>= : the generator could not offer more; the datapath lost nothing at that rate): " + "; ".join(bound) + ".")
+notes = sorted({r["lat_note"] for r in rows if r.get("lat_note")})
+if notes:
+    print("\nLatency not measured: " + "; ".join(notes) + ".")
+cols = list(rows[0].keys()) if rows else []
+for r in rows:
+    for c in r:
+        if c not in cols:
+            cols.append(c)
+if csv_out:
+    with open(csv_out, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, restval="")
+        w.writeheader()
+        for r in rows:
+            w.writerow({c: ("" if r.get(c) is None else r.get(c)) for c in cols})
+if json_out:
+    with open(json_out, "w") as fh:
+        json.dump({"mode": mode, "reference": refdp, "ndr": {"enabled": ndr, "generator": ndr_gen, "loss_pct": float(ndr_loss),
+                   "max_trials": int(ndr_iter), "window_s": float(ndr_window)},
+                   "latency": {"enabled": latency, "levels_pct": [int(l) for l in levels], "duration_s": float(lat_dur),
+                               "note": lat_why}, "rows": rows}, fh, indent=1)
+PY
+}
+
+if ((NAT)); then
+  ROWS=$(rows_file "$FRAME")
+  TABLE=$(nat_table)
+else
+  TABLE=""
+  for FRAME in "${FRAME_LIST[@]}"; do
+    make_header
+    ((${#FRAME_LIST[@]} > 1)) && TABLE+="**$(frame_desc "$FRAME") frames: throughput**"$'\n\n'
+    TABLE+=$(frame_table "$(rows_file "$FRAME")" "$header")$'\n\n'
+  done
+  if ((NDR || ${#FRAME_LIST[@]} > 1)) || [[ -n $CSV_OUT$JSON_OUT ]]; then
+    TABLE+=$(summary_table)
+  fi
 fi
 echo
 echo "$TABLE"
@@ -938,7 +1426,12 @@ if ((SAVE)); then
     { echo "# E2E ${MODE/vxlan-/VXLAN } benchmark $STAMP"; echo; echo "Command: \`benchmarks/e2e.sh $CMDLINE\`"; echo
       echo "$TABLE"; } >"$out"
   fi
-  cp "$ROWS" "$RAW/rows.tsv"
+  for f in "${FRAME_LIST[@]}"; do cp "$(rows_file "$f")" "$RAW/rows-$f.tsv"; done
+  cp "$SUMMARY" "$RAW/summary.tsv"
   ((NAT)) && cp "$NATINFO" "$RAW/nat.tsv"
   log "table written to $out (logs in $RAW)"
 fi
+[[ -z $CSV_OUT ]] || log "summary CSV: $CSV_OUT"
+[[ -z $JSON_OUT ]] || log "summary JSON: $JSON_OUT"
+el=$(($(date +%s) - T_START))
+log "elapsed $((el / 60)) min $((el % 60)) s"

@@ -15,7 +15,9 @@ PACKAGES=(
   # AF_XDP: libxdp (xsk sockets, the default redirect program) and libbpf; xdp-tools for xdp-loader status
   libxdp-dev libbpf-dev xdp-tools
   # peers for benchmarks/ (dpdk-testpmd lives in dpdk-dev on Debian 12)
-  dpdk dpdk-dev
+  dpdk dpdk-dev openvswitch-switch
+  # make bench: the report's plots
+  gnuplot-nox
   # reference CNI plugins (host-local, tuning, bridge...; in /usr/lib/cni) for
   # weft-cni's delegated IPAM, chaining tests and benchmarks/cni.sh
   containernetworking-plugins

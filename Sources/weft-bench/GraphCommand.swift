@@ -16,7 +16,7 @@ struct GraphCommand: ParsableCommand {
         commandName: "graph",
         abstract: "Benchmark a node graph scenario with the packet generator (no I/O).")
 
-    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2, ip4, vxlanEncap = "vxlan-encap", vxlanDecap = "vxlan-decap", nat44 }
+    enum Scenario: String, ExpressibleByArgument, CaseIterable { case l2, ip4, vxlanEncap = "vxlan-encap", vxlanDecap = "vxlan-decap", nat44, container }
 
     @Argument(help: "Scenario: \(Scenario.allCases.map(\.rawValue).joined(separator: ", "))")
     var scenario: Scenario
@@ -27,16 +27,16 @@ struct GraphCommand: ParsableCommand {
     @Option(help: "Packets per run.")
     var packets = 10_000_000
 
-    @Option(help: "Distinct source and destination MACs (all learned before measuring).")
+    @Option(help: "Distinct source and destination MACs (all learned before measuring): l2 up to 1000000; vxlan-*: local MACs (as many remote); container: pods per side.")
     var macs = 1000
 
     @Option(help: "ip4: /24 routes in the FIB, through resolved next hops.")
     var routes = 1000
 
-    @Option(help: "ip4: resolved next-hop neighbours the routes are spread over.")
+    @Option(help: "ip4: resolved next-hop neighbours the routes are spread over; vxlan-*, container: tunnels.")
     var nextHops = 16
 
-    @Option(help: "ip4: distinct destination addresses (packet templates), spread over the routes.")
+    @Option(help: "ip4: distinct destination addresses (packet templates), spread over the routes; container: over the remote pods.")
     var destinations = 1024
 
     @Option(help: "nat44: established UDP sessions created before measuring (2^k x odd, both <= 65536).")
@@ -59,7 +59,18 @@ struct GraphCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...256).contains(vector) else { throw ValidationError("--vector must be 1...256") }
-        guard (1...60000).contains(macs) else { throw ValidationError("--macs must be 1...60000") }
+        switch scenario {
+        case .l2:
+            guard (1...Self.maxL2MACs).contains(macs) else { throw ValidationError("--macs must be 1...\(Self.maxL2MACs) for l2") }
+        case .vxlanEncap, .vxlanDecap:
+            // Local + remote MACs must fit the scenario's 1 << 16 MAC table (7/8 usable).
+            let remote = (macs + nextHops - 1) / nextHops * nextHops
+            guard macs >= 1, macs + remote <= 57344 else {
+                throw ValidationError("--macs: \(scenario.rawValue) learns --macs local and as many remote MACs (rounded up to the tunnels), at most 57344 in all")
+            }
+        default:
+            guard (1...60000).contains(macs) else { throw ValidationError("--macs must be 1...60000") }
+        }
         guard (60...1514).contains(frameLength) else { throw ValidationError("--frame-length must be 60...1514") }
         guard runs >= 1, packets >= 1000 else { throw ValidationError("--runs >= 1 and --packets >= 1000") }
         guard (1...1_000_000).contains(routes) else { throw ValidationError("--routes must be 1...1000000") }
@@ -78,11 +89,13 @@ struct GraphCommand: ParsableCommand {
             case .nat44: results.append(try runNAT44())
             case .vxlanEncap: results.append(try runVXLANEncap())
             case .vxlanDecap: results.append(try runVXLANDecap())
+            case .container: results.append(try runContainer())
             }
         }
-        let setup = scenario == .l2 ? "\(macs) MACs"
+        let setup = scenario == .l2 ? "\(macs) MACs (MAC table \(l2TableSlots) slots)"
             : scenario == .nat44 ? nat44Setup
             : scenario == .vxlanEncap || scenario == .vxlanDecap ? vxlanSetup
+            : scenario == .container ? containerSetup
             : "\(routes) routes via \(nextHops) next hops, \(min(destinations, routes)) destinations"
         let report = Report(scenario: scenario.rawValue, packetsPerRun: packets, setup: setup, frameLength: frameLength,
                             vector: vector, tscHz: tscHz, pathNodes: Self.pathNodes[scenario]!, runs: results)
@@ -113,30 +126,50 @@ struct GraphCommand: ParsableCommand {
         .nat44: nat44Path,
         .vxlanEncap: vxlanEncapPath,
         .vxlanDecap: vxlanDecapPath,
+        .container: containerPath,
     ]
 
+    /// Largest `--macs` of the l2 scenario (issue #8 sweeps 1k..1M).
+    static let maxL2MACs = 1_000_000
+
+    /// The l2 scenario's MAC table size (MacTable rounds up to a power of two).
+    var l2TableSlots: Int { var c = 1 << 16; while c < 4 * macs { c <<= 1 }; return c }
+
+    /// pg0 -> ethernet-input -> l2-input -> l2-learn -> l2-fwd -> l2-output ->
+    /// pg-output (pg1) in bridge domain 1: `macs` source MACs 02:00:00:01:00:00 + i
+    /// learned on pg0, `macs` destination MACs 02:00:00:02:00:00 + i on pg1
+    /// (02:00:01:00:00:00 + i and 02:00:02:00:00:00 + i above 65536 MACs),
+    /// packet n from source n % macs to destination n % macs. The MACs are
+    /// varied in their low three bytes (offsets 3 and 9): up to 65536 the same
+    /// MACs the earlier two-byte increments made. The MAC table holds
+    /// 1 << 16 entries, or 4 x the learned MACs when more (at most half full).
     private func runL2(tscHz: Double) throws -> RunResult {
-        let l2 = L2Feature(macTableCapacity: 1 << 16)
+        let l2 = L2Feature(macTableCapacity: l2TableSlots)
         let g = try EmbeddedGraph(buffers: 16384) { l2.register(in: $0) }
-        l2.domains.create(id: 1, learnLimit: 100_000, macAgeSeconds: 0)
+        l2.domains.create(id: 1, learnLimit: UInt32(max(100_000, 2 * macs)), macAgeSeconds: 0)
         let rx = g.addInterface("pg0"), tx = g.addInterface("pg1")
         _ = l2.attach(rx, to: 1, interfaces: g.interfaces)
         _ = l2.attach(tx, to: 1, interfaces: g.interfaces)
 
-        let srcBase: UInt64 = 0x02_00_00_01_00_00, dstBase: UInt64 = 0x02_00_00_02_00_00
+        // Up to 65536 MACs per side the bases differ in byte 3 (the MACs of
+        // earlier versions); beyond, the two ranges would overlap, so they differ in byte 2.
+        let (srcBase, dstBase): (UInt64, UInt64) = macs <= 1 << 16 ? (0x02_00_00_01_00_00, 0x02_00_00_02_00_00)
+                                                                     : (0x02_00_01_00_00_00, 0x02_00_02_00_00_00)
         func frame(dst: UInt64, src: UInt64) -> [UInt8] {
             ip4Frame(dstMAC: dst, srcMAC: src, src: 0x0A00_0001, dst: 0x0A00_0002)
         }
-        // Warm up: every destination MAC learned behind pg1, every source behind pg0.
-        g.inject((0..<macs).map { frame(dst: srcBase, src: dstBase + UInt64($0)) }, on: tx)
-        g.run()
-        g.inject((0..<macs).map { frame(dst: dstBase, src: srcBase + UInt64($0)) }, on: rx)
-        g.run()
-        precondition(l2.macTable.count == 2 * macs, "warm-up learned \(l2.macTable.count) MACs")
+        let vary = { (offset: Int) in PacketStream.Increment(offset: offset, width: 3, modulo: UInt64(macs)) }
+        // Warm up, one vector at a time (any --macs fits the buffer pool):
+        // every destination MAC learned behind pg1, every source behind pg0.
+        g.pgInput.add(PacketStream(template: frame(dst: srcBase, src: dstBase), rxInterface: tx, count: macs, increments: [vary(9)]))
+        g.run(maxPolls: Int.max)
+        g.pgInput.add(PacketStream(template: frame(dst: dstBase, src: srcBase), rxInterface: rx, count: macs, increments: [vary(9)]))
+        g.run(maxPolls: Int.max)
+        guard l2.macTable.count == 2 * macs else { throw ValidationError("l2 warm-up learned \(l2.macTable.count) of \(2 * macs) MACs") }
 
         let stream = PacketStream(
             template: frame(dst: dstBase, src: srcBase), rxInterface: rx, count: packets, burst: vector,
-            increments: [.init(offset: 4, width: 2, modulo: UInt64(macs)), .init(offset: 10, width: 2, modulo: UInt64(macs))])
+            increments: [vary(3), vary(9)])
         return try measure(g, stream: stream, tx: tx, scenario: .l2)
     }
 
@@ -215,7 +248,7 @@ struct GraphCommand: ParsableCommand {
     }
 
     /// An Ethernet + IPv4 + UDP frame of `frameLength` bytes with a valid header checksum.
-    private func ip4Frame(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32) -> [UInt8] {
+    func ip4Frame(dstMAC: UInt64, srcMAC: UInt64, src: UInt32, dst: UInt32) -> [UInt8] {
         func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
         let total = frameLength - 14
         var ip: [UInt8] = [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0] + be32(src) + be32(dst)

@@ -5,5 +5,5 @@ struct WeftBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "weft-bench",
         abstract: "Measures Weft's forwarding graph and datapaths.",
-        subcommands: [GraphCommand.self, LPMCommand.self])
+        subcommands: [GraphCommand.self, LPMCommand.self, LatencyCommand.self])
 }

@@ -196,4 +196,24 @@ void weft_wake_drain(int fd);
 /// Waits until any fd is readable or `timeout_ms` elapses (idle worker).
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms);
 
+// MARK: latency probe (weft-bench latency; latency_probe.c)
+
+/// A raw AF_PACKET socket bound to `ifname` inside the netns at `netns_path`
+/// (the calling thread is back in its own netns on return), with kernel
+/// receive timestamps (SO_TIMESTAMPNS) and `mac` set to the interface's MAC.
+/// Returns the fd, or -errno with `err` saying what failed.
+int weft_probe_open(const char *netns_path, const char *ifname, uint8_t mac[6], char *err, size_t errlen);
+/// Sends `count` (at most 64) frames of `len` bytes laid out back to back, in
+/// one sendmmsg: how many went, or -errno.
+long weft_probe_send(int fd, const void *frames, size_t len, int count);
+/// Receives one frame and its kernel receive time (CLOCK_REALTIME ns) within
+/// `timeout_ms`: its length, 0 on timeout, or -errno.
+long weft_probe_recv(int fd, void *buf, size_t len, int timeout_ms, uint64_t *rx_ns);
+/// CLOCK_REALTIME in ns: the clock SO_TIMESTAMPNS stamps arrivals with.
+uint64_t weft_realtime_ns(void);
+/// Frames the kernel dropped because the socket's buffer was full.
+long weft_probe_drops(int fd);
+/// The calling thread's timer slack (how late a sleep may end): 0 or -errno.
+int weft_set_timer_slack(unsigned long ns);
+
 #endif
