@@ -23,7 +23,7 @@ struct Weftd: ParsableCommand {
     @Option(name: .customLong("rx-ring"), help: "AF_PACKET ring version: 2 (per-frame, lowest latency) or 3 (blocks).") var rxRing: Int32 = 2
     @Option(name: .customLong("xdp-mode"), help: "AF_XDP attach mode: auto (native, else generic), native or generic.") var xdpMode: String = "auto"
     @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
-    @Option(name: .customLong("watch-interval"), help: "Seconds between checks for containers whose netns or veth vanished behind weftd's back (0: off).") var watchInterval: Double = 2
+    @Option(name: .customLong("watch-interval"), help: "Seconds between checks for containers whose netns or veth vanished behind weftd's back (0: off).") var watchInterval: Double = 10
 
     @Option(name: .customLong("api-group"), help: "Group (name or gid) whose members may use the API socket (socket mode 0660).") var apiGroup: String?
     @Option(name: .customLong("api-max-body-bytes"), help: "Body limit of bulk API requests (POST /v1/routes/bulk); other requests take at most 1 MiB.") var apiMaxBodyBytes: Int?
