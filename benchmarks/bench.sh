@@ -7,13 +7,15 @@
 #      routes (1k..1M) and NAT sessions (1k..1M).
 #   3. benchmarks/e2e.sh: the generator -> DUT -> sink namespace rig, L2 forwarding, for the
 #      Linux bridge, dpdk-testpmd, Open vSwitch (userspace) and weftd (af-packet, af-xdp), frame
-#      sizes 64, IMIX and 1518: throughput, NDR (binary search) and latency at 10/50/90% of NDR.
+#      sizes 64, IMIX and 1518: throughput, NDR (binary search) and latency at 10/50/90% of NDR;
+#      then routed (kernel, testpmd, weftd; with NDR and latency), VXLAN encap/decap and NAT44
+#      (kernel, weftd) at 64 bytes.
 #   4. benchmarks/report.py: benchmarks/results/<date>-<host>-bench.md with the tables and PNG
 #      plots (gnuplot) in benchmarks/results/<date>-<host>-bench/, and a short summary on stdout.
 #
 # Needs root, the release build (make build) and scripts/install-deps.sh. The e2e part builds and
 # removes its own namespaces (see e2e.sh); nothing else touches the network. On this 2-core
-# machine kind the default run takes about 20 minutes (the elapsed time is printed and kept in
+# machine kind the default run takes about 22 minutes (the elapsed time is printed and kept in
 # the report).
 #
 # Usage: benchmarks/bench.sh [--quick] [--no-graph] [--no-e2e] [-o RESULTS_DIR] [--no-save]
@@ -84,6 +86,22 @@ if ((E2E)); then
     log "e2e failed: $(tail -2 "$WORK/e2e.log" | tr '\n' ' ')"
     echo '{"error": "benchmarks/e2e.sh failed: see its log"}' >"$WORK/e2e.json"
   fi
+  # The rest of a container node's datapaths, each beside the kernel's own (the reference CNI
+  # bridge plugin's routing, flannel's vxlan + bridge, iptables masquerade): routed with NDR and
+  # latency, VXLAN and NAT at full load (64-byte frames).
+  if ((QUICK)); then mode_args=(-t 2 -r 1); else mode_args=(-t 5 -r 3); fi
+  for mode in routed vxlan-encap vxlan-decap nat; do
+    case $mode in
+      routed) margs=(-d kernel,testpmd,weft,weft-xdp --ndr --latency) ;;
+      *) margs=(-d kernel,weft) ;;
+    esac
+    log "e2e $mode: benchmarks/e2e.sh -m $mode ${margs[*]} ${mode_args[*]}"
+    if ! WEFT_BIN=$WEFT_BIN "$REPO/benchmarks/e2e.sh" -m "$mode" "${margs[@]}" "${mode_args[@]}" --no-save \
+        --json "$WORK/e2e-$mode.json" >"$WORK/e2e-$mode.md" 2>"$WORK/e2e-$mode.log"; then
+      log "e2e $mode failed: $(tail -2 "$WORK/e2e-$mode.log" | tr '\n' ' ')"
+      echo "{\"error\": \"benchmarks/e2e.sh -m $mode failed: see its log\"}" >"$WORK/e2e-$mode.json"
+    fi
+  done
 fi
 
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta"

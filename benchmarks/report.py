@@ -133,35 +133,48 @@ plot '{dat}' using 1:2 with linespoints title '{title}'
         out.append("")
 
     # 3. e2e
-    e2e_files = sorted(glob.glob(f"{work}/e2e*.json"))
+    # The L2 run (e2e.json) first, then the other modes.
+    e2e_files = sorted(glob.glob(f"{work}/e2e*.json"), key=lambda p: (not p.endswith("/e2e.json"), p))
     if e2e_files:
-        out += ["## End to end (benchmarks/e2e.sh -m l2 --ndr --latency)", ""]
+        out += ["## End to end (benchmarks/e2e.sh; l2 and routed with --ndr --latency)", ""]
         rows = []
         for path in e2e_files:
             data = load(path)
             if isinstance(data, dict) and "error" in data:
                 out.append(f"- {os.path.basename(path)}: {data['error']}")
                 continue
-            rows += data if isinstance(data, list) else data.get("rows", [])
+            mode = data.get("mode", "l2") if isinstance(data, dict) else "l2"
+            for r in (data if isinstance(data, list) else data.get("rows", [])):
+                rows.append({"mode": mode, **r})
         if rows:
-            keys = []
+            # One table per mode: each has its own reference peer (testpmd for l2, the kernel
+            # elsewhere), hence its own ratio columns.
+            modes = []
             for r in rows:
-                for k in r:
-                    if k not in keys:
-                        keys.append(k)
-            out += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-            for r in rows:
-                out.append("| " + " | ".join(fmt(r.get(k), 2) for k in keys) + " |")
-            out.append("")
+                if r["mode"] not in modes:
+                    modes.append(r["mode"])
+            for mode in modes:
+                sel = [r for r in rows if r["mode"] == mode]
+                keys = []
+                for r in sel:
+                    for k in r:
+                        if k not in keys and k != "mode":
+                            keys.append(k)
+                out += [f"### {mode}", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+                for r in sel:
+                    out.append("| " + " | ".join(fmt(r.get(k), 2) for k in keys) + " |")
+                out.append("")
             # Throughput and NDR by datapath, one group per frame size.
-            frames = []
+            groups = []
             for r in rows:
-                if r.get("frame") not in frames:
-                    frames.append(r.get("frame"))
-            for frame in frames:
-                sel = [r for r in rows if r.get("frame") == frame and isinstance(r.get("max_pps"), (int, float))]
+                if (r.get("mode"), r.get("frame")) not in groups:
+                    groups.append((r.get("mode"), r.get("frame")))
+            for mode, frame in groups:
+                sel = [r for r in rows if (r.get("mode"), r.get("frame")) == (mode, frame)
+                       and isinstance(r.get("max_pps"), (int, float))]
                 if not sel:
                     continue
+                frame = frame if mode == "l2" else f"{mode}-{frame}"
                 dat = f"{plots}/e2e-{frame}.dat"
                 with open(dat, "w") as f:
                     for r in sel:
@@ -176,14 +189,19 @@ set style fill solid 0.8 border -1
 set ylabel 'thousand frames/s'
 set yrange [0:*]
 set grid ytics
-set title 'L2 forwarding, frame {frame}'
+set title '{mode} forwarding, frame {frame}'
 plot '{dat}' using 2:xtic(1) title 'max throughput', '' using 3 title 'NDR (0 loss)'
 """, png):
                     out += [f"![e2e {frame}]({rel}/e2e-{frame}.png)", ""]
             for r in rows:
-                if r.get("datapath") and r.get("ratio_vs_testpmd") not in (None, "", "-"):
-                    summary.append(f"e2e {r.get('frame')} {r['datapath']}: max {fmt(r.get('max_pps'), 0)} pps, "
-                                   f"NDR {fmt(r.get('ndr_pps'), 0)} pps, x{fmt(r.get('ratio_vs_testpmd'), 2)} testpmd")
+                ratio = next(((k[len("ratio_vs_"):], r[k]) for k in r if k.startswith("ratio_vs_")), None)
+                if r.get("datapath") and isinstance(r.get("max_pps"), (int, float)):
+                    text = f"e2e {r.get('mode')} {r.get('frame')} {r['datapath']}: max {fmt(r.get('max_pps'), 0)} pps"
+                    if isinstance(r.get("ndr_pps"), (int, float)):
+                        text += f", NDR {fmt(r.get('ndr_pps'), 0)} pps"
+                    if ratio and isinstance(ratio[1], (int, float)):
+                        text += f", x{ratio[1]:.2f} {ratio[0]}"
+                    summary.append(text)
         for path in sorted(glob.glob(f"{work}/e2e*.md")):
             text = open(path).read().strip()
             if text:
