@@ -55,4 +55,23 @@ final class AttachmentWatchTests: XCTestCase {
         XCTAssertNotNil(f.provisioner.links[name])
         XCTAssertNotNil(f.dataplane.interfacesByName[name])
     }
+
+    /// The veth comes back but the dataplane refuses the port: the new veth
+    /// is taken away again, so the next sweep sees the link missing and
+    /// retries (a veth left behind unplugged would look healthy forever).
+    func testRecreatedVethIsRemovedWhenThePortCannotBePlugged() throws {
+        let f = try ControlFixture(self)
+        _ = try f.networks.create(CreateNetworkRequest(name: "blue", subnet: "10.1.0.0/24"))
+        let netns = f.addNamespace("c")
+        let name = try f.attachments.attach(CreateAttachmentRequest(containerId: "c", netns: netns, network: "blue")).hostIfName
+        f.provisioner.links[name] = nil
+        f.dataplane.failAddInterface = .system("no buffers for the rings")
+
+        let watch = AttachmentWatch(store: f.store, dataplane: f.dataplane, provisioner: f.provisioner, log: ControlFixture.quietLog)
+        XCTAssertEqual(watch.sweep(), .init(netnsGone: 0, linksRecreated: 0, failures: 1))
+        XCTAssertNil(f.provisioner.links[name], "an unplugged veth was left behind")
+        f.dataplane.failAddInterface = nil
+        XCTAssertEqual(watch.sweep(), .init(netnsGone: 0, linksRecreated: 1, failures: 0))
+        XCTAssertNotNil(f.dataplane.interfacesByName[name])
+    }
 }

@@ -235,6 +235,26 @@ public final class AttachmentService {
         return limits
     }
 
+    /// The dataplane side of an attachment whose kernel side exists: its port
+    /// (the TAP's queues `tapFds`, else the host veth) in the bridge domain,
+    /// with the attachment's source guard and bandwidth. The one place the
+    /// reconciler and the attachment watch restore an attachment from, so a
+    /// new per-attachment setting is not forgotten in one of them.
+    @discardableResult
+    static func plug(_ record: AttachmentRecord, bridgeDomain: UInt32, tapFds: [Int32]?, dataplane: Dataplane) throws -> UInt32 {
+        let guardSpec = try sourceGuard(for: record)
+        let swIfIndex: UInt32
+        if let tapFds {
+            swIfIndex = try dataplane.addTapInterface(name: record.hostIfName, bridgeDomain: bridgeDomain, queueFds: tapFds,
+                                                      mac: try vethSpec(for: record).mac, mtu: record.mtu, sourceGuard: guardSpec)
+        } else {
+            swIfIndex = try dataplane.addLinkInterface(hostIfName: record.hostIfName, bridgeDomain: bridgeDomain,
+                                                       driver: PortDriver(rawValue: record.driver) ?? .afPacket, sourceGuard: guardSpec)
+        }
+        if let limits = record.bandwidth { try dataplane.setBandwidth(hostIfName: record.hostIfName, limits: limits) }
+        return swIfIndex
+    }
+
     /// What the container may send from: its MAC and address, unless the
     /// attachment was made with `sourceGuard: false`.
     static func sourceGuard(for record: AttachmentRecord) throws -> SourceGuardSpec? {

@@ -98,11 +98,9 @@ public final class AttachmentWatch {
         }
         removeFromDataplane(attachment)
         let spec = try AttachmentService.vethSpec(for: attachment)
-        let guardSpec = try AttachmentService.sourceGuard(for: attachment)
+        var tapFds: [Int32]?
         if attachment.isTap {
-            let fds = try provisioner.createTap(spec, queues: attachment.queues)
-            _ = try dataplane.addTapInterface(name: attachment.hostIfName, bridgeDomain: UInt32(network.bridgeDomain), queueFds: fds,
-                                              mac: spec.mac, mtu: attachment.mtu, sourceGuard: guardSpec)
+            tapFds = try provisioner.createTap(spec, queues: attachment.queues)
         } else {
             // Deleting one end took the other with it; any half left is ours to replace.
             if provisioner.containerLinkExists(netnsPath: attachment.netns, ifName: attachment.ifName) {
@@ -110,10 +108,21 @@ public final class AttachmentWatch {
                                    message: "netns \(attachment.netns) has a link \(attachment.ifName) that is not weftd's veth; remove it or detach the attachment")
             }
             _ = try provisioner.createVeth(spec)
-            _ = try dataplane.addLinkInterface(hostIfName: attachment.hostIfName, bridgeDomain: UInt32(network.bridgeDomain),
-                                               driver: PortDriver(rawValue: attachment.driver) ?? .afPacket, sourceGuard: guardSpec)
         }
-        if let limits = attachment.bandwidth { try dataplane.setBandwidth(hostIfName: attachment.hostIfName, limits: limits) }
+        do {
+            try AttachmentService.plug(attachment, bridgeDomain: UInt32(network.bridgeDomain), tapFds: tapFds, dataplane: dataplane)
+        } catch {
+            // Take the new link away again: a link that exists but is not
+            // plugged would look healthy to the next sweep and never be retried.
+            removeFromDataplane(attachment)
+            if tapFds != nil {
+                // The queue fds are the dataplane's from addTapInterface on (closed by it on failure).
+                _ = try? provisioner.deleteTap(netnsPath: attachment.netns, ifName: attachment.ifName)
+            } else {
+                _ = try? provisioner.deleteVeth(hostIfName: attachment.hostIfName)
+            }
+            throw error
+        }
     }
 
     private func removeFromDataplane(_ attachment: AttachmentRecord) {

@@ -159,10 +159,7 @@ public final class Reconciler {
             let fds = survived
                 ? try provisioner.openTap(netnsPath: attachment.netns, ifName: attachment.ifName, queues: attachment.queues)
                 : try provisioner.createTap(spec, queues: attachment.queues)
-            _ = try dataplane.addTapInterface(name: attachment.hostIfName, bridgeDomain: bridgeDomain, queueFds: fds,
-                                              mac: spec.mac, mtu: attachment.mtu,
-                                              sourceGuard: try AttachmentService.sourceGuard(for: attachment))
-            if let limits = attachment.bandwidth { try dataplane.setBandwidth(hostIfName: attachment.hostIfName, limits: limits) }
+            try AttachmentService.plug(attachment, bridgeDomain: bridgeDomain, tapFds: fds, dataplane: dataplane)
             if survived { report.interfacesReopened.append(name) } else { report.vethsRecreated.append(name) }
             log.debug("restore \(name): tap \(attachment.ifName) in \(attachment.netns) \(survived ? "taken over" : "recreated")")
             return
@@ -172,10 +169,7 @@ public final class Reconciler {
             _ = try provisioner.createVeth(AttachmentService.vethSpec(for: attachment))
             log.info("restore \(name): recreated veth \(attachment.hostIfName) in \(attachment.netns)")
         }
-        let swIfIndex = try dataplane.addLinkInterface(hostIfName: attachment.hostIfName, bridgeDomain: bridgeDomain,
-                                                  driver: PortDriver(rawValue: attachment.driver) ?? .afPacket,
-                                                  sourceGuard: try AttachmentService.sourceGuard(for: attachment))
-        if let limits = attachment.bandwidth { try dataplane.setBandwidth(hostIfName: attachment.hostIfName, limits: limits) }
+        let swIfIndex = try AttachmentService.plug(attachment, bridgeDomain: bridgeDomain, tapFds: nil, dataplane: dataplane)
         if vethSurvived {
             report.interfacesReopened.append(name)
         } else {
