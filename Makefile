@@ -9,7 +9,7 @@ export WEFT_BIN ?= $(CURDIR)/.build/release
 CNI_BIN_DIR  ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 
-.PHONY: all deps build test unit-test integration-test demo bench install clean fuzz
+.PHONY: all deps build test unit-test integration-test demo bench install clean fuzz test-asan test-tsan soak
 
 all: build
 
@@ -53,6 +53,20 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+# Everything built with AddressSanitizer / ThreadSanitizer (.build-asan, .build-tsan), then the
+# unit tests and the integration tests against those binaries (docs/sanitizers.md).
+test-asan:
+	scripts/sanitize.sh address
+
+test-tsan:
+	scripts/sanitize.sh thread
+
+# 30 minutes of mixed traffic, attach/detach churn every second, weftd restarted every
+# 5 minutes: loss outside restart windows, memory, leaks (benchmarks/soak.py).
+SOAK_MINUTES ?= 30
+soak: deps build
+	$(PYTHON) benchmarks/soak.py --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf .build .pytest_cache Tests/integration/__pycache__

@@ -94,21 +94,28 @@ struct Weftd: ParsableCommand {
         log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling")
 
         // Orderly stop: no new requests, finish queued control work, stop the worker.
+        // The main thread waits for it and then returns from run(). (Not dispatchMain():
+        // that pthread_exit()s the main thread, and exiting from a signal handler then
+        // skips every frame's cleanup, which AddressSanitizer reports as stack misuse.)
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
-        let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: .main) }
+        let stopped = DispatchSemaphore(value: 0)
+        let signalQueue = DispatchQueue(label: "weft.signals")
+        let signals = [SIGTERM, SIGINT].map { DispatchSource.makeSignalSource(signal: $0, queue: signalQueue) }
         for source in signals {
             source.setEventHandler {
+                for s in signals { s.cancel() }   // a second signal during the stop is ignored
                 log.info("weftd stopping")
                 server.stop()
                 executor.shutdown()
                 dataplane.stop()
                 netns.shutdown()
-                Glibc.exit(0)
+                stopped.signal()
             }
             source.resume()
         }
-        withExtendedLifetime((signals, instanceLock, watchTimer)) { dispatchMain() }
+        withExtendedLifetime((signals, instanceLock, watchTimer)) { stopped.wait() }
+        watchTimer.cancel()
     }
 }
 

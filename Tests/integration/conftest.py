@@ -22,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from weftlib import RUN_SUFFIX, WEFT_BIN, Container, Netns, Weftd, weft_binary  # noqa: E402
+from weftlib import RUN_SUFFIX, WEFT_BIN, Container, Netns, Weftd, sanitizer_report, weft_binary  # noqa: E402
 
 _counter = itertools.count(1)
 
@@ -71,8 +71,11 @@ def node(request, weft_bins):
         if failed is not None and failed.failed:
             sys.stderr.write(f"\n--- weftd log ({d.log_path}) ---\n{d.log_tail(80)}\n")
         d.stop()
+        report = sanitizer_report(d.log_path)
         ns.delete()
         shutil.rmtree(tmp, ignore_errors=True)
+        if report:
+            pytest.fail(f"weftd's log holds a sanitizer report:\n{report}")
 
 
 @pytest.fixture

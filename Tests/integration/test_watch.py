@@ -36,14 +36,18 @@ def test_link_deleted_by_hand_is_recreated(node, container, mode):
     node.attach(b, "net")
     wait_ping_ok(b, a.ip())
     mac, address = a.mac(), a.ip()
+    old_index = a.ns.link("eth0")["ifindex"]
 
     if mode == "veth":
         run(node.node.cmd(["ip", "link", "del", att_a["hostIfName"]]))  # takes the container end too
     else:
         run(a.ns.cmd(["ip", "link", "del", "eth0"]))
-    assert "eth0" not in a.ns.link_names()
 
-    wait_until(lambda: "eth0" in a.ns.link_names(), 10, what=f"{mode} of {a.cid} recreated")
+    # A new link (a new ifindex: the sweep may have run between the delete and this check).
+    def recreated():
+        link = a.ns.link("eth0")
+        return link is not None and link["ifindex"] != old_index
+    wait_until(recreated, 10, what=f"{mode} of {a.cid} recreated")
     # As it was: same MAC and address, reachable through weftd again.
     wait_ping_ok(b, address)
     assert a.mac() == mac and a.ip() == address

@@ -29,6 +29,23 @@ def weft_binary(name: str) -> Path:
     return WEFT_BIN / name
 
 
+# What ASan, TSan and UBSan print first in a report (make test-asan / test-tsan).
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",
+                     "runtime error:", "ERROR: LeakSanitizer")
+
+
+def sanitizer_report(log_path: Path, context: int = 40) -> str | None:
+    """The first sanitizer report in a log (with `context` lines after it), or None."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return None
+    for i, line in enumerate(lines):
+        if any(m in line for m in SANITIZER_MARKERS):
+            return "\n".join(lines[i:i + context])
+    return None
+
+
 # --------------------------------------------------------------------------------------------
 # processes
 
