@@ -163,6 +163,28 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(try errorBody(exhausted).code, "subnet_exhausted")
     }
 
+    func testRefusalsAreCountedAsApiErrorCounters() throws {
+        func apiCounters() throws -> [String: UInt64] {
+            let all = try JSONDecoder().decode([ErrorCounterInfo].self, from: Data(try send("GET", "/v1/errors").body))
+            return Dictionary(uniqueKeysWithValues: all.filter { $0.node == "api" }.map { ($0.name, $0.count) })
+        }
+        let before = try apiCounters()
+        XCTAssertEqual(before["bad-request"], 0, "every reason is listed, zeros included")
+        XCTAssertEqual(try send("POST", "/v1/networks", json: "{").status, 400)
+        XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "n"}"#).status, 400)
+        XCTAssertEqual(try send("GET", "/v1/bogus").status, 404)
+        XCTAssertEqual(try send("PUT", "/v1/networks", json: "{}").status, 405)
+        XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24"}"#).status, 201)
+        XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24"}"#).status, 409)
+        let after = try apiCounters()
+        XCTAssertEqual(after["bad-request"], 2)
+        XCTAssertEqual(after["not-found"], 1)
+        XCTAssertEqual(after["method-not-allowed"], 1)
+        XCTAssertEqual(after["conflict"], 1)
+        XCTAssertEqual(after["forbidden"], 0)
+        XCTAssertEqual(server.refusals["bad-request"], 2, "the server and the router share one set of counts")
+    }
+
     func testDataplaneViews() throws {
         XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24"}"#).status, 201)
         XCTAssertEqual(try send("GET", "/v1/interfaces").status, 200)

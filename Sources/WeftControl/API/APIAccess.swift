@@ -154,14 +154,53 @@ public struct APILimits: Sendable, Equatable {
     }
 }
 
-/// Counts of what the API refused, for the log (read from any thread).
+/// Counts of what the API refused (read from any thread): for the log, and as
+/// the error counters of a pseudo-node `api` in `GET /v1/errors` (`weftctl show
+/// errors`), next to the dataplane's, so a refused request is counted like a
+/// dropped packet.
 public final class APIRefusals: @unchecked Sendable {
     private let lock = NSLock()
     private var counts: [String: UInt64] = [:]
 
+    /// reason -> (counter name, description), in listing order.
+    static let known: [(reason: String, name: String, help: String)] = [
+        ("peer", "forbidden", "connections refused: peer credentials not allowed (403)"),
+        ("timeout", "request-timeout", "requests not complete within api_request_timeout (408)"),
+        ("too-large", "body-too-large", "request bodies over the size limit (413)"),
+        ("bad-request", "bad-request", "malformed or invalid requests (400)"),
+        ("not-found", "not-found", "unknown endpoints or objects (404)"),
+        ("method-not-allowed", "method-not-allowed", "wrong HTTP method for the endpoint (405)"),
+        ("conflict", "conflict", "requests conflicting with existing state (409)"),
+        ("headers-too-large", "headers-too-large", "request heads over the limit (431)"),
+        ("unavailable", "unavailable", "requests refused for lack of a resource, e.g. file descriptors (503)"),
+        ("internal", "internal", "requests failed by an internal error (500)"),
+    ]
+
     public init() {}
 
-    /// Adds one under `reason` ("peer", "timeout", "too-large") and returns the new count.
+    /// The reason a refused request is counted under, by its HTTP status.
+    static func reason(status: Int) -> String {
+        switch status {
+        case 403: return "peer"
+        case 404: return "not-found"
+        case 405: return "method-not-allowed"
+        case 408: return "timeout"
+        case 409: return "conflict"
+        case 413: return "too-large"
+        case 431: return "headers-too-large"
+        case 503: return "unavailable"
+        case 500...: return "internal"
+        default: return "bad-request"
+        }
+    }
+
+    /// Every known reason as an `api/NAME` error counter (zeros included).
+    public func counters() -> [ErrorCounterInfo] {
+        lock.lock(); defer { lock.unlock() }
+        return Self.known.map { ErrorCounterInfo(node: "api", name: $0.name, description: $0.help, count: counts[$0.reason, default: 0]) }
+    }
+
+    /// Adds one under `reason` ("peer", "timeout", "too-large", ...) and returns the new count.
     @discardableResult
     public func count(_ reason: String) -> UInt64 {
         lock.lock(); defer { lock.unlock() }

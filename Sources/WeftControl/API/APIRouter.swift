@@ -14,11 +14,14 @@ public final class APIRouter {
     let nat: NATService
     let dataplane: Dataplane
     let log: WeftLogger
+    /// Refused requests by reason (shared with the server's own refusals: peer, timeout, size).
+    public let refusals: APIRefusals
 
     /// `hostInterfaces` nil: one on the attachment service's store and provisioner.
     public init(networks: NetworkService, attachments: AttachmentService, dataplane: Dataplane,
-                hostInterfaces: HostInterfaceService? = nil, log: WeftLogger = .shared) {
+                hostInterfaces: HostInterfaceService? = nil, refusals: APIRefusals = APIRefusals(), log: WeftLogger = .shared) {
         self.networks = networks; self.attachments = attachments; self.dataplane = dataplane; self.log = log
+        self.refusals = refusals
         self.hostInterfaces = hostInterfaces ?? HostInterfaceService(
             store: attachments.store, dataplane: dataplane, provisioner: attachments.provisioner, log: log)
         self.routes = RouteService(store: attachments.store, dataplane: dataplane, log: log)
@@ -31,11 +34,14 @@ public final class APIRouter {
         do {
             return try route(request)
         } catch let notAllowed as MethodNotAllowed {
+            refusals.count("method-not-allowed")
             return .error(notAllowed.error, headers: [("Allow", notAllowed.allowed.joined(separator: ", "))])
         } catch let error as ControlError {
+            refusals.count(APIRefusals.reason(status: error.httpStatus))
             if error.kind == .internal { log.error("\(request.method) \(request.path): \(error.message)") }
             return .error(error)
         } catch {
+            refusals.count("internal")
             log.error("\(request.method) \(request.path): unexpected error: \(error)")
             return .error(ControlError(.internal, code: "internal", message: "internal error: \(error)"))
         }
@@ -204,7 +210,7 @@ public final class APIRouter {
 
         case ["errors"]:
             try allow(["GET"], request)
-            return .json(dataplane.errors())
+            return .json(dataplane.errors() + refusals.counters())
 
         case ["bridge-domains"]:
             try allow(["GET"], request)

@@ -37,8 +37,8 @@ public final class APIServer {
     /// gid of api_group: owns the socket (mode 0660) and its members may connect.
     private let apiGroup: UInt32?
     private let log: WeftLogger
-    /// Connections and requests refused: "peer", "timeout", "too-large".
-    public let refusals = APIRefusals()
+    /// Connections and requests refused (the router's counters: `api/*` in GET /v1/errors).
+    public var refusals: APIRefusals { router.refusals }
     private var group: MultiThreadedEventLoopGroup?
     private var channel: Channel?
 

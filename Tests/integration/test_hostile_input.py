@@ -1,0 +1,285 @@
+"""Hostile input against a real weftd: every class of malformed or spoofed frame a container can
+send, and every class of bad API request, each with the one counter or error it must produce.
+
+Frames are crafted here byte by byte and sent from inside a container namespace with an
+AF_PACKET socket (rawsend.py), N copies each; the named error counter must grow by exactly N.
+Other counters that moved are recorded too. With WEFT_HOSTILE_TABLE=FILE the results are
+written as the markdown table of docs/hostile-input.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from weftlib import wait_ping_ok
+
+RAWSEND = str(Path(__file__).with_name("rawsend.py"))
+API_COUNTER = {400: "bad-request", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
+               408: "request-timeout", 409: "conflict", 413: "body-too-large", 503: "unavailable"}
+N = 5
+OPEN_NET, OPEN_GW = "10.94.0.0/24", "10.94.0.1"
+FAR_NET = "10.95.0.0/24"
+
+
+# -- frame builders (no library: every byte is what the row says) ---------------------------
+
+def mac(text: str) -> bytes:
+    return bytes.fromhex(text.replace(":", ""))
+
+
+def ip(text: str) -> bytes:
+    return socket.inet_aton(text)
+
+
+def checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s > 0xFFFF:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def ipv4(src: str, dst: str, payload: bytes, proto: int = 17, ttl: int = 64, version: int = 4,
+         ihl: int = 5, total: int | None = None, frag: int = 0, bad_checksum: bool = False) -> bytes:
+    total = 20 + len(payload) if total is None else total
+    h = struct.pack("!BBHHHBBH4s4s", version << 4 | ihl, 0, total, 0x1234, frag, ttl, proto, 0, ip(src), ip(dst))
+    c = checksum(h) ^ (0x5555 if bad_checksum else 0)
+    return h[:10] + struct.pack("!H", c) + h[12:] + payload
+
+
+def udp(sport: int, dport: int, data: bytes = b"hostile") -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def icmp(type_: int, code: int = 0, rest: bytes = b"\0\1\0\1" + b"x" * 16, bad_checksum: bool = False) -> bytes:
+    body = struct.pack("!BBH", type_, code, 0) + rest
+    c = checksum(body) ^ (0x5555 if bad_checksum else 0)
+    return body[:2] + struct.pack("!H", c) + body[4:]
+
+
+def eth(dst: bytes, src: bytes, ethertype: int, payload: bytes) -> bytes:
+    return dst + src + struct.pack("!H", ethertype) + payload
+
+
+def arp(op: int, sha: bytes, spa: str, tha: bytes, tpa: str, htype: int = 1, ptype: int = 0x0800) -> bytes:
+    return struct.pack("!HHBBH", htype, ptype, 6, 4, op) + sha + ip(spa) + tha + ip(tpa)
+
+
+BCAST = b"\xff" * 6
+
+
+# -- the rig ----------------------------------------------------------------------------------
+
+def _errors(node) -> dict[str, int]:
+    return {f"{e['node']}/{e['name']}": e["count"] for e in node.ctl_json("show", "errors")}
+
+
+def _send(container, frames: list[bytes], count: int = N) -> None:
+    container.run([sys.executable, RAWSEND, "eth0", str(count), *(f.hex() for f in frames)])
+
+
+def _neighbour_mac(container, address: str) -> bytes:
+    out = container.run(["ip", "-4", "neigh", "show", address]).stdout
+    for word_i, word in enumerate(out.split()):
+        if word == "lladdr":
+            return mac(out.split()[word_i + 1])
+    raise AssertionError(f"{container.name}: no neighbour entry for {address}: {out!r}")
+
+
+@pytest.mark.weftd_args("--api-request-timeout", "2")
+def test_hostile_input_table(node, container):
+    node.create_network("open", OPEN_NET)
+    node.create_network("far", FAR_NET)
+    o, g, f = container("o"), container("g"), container("f")
+    node.attach(o, "open", "eth0", None, "--no-source-guard")   # malformed frames reach the nodes
+    node.attach(g, "open")                                      # the source guard's own rows
+    node.attach(f, "far")
+    wait_ping_ok(o, OPEN_GW)
+    wait_ping_ok(o, f.ip())
+    wait_ping_ok(g, OPEN_GW)
+    gw = _neighbour_mac(o, OPEN_GW)
+    om, oip = mac(o.mac()), o.ip()
+    gm, gip = mac(g.mac()), g.ip()
+    fip = f.ip()
+
+    def to_gw(payload: bytes, ethertype: int = 0x0800, src: bytes = om) -> bytes:
+        return eth(gw, src, ethertype, payload)
+
+    good_udp = udp(40000, 9)
+    # (hostile input, sender, frames, the counter that must grow by N per frame)
+    rows = [
+        ("IPv4 ethertype, no IPv4 header (14-byte frame)", o, [to_gw(b"")], "ip4-input/too-short"),
+        ("IPv4 header cut at 12 bytes", o, [to_gw(ipv4(oip, OPEN_GW, good_udp)[:12])], "ip4-input/too-short"),
+        ("version 6 in an IPv4 ethertype", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, version=6))], "ip4-input/bad-version"),
+        ("IHL 4 (header shorter than 20 bytes)", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, ihl=4))], "ip4-input/bad-header-length"),
+        ("header checksum wrong", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, bad_checksum=True))], "ip4-input/bad-checksum"),
+        ("total length 12 (below the header)", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=12))], "ip4-input/bad-length"),
+        ("total length 400, frame carries 36", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=400))], "ip4-input/truncated"),
+        ("TTL 0", o, [to_gw(ipv4(oip, fip, good_udp, ttl=0))], "ip4-input/ttl-zero"),
+        ("source 0.0.0.0", o, [to_gw(ipv4("0.0.0.0", OPEN_GW, good_udp))], "ip4-input/source-unspecified"),
+        ("source 224.0.0.5 (multicast)", o, [to_gw(ipv4("224.0.0.5", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
+        ("source 255.255.255.255", o, [to_gw(ipv4("255.255.255.255", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
+        ("destination 239.1.2.3 to the gateway's MAC", o, [to_gw(ipv4(oip, "239.1.2.3", good_udp))], "ip4-input/destination-multicast"),
+        ("TTL 1 to another network (answered: ICMP time exceeded)", o, [to_gw(ipv4(oip, fip, good_udp, ttl=1))], "ip4-rewrite/ttl-expired"),
+        ("destination without a route (answered: ICMP unreachable)", o, [to_gw(ipv4(oip, "192.0.2.77", good_udp))], "ip4-lookup/no-route"),
+        ("UDP to a closed port of the gateway", o, [to_gw(ipv4(oip, OPEN_GW, good_udp))], "ip4-local/udp-no-listener"),
+        ("fragment addressed to the gateway", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, frag=0x2000))], "ip4-local/fragment"),
+        ("unknown IP protocol 253 to the gateway", o, [to_gw(ipv4(oip, OPEN_GW, b"\0" * 8, proto=253))], "ip4-local/unknown-protocol"),
+        ("ICMP echo with a wrong checksum", o, [to_gw(ipv4(oip, OPEN_GW, icmp(8, bad_checksum=True), proto=1))], "icmp-echo/bad-checksum"),
+        ("ICMP echo cut to 4 bytes", o, [to_gw(ipv4(oip, OPEN_GW, icmp(8)[:4], proto=1))], "icmp-echo/too-short"),
+        ("ICMP timestamp request (not echo)", o, [to_gw(ipv4(oip, OPEN_GW, icmp(13), proto=1))], "icmp-echo/not-echo-request"),
+        ("ARP cut to 10 bytes", o, [eth(BCAST, om, 0x0806, arp(1, om, oip, bytes(6), OPEN_GW)[:10])], "arp-input/too-short"),
+        ("ARP hardware type 6", o, [eth(BCAST, om, 0x0806, arp(1, om, oip, bytes(6), OPEN_GW, htype=6))], "arp-input/not-ethernet-ipv4"),
+        ("ARP operation 9", o, [eth(BCAST, om, 0x0806, arp(9, om, oip, bytes(6), OPEN_GW))], "arp-input/bad-operation"),
+        ("ARP request from a sender outside the subnet", o, [eth(BCAST, om, 0x0806, arp(1, om, "192.0.2.9", bytes(6), OPEN_GW))], "arp-input/sender-off-subnet"),
+        ("ARP claiming the gateway's own address", o, [eth(BCAST, om, 0x0806, arp(1, om, OPEN_GW, bytes(6), OPEN_GW))], "arp-input/address-conflict"),
+        ("multicast source MAC", o, [eth(gw, mac("01:00:5e:00:00:05"), 0x0800, ipv4(oip, OPEN_GW, good_udp))], "l2-input/source-multicast"),
+        # The receiving veth's VLAN untagging (before packet taps) frees it: weftd never sees it.
+        ("VLAN tag cut short (0x8100 + 2 bytes): dropped by the kernel first", o, [eth(gw, om, 0x8100, b"\0\1")], None),
+        ("guarded pod: someone else's source MAC", g, [eth(gw, mac("02:00:00:00:66:66"), 0x0800, ipv4(gip, OPEN_GW, good_udp))], "l2-input/spoofed-mac"),
+        ("guarded pod: someone else's IPv4 source", g, [eth(gw, gm, 0x0800, ipv4("10.94.0.250", OPEN_GW, good_udp))], "l2-input/spoofed-ip4"),
+        ("guarded pod: ARP with someone else's sender address", g, [eth(BCAST, gm, 0x0806, arp(1, gm, "10.94.0.250", bytes(6), OPEN_GW))], "l2-input/spoofed-arp"),
+        ("guarded pod: VLAN-tagged frame", g, [eth(gw, gm, 0x8100, b"\0\x05\x08\0" + ipv4(gip, OPEN_GW, good_udp))], "l2-input/guarded-vlan"),
+    ]
+
+    results, failures = [], []
+    for what, sender, frames, counter in rows:
+        before = _errors(node)
+        _send(sender, frames)
+        deadline = time.monotonic() + 3
+        while True:
+            after = _errors(node)
+            if (counter and after.get(counter, 0) - before.get(counter, 0) >= N) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        time.sleep(0.1)
+        after = _errors(node)
+        delta = after.get(counter, 0) - before.get(counter, 0) if counter else 0
+        others = {k: v - before.get(k, 0) for k, v in after.items() if k != counter and v != before.get(k, 0)}
+        results.append((what, counter, delta, others))
+        if counter and delta != N:
+            failures.append(f"{what}: {counter} moved by {delta}, expected {N}; others: {others}")
+        if counter is None and others:
+            failures.append(f"{what}: expected to be dropped before weftd, but counters moved: {others}")
+    # The honest pods were never cut off.
+    wait_ping_ok(o, f.ip())
+    wait_ping_ok(g, OPEN_GW)
+
+    before = _errors(node)
+    api = _api_rows(node, o)
+    after = _errors(node)
+    for what, status, want, err in api:
+        if status != want:
+            failures.append(f"API {what}: HTTP {status}, expected {want} ({err})")
+    # Every refusal is counted under api/<reason> (weftctl show errors), like a dropped packet.
+    expected: dict[str, int] = {}
+    for _, status, _, _ in api:
+        expected[f"api/{API_COUNTER[status]}"] = expected.get(f"api/{API_COUNTER[status]}", 0) + 1
+    moved = {k: after[k] - before.get(k, 0) for k in after if k.startswith("api/") and after[k] != before.get(k, 0)}
+    if moved != expected:
+        failures.append(f"API refusal counters moved {moved}, expected {expected}")
+
+    out = os.environ.get("WEFT_HOSTILE_TABLE")
+    if out:
+        Path(out).write_text(_table(results, api))
+    print(_table(results, api))
+    assert not failures, "\n".join(failures)
+
+
+def _api_rows(node, o) -> list[tuple[str, int, int, str]]:
+    """(request, status, expected status, error code: message) for each bad request."""
+    # A second attach of an existing container interface must conflict.
+    node.ctl("attach", "--container", "dup", "--netns", o.ns.path, "--ifname", "eth5", "--network", "open")
+    cases = [
+        ("malformed JSON body", "POST", "/v1/networks", '{"name": "x", "subnet": ', 400),
+        ("JSON list instead of an object", "POST", "/v1/networks", '["a"]', 400),
+        ("body not UTF-8", "POST", "/v1/networks", b"\xff\xfe\x00garbage", 400),
+        ("missing field (subnet)", "POST", "/v1/networks", {"name": "nosubnet"}, 400),
+        ("wrong type (subnet a number)", "POST", "/v1/networks", {"name": "n1", "subnet": 42}, 400),
+        ("subnet not a CIDR", "POST", "/v1/networks", {"name": "n2", "subnet": "10.1.2.3/33"}, 400),
+        ("network name with a slash", "POST", "/v1/networks", {"name": "a/b", "subnet": "10.93.0.0/24"}, 400),
+        ("subnet overlapping another network", "POST", "/v1/networks", {"name": "n3", "subnet": "10.94.0.128/25"}, 409),
+        ("VRF out of range", "POST", "/v1/networks", {"name": "n4", "subnet": "10.92.0.0/24", "vrf": 5000}, 400),
+        ("attach to an unknown network", "POST", "/v1/attachments",
+         {"containerId": "c1", "netns": o.ns.path, "network": "nope"}, 404),
+        ("attach with a netns that does not exist", "POST", "/v1/attachments",
+         {"containerId": "c2", "netns": "/var/run/netns/weft-none-xyz", "network": "open"}, 400),
+        ("attach with a netns path outside /var/run/netns or /proc", "POST", "/v1/attachments",
+         {"containerId": "c3", "netns": "/etc/passwd", "network": "open"}, 400),
+        ("interface name longer than 15 bytes", "POST", "/v1/attachments",
+         {"containerId": "c4", "netns": o.ns.path, "network": "open", "ifName": "a" * 16}, 400),
+        ("container id with path characters", "POST", "/v1/attachments",
+         {"containerId": "../../x", "netns": o.ns.path, "network": "open"}, 400),
+        ("second attach of the same container interface", "POST", "/v1/attachments",
+         {"containerId": "dup", "netns": o.ns.path, "network": "open", "ifName": "eth5"}, 409),
+        ("bandwidth rate 0", "POST", "/v1/attachments",
+         {"containerId": "c5", "netns": o.ns.path, "network": "open", "ifName": "eth1",
+          "bandwidth": {"ingressRate": 0, "ingressBurst": 1000}}, 400),
+        ("route with a bad prefix", "POST", "/v1/routes", {"prefix": "10.0.0.0/40", "nextHop": "10.94.0.9"}, 400),
+        ("unknown endpoint", "GET", "/v1/no-such-thing", None, 404),
+        ("method not allowed", "PUT", "/v1/networks", {"name": "x"}, 405),
+    ]
+    rows = []
+    for what, method, path, body, want in cases:
+        r = node.http(method, path, body)
+        try:
+            err = r.json().get("error", {})
+            text = f"{err.get('code')}: {err.get('message')}"
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            text = r.body[:200].decode(errors="replace")
+        rows.append((what, r.status, text, want))
+    # Raw requests: an announced body over the limit (answered before it is sent), and a body
+    # that stalls (weftd's request time limit is 2 s in this test).
+    head = b"POST /v1/networks HTTP/1.1\r\nHost: weft\r\nContent-Type: application/json\r\n"
+    rows.append(("body of 2 MB announced (limit 1 MiB)",
+                 *_raw_status(node, head + b"Content-Length: 2000000\r\n\r\n{"), 413))
+    rows.append(("request body stalls (2 s limit here)",
+                 *_raw_status(node, head + b"Content-Length: 100\r\n\r\n{\"name\": "), 408))
+    return [(what, status, want, text) for what, status, text, want in rows]
+
+
+def _raw_status(node, request: bytes) -> tuple[int, str]:
+    """Sends bytes as they are and reads the answer until weftd closes: (status, error text)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(node.socket)
+    s.sendall(request)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data or len(data) < 60:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    status = int(data.split()[1]) if data.startswith(b"HTTP/1.1") else 0
+    body = data.split(b"\r\n\r\n", 1)[-1]
+    try:
+        err = json.loads(body).get("error", {})
+        return status, f"{err.get('code')}: {err.get('message')}"
+    except (ValueError, AttributeError):
+        return status, body[:200].decode(errors="replace")
+
+
+def _table(results, api) -> str:
+    lines = [f"| # | hostile frame ({N} sent) | counter | moved by | other counters that moved |",
+             "|---|---|---|---|---|"]
+    for i, (what, counter, delta, others) in enumerate(results, 1):
+        other = ", ".join(f"{k} +{v}" for k, v in sorted(others.items())) or "-"
+        lines.append(f"| {i} | {what} | {f'`{counter}`' if counter else 'none'} | {delta} | {other} |")
+    lines += ["", "| # | bad API request | HTTP status | counter | error code: message |", "|---|---|---|---|---|"]
+    for i, (what, status, want, text) in enumerate(api, 1):
+        mark = "" if status == want else f" (expected {want})"
+        counter = f"`api/{API_COUNTER[status]}`" if status in API_COUNTER else "-"
+        lines.append(f"| {i} | {what} | {status}{mark} | {counter} | {text.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
