@@ -48,9 +48,12 @@ public enum IP4Error: Error, Equatable, CustomStringConvertible {
 /// subnet's glean adjacency. Neighbours are learned from ARP requests and
 /// replies addressed to us (and refreshed from any ARP they send that we
 /// see); unreferenced dynamic entries are forgotten `neighbourAgeSeconds`
-/// after they were last confirmed. Entries that routes use are kept (no
-/// re-probing of a reachable next hop yet: a changed MAC is picked up from
-/// the next ARP the neighbour sends).
+/// after they were last confirmed. Entries that routes use are kept. Shortly
+/// before a reachable entry would age out, weftd asks the neighbour again by
+/// unicast ARP (`neighbourRefreshSeconds`, like Linux's PROBE state): one that
+/// is still there answers and is confirmed, so a neighbour in use never expires
+/// under traffic (the first packet after an expiry would be dropped in ip4-arp,
+/// which does not queue), and a route's next hop that changed its MAC is noticed.
 public final class IP4Feature {
     public let fib: FIB
     public let adjacencies: AdjacencyTable
@@ -60,9 +63,15 @@ public final class IP4Feature {
     public let localPorts = IP4LocalPorts()
     /// The graph's interface table, known after `register(in:)` (MTUs for adjacencies).
     public private(set) var engineInterfaces: InterfaceTable?
+    /// ip4-arp, which builds the refresh probes (set by `register(in:)`).
+    private weak var arpNode: IP4ARPNode?
 
     /// Unreferenced dynamic neighbours are forgotten this long after the last ARP confirmed them (0: never).
     public var neighbourAgeSeconds: UInt32 = 300
+    /// A reachable dynamic neighbour is asked again by unicast ARP from this
+    /// many seconds before it would age out (at most half the age), every
+    /// third of that until it answers (0: never).
+    public var neighbourRefreshSeconds: UInt32 = 30
     /// ARP requests per unresolved neighbour before it is marked failed.
     public var arpProbeLimit: UInt8 = 3
     /// A failed neighbour is asked again after this many seconds (when packets still want it).
@@ -101,7 +110,9 @@ public final class IP4Feature {
         graph.register(ICMPEchoNode())
         graph.register(IP4ICMPErrorNode(ip4: self))
         graph.register(ARPInputNode(ip4: self))
-        graph.register(IP4ARPNode(ip4: self))
+        let arp = IP4ARPNode(ip4: self)
+        arpNode = arp
+        graph.register(arp)
     }
 
     func mtu(of interface: UInt32) -> UInt16 { engineInterfaces?.mtu[Int(interface)] ?? 1500 }
@@ -477,28 +488,49 @@ public final class IP4Feature {
 
     // MARK: ageing
 
+    /// Worker housekeeping: ageing with refresh probes sent through ip4-arp.
+    public func housekeeping(_ graph: Graph, now: UInt32, budget: Int? = nil) {
+        guard let arp = arpNode else { age(now: now, budget: budget); return }
+        age(now: now, budget: budget) { interface, address, mac in
+            arp.sendRequest(graph, interface: interface, target: address, to: mac)
+        }
+    }
+
     /// Worker housekeeping (about every 100 ms): looks at a slice of the
     /// neighbour table (all of it about every 2.5 s) and forgets dynamic
     /// entries no route uses: reachable ones `neighbourAgeSeconds` after they
     /// were last confirmed, unresolved ones `incompleteHoldSeconds` after
-    /// their last request. Returns the number removed.
+    /// their last request. Reachable dynamic entries within
+    /// `neighbourRefreshSeconds` of that age are handed to `probe` (interface,
+    /// address, MAC) for a unicast ARP request, at most every third of that
+    /// window. Returns the number removed.
     @discardableResult
-    public func age(now: UInt32, budget: Int? = nil) -> Int {
+    public func age(now: UInt32, budget: Int? = nil,
+                    probe: (_ interface: UInt32, _ address: UInt32, _ mac: UInt64) -> Void = { _, _, _ in }) -> Int {
         let budget = budget ?? max(256, neighbours.capacity / 25)
         var removed = 0, scanned = 0
         let reachable = NeighbourTable.State.reachable.rawValue
+        let lead = neighbourAgeSeconds > 0 ? min(neighbourRefreshSeconds, neighbourAgeSeconds / 2) : 0
+        let probeEvery = max(1, lead / 3)
         while scanned < budget {
             let cursor = neighbours.ageCursor
             let e = neighbours.entries[cursor]
             scanned += 1
-            if e.key != 0 && !e.isStatic && e.routeRefs == 0 {
-                let expired = e.state == reachable
-                    ? neighbourAgeSeconds > 0 && now &- e.lastSeen >= neighbourAgeSeconds
-                    : now &- e.lastRequest >= incompleteHoldSeconds
-                if expired {
-                    removeNeighbour(slot: cursor)
-                    removed += 1
-                    continue        // an entry may have shifted into this slot
+            if e.key != 0 && !e.isStatic {
+                if e.routeRefs == 0 {
+                    let expired = e.state == reachable
+                        ? neighbourAgeSeconds > 0 && now &- e.lastSeen >= neighbourAgeSeconds
+                        : now &- e.lastRequest >= incompleteHoldSeconds
+                    if expired {
+                        removeNeighbour(slot: cursor)
+                        removed += 1
+                        continue        // an entry may have shifted into this slot
+                    }
+                }
+                if lead > 0 && e.state == reachable && now &- e.lastSeen >= neighbourAgeSeconds &- lead
+                    && now &- e.lastRequest >= probeEvery {
+                    neighbours.entries[cursor].lastRequest = now
+                    probe(UInt32(truncatingIfNeeded: e.key &>> 32), UInt32(truncatingIfNeeded: e.key), e.mac)
                 }
             }
             neighbours.ageCursor = (cursor + 1) & neighbours.mask

@@ -97,7 +97,7 @@ public final class EngineDataplane: Dataplane {
         worker.addHousekeeping { _ in xdpInput.collectKernelDrops(graph) }
         worker.addHousekeeping { now in
             l2.age(now: now)
-            ip4.age(now: now)
+            ip4.housekeeping(graph, now: now)
             nat.expire(now: now)
             afInput.collectKernelDrops(graph)
         }

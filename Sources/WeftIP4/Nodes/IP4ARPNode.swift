@@ -13,6 +13,9 @@ import WeftPacket
 ///
 /// Uses: adjacency, l3Offset. Sets: adjacency (when resolved meanwhile).
 /// The ARP request is a new buffer: dataOffset, length, txInterface, flags.
+/// Housekeeping also sends unicast requests through this node
+/// (`IP4Feature.housekeeping`) to refresh a reachable neighbour before it
+/// ages out; those count as `probes-sent`.
 public final class IP4ARPNode: GraphNode {
     public enum Next: String, NodeNext {
         case rewrite = "ip4-rewrite"
@@ -22,6 +25,7 @@ public final class IP4ARPNode: GraphNode {
     public enum Error: String, NodeError {
         case unresolved = "unresolved"
         case requestsSent = "requests-sent"
+        case probesSent = "probes-sent"
         case throttled = "throttled"
         case noSourceAddress = "no-source-address"
         case tableFull = "neighbour-table-full"
@@ -31,6 +35,7 @@ public final class IP4ARPNode: GraphNode {
             switch self {
             case .unresolved: return "dropped: next hop not resolved yet (no queueing)"
             case .requestsSent: return "ARP requests sent"
+            case .probesSent: return "unicast ARP requests refreshing a reachable neighbour before it ages out"
             case .throttled: return "ARP request not sent: one went out recently, or the neighbour failed"
             case .noSourceAddress: return "ARP request not sent: the interface has no IPv4 address"
             case .tableFull: return "ARP request not sent: neighbour or adjacency table full"
@@ -45,7 +50,7 @@ public final class IP4ARPNode: GraphNode {
     let ip4: IP4Feature
     var toRewrite = Int32(0)
     var errUnresolved = UInt32(0), errSent = UInt32(0), errThrottled = UInt32(0), errNoSource = UInt32(0)
-    var errTableFull = UInt32(0), errNoBuffers = UInt32(0), errDown = UInt32(0)
+    var errTableFull = UInt32(0), errNoBuffers = UInt32(0), errDown = UInt32(0), errProbes = UInt32(0)
 
     public init(ip4: IP4Feature) {
         self.ip4 = ip4
@@ -56,6 +61,7 @@ public final class IP4ARPNode: GraphNode {
         toRewrite = nextIndex(Next.rewrite)
         errUnresolved = errorIndex(Error.unresolved)
         errSent = errorIndex(Error.requestsSent)
+        errProbes = errorIndex(Error.probesSent)
         errThrottled = errorIndex(Error.throttled)
         errNoSource = errorIndex(Error.noSourceAddress)
         errTableFull = errorIndex(Error.tableFull)
@@ -97,9 +103,10 @@ public final class IP4ARPNode: GraphNode {
         }
     }
 
-    /// Builds and sends a broadcast "who-has `target` tell <our address>".
+    /// Builds and sends "who-has `target` tell <our address>": broadcast, or
+    /// unicast to `destination` (a refresh probe of a known neighbour).
     @inline(never)
-    func sendRequest(_ graph: Graph, interface: UInt32, target: UInt32) {
+    func sendRequest(_ graph: Graph, interface: UInt32, target: UInt32, to destination: UInt64 = 0xFFFF_FFFF_FFFF) {
         let i = Int(interface)
         let out = graph.interfaces.outputNode[i]
         if !graph.interfaces.up[i] || out < 0 { graph.count(errDown); return }
@@ -107,7 +114,7 @@ public final class IP4ARPNode: GraphNode {
         if bi == BufferPool.invalid { graph.count(errNoBuffers); return }
         let mac = ip4.interfaces.mac[i]
         let p = graph.data(bi) + BufferPool.headroom
-        Ethernet.storeMAC(0xFFFF_FFFF_FFFF, at: p)
+        Ethernet.storeMAC(destination, at: p)
         Ethernet.storeMAC(mac, at: p + 6)
         IPv4.store16(Ethernet.typeARP, p, 12)
         ARP.write(p + Ethernet.headerLength, operation: ARP.opRequest, senderMAC: mac, senderIP: ip4.interfaces.address[i],
@@ -120,7 +127,7 @@ public final class IP4ARPNode: GraphNode {
         m.txInterface = interface
         m.etherType = Ethernet.typeARP
         graph.metadata[Int(bi)] = m
-        graph.count(errSent)
+        graph.count(destination == 0xFFFF_FFFF_FFFF ? errSent : errProbes)
         graph.enqueue(bi, to: out)
     }
 
