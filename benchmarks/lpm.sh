@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# IPv4 longest-prefix-match lookup benchmark: Weft's FIB (WeftIP4 FIBTable, DIR-24-8) against
-# DPDK's rte_fib (DIR-24-8) and rte_lpm, on the SAME route and address files, in the same run.
+# IPv4 longest-prefix-match lookup benchmark: Weft's FIBs (WeftIP4 FIBTable, DIR-24-8, and
+# FIBRangeTable, DXR: weft-bench lpm --algorithm dxr) against DPDK's rte_fib (DIR-24-8) and
+# rte_lpm, on the SAME route and address files, in the same run.
 #
 #   1. dpdk-test-fib -w/-u writes a route file ('a.b.c.d/len nexthop') and an address file;
 #   2. each case below runs dpdk-test-fib -f routes -t ips -c (AVG FIB lookup = rte_fib,
 #      AVG LPM lookup = rte_lpm, cycles per lookup in bursts of 64) and weft-bench lpm on the
 #      same files (vectors of 64 like dpdk-test-fib, and of 256 like the Weft graph; and 256 with
-#      the first level on transparent huge pages, FIBTable(hugePages: true)), RUNS times each,
+#      the first level on transparent huge pages, FIBTable(hugePages: true); and the DXR table with
+#      vectors of 64 and 256), RUNS times each,
 #      interleaved, every process pinned to CPU with taskset. dpdk-test-fib runs with --no-huge
 #      (as in shared/PEERS.md), i.e. on 4 KiB pages like the plain Weft columns;
-#   3. prints a markdown table of the medians.
+#   3. prints a markdown table of the medians, and one of memory (lookup tables and control side,
+#      by the tables' own accounting), build time and update rate of both Weft tables.
 #
 # Address cases:
 #   ascending  the address file as written: address i lies in route i mod N, so the list walks
@@ -23,10 +26,14 @@
 #              the file with the octets reversed so that it looks up the intended addresses.
 # Check: unless --no-check, a small C program (compiled here against libdpdk) builds an rte_fib
 # from the route file and writes its next hop for every address; weft-bench lpm --verify
-# --expect compares Weft's bulk lookups with it (and with its scalar and reference lookups).
+# --expect compares Weft's bulk lookups with it (and with its scalar and reference lookups),
+# for both Weft tables.
 #
 # Usage: benchmarks/lpm.sh [-n ROUTES] [-l LOOKUPS] [-d DISTRIBUTION] [-g TBL8] [-r RUNS]
-#                          [-c CPU] [--no-check] [-o FILE.md]
+#                          [-c CPU] [-k DXR_DIRECT_BITS] [--cases "ascending shuffled raw-file"]
+#                          [--no-check] [-o FILE.md]
+#   --cases  address cases to run (default all three; rte_lpm's build takes minutes at 1M routes,
+#            so a 1M run may leave raw-file out). The tables show the cases that ran.
 set -euo pipefail
 
 ROUTES=100000
@@ -37,6 +44,8 @@ RUNS=3
 CPU=1
 CHECK=1
 OUT=""
+DXR_BITS=""
+CASES="ascending shuffled raw-file"
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WEFT_BIN=${WEFT_BIN:-$REPO/.build/release}
 
@@ -49,6 +58,8 @@ while (($#)); do
     -g|--tbl8) TBL8=$2; shift 2 ;;
     -r|--runs) RUNS=$2; shift 2 ;;
     -c|--cpu) CPU=$2; shift 2 ;;
+    -k|--direct-bits) DXR_BITS=$2; shift 2 ;;
+    --cases) CASES=${2//,/ }; shift 2 ;;
     --no-check) CHECK=0; shift ;;
     -o|--out) OUT=$2; shift 2 ;;
     -h|--help) usage 0 ;;
@@ -88,6 +99,8 @@ run_dpdk() {   # case dpdk-address-file
                  END {print c"\tbuild-rte_fib\t"f/nf; print c"\tbuild-rte_lpm\t"l/nl}' <<<"$out" >>"$ROWS"
 }
 
+DXR_ARGS=(--algorithm dxr ${DXR_BITS:+--direct-bits "$DXR_BITS"})
+
 run_weft() {   # case address-file vector [extra args]
   local c=$1 f=$2 v=$3; shift 3
   taskset -c "$CPU" "$WEFT_BIN/weft-bench" lpm --routes "$TMP/routes" --addresses "$f" --groups "$TBL8" \
@@ -95,24 +108,43 @@ run_weft() {   # case address-file vector [extra args]
   python3 - "$c" "$v" "$TMP/w.json" >>"$ROWS" <<'PY'
 import json, sys
 c, v, r = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+dxr = r.get('algorithm') == 'dxr'
+a = "dxr" if dxr else "weft"          # row-name prefix: weft-* = DIR-24-8 (as before), dxr-* = DXR
 if r['hugePages']: v += "-thp"
-print(f"{c}\tweft-{v}\t{r['results'][0]['cyclesPerLookup']}")
-print(f"{c}\tweft-{v}-pass\t{r['results'][0]['passCyclesPerLookup']}")
-print(f"{c}\tbuild-weft\t{r['buildCyclesPerRoute']}")
-print(f"{c}\tallocs-weft\t{r['results'][0]['allocationsPerLookup']}")
-print(f"{c}\thits-weft\t{r['hitRatio']}")
+print(f"{c}\t{a}-{v}\t{r['results'][0]['cyclesPerLookup']}")
+print(f"{c}\t{a}-{v}-pass\t{r['results'][0]['passCyclesPerLookup']}")
+print(f"{c}\tbuild-{a}\t{r['buildCyclesPerRoute']}")
+print(f"{c}\tallocs-{a}\t{r['results'][0]['allocationsPerLookup']}")
+print(f"{c}\thits-{a}\t{r['hitRatio']}")
+print(f"{c}\tlookupmem-{a}\t{r['lookupBytes']}")
+print(f"{c}\tcontrolmem-{a}\t{r['controlBytes']}")
+print(f"{c}\tstoremem-{a}\t{r['prefixStoreBytes']}")
+print(f"{c}\tresident-{a}\t{r['residentLookupBytes']}")
+print(f"{c}\tupdates-{a}\t{r['updatesPerSecond']}")
+print(f"{c}\tbuildms-{a}\t{r['buildSeconds'] * 1e3}")
+if dxr: print(f"{c}\tdxrbits\t{r['directBits']}")
 PY
 }
 
+has_case() { [[ " $CASES " == *" $1 "* ]]; }
 for run in $(seq 1 "$RUNS"); do
   log "run $run/$RUNS"
-  run_dpdk ascending "$TMP/ips.dpdk"
-  run_weft ascending "$TMP/ips" 64; run_weft ascending "$TMP/ips" 256; run_weft ascending "$TMP/ips" 256 --huge-pages
-  run_dpdk shuffled "$TMP/ips.shuf.dpdk"
-  run_weft shuffled "$TMP/ips.shuf" 64; run_weft shuffled "$TMP/ips.shuf" 256; run_weft shuffled "$TMP/ips.shuf" 256 --huge-pages
-  run_dpdk raw-file "$TMP/ips"
-  run_weft raw-file "$TMP/ips" 64 --dpdk-byte-order; run_weft raw-file "$TMP/ips" 256 --dpdk-byte-order
-  run_weft raw-file "$TMP/ips" 256 --dpdk-byte-order --huge-pages
+  if has_case ascending; then
+    run_dpdk ascending "$TMP/ips.dpdk"
+    run_weft ascending "$TMP/ips" 64; run_weft ascending "$TMP/ips" 256; run_weft ascending "$TMP/ips" 256 --huge-pages
+    run_weft ascending "$TMP/ips" 64 "${DXR_ARGS[@]}"; run_weft ascending "$TMP/ips" 256 "${DXR_ARGS[@]}"
+  fi
+  if has_case shuffled; then
+    run_dpdk shuffled "$TMP/ips.shuf.dpdk"
+    run_weft shuffled "$TMP/ips.shuf" 64; run_weft shuffled "$TMP/ips.shuf" 256; run_weft shuffled "$TMP/ips.shuf" 256 --huge-pages
+    run_weft shuffled "$TMP/ips.shuf" 64 "${DXR_ARGS[@]}"; run_weft shuffled "$TMP/ips.shuf" 256 "${DXR_ARGS[@]}"
+  fi
+  if has_case raw-file; then
+    run_dpdk raw-file "$TMP/ips"
+    run_weft raw-file "$TMP/ips" 64 --dpdk-byte-order; run_weft raw-file "$TMP/ips" 256 --dpdk-byte-order
+    run_weft raw-file "$TMP/ips" 256 --dpdk-byte-order --huge-pages
+    run_weft raw-file "$TMP/ips" 64 --dpdk-byte-order "${DXR_ARGS[@]}"; run_weft raw-file "$TMP/ips" 256 --dpdk-byte-order "${DXR_ARGS[@]}"
+  fi
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -184,10 +216,12 @@ C
     "$TMP/fibcheck" "${EAL[@]}" -- "$TMP/routes" "$TMP/ips" "$TBL8" "$TMP/expected" >"$TMP/check.log" 2>&1 ||
       { cat "$TMP/check.log" >&2; echo "lpm: fibcheck failed" >&2; exit 1; }
     if "$WEFT_BIN/weft-bench" lpm --routes "$TMP/routes" --addresses "$TMP/ips" --groups "$TBL8" --order file --runs 1 \
-         --cpu=-1 --verify --expect "$TMP/expected" >"$TMP/verify.log" 2>&1; then
-      CHECKLINE="OK: for all $LOOKUPS addresses Weft's bulk lookup = its scalar lookup = its prefix-store reference = rte_fib's next hop"
+         --cpu=-1 --verify --expect "$TMP/expected" >"$TMP/verify.log" 2>&1 &&
+       "$WEFT_BIN/weft-bench" lpm --routes "$TMP/routes" --addresses "$TMP/ips" --order file --runs 1 \
+         --cpu=-1 --verify --expect "$TMP/expected" "${DXR_ARGS[@]}" >"$TMP/verify-dxr.log" 2>&1; then
+      CHECKLINE="OK: for all $LOOKUPS addresses, for both Weft tables (DIR-24-8 and DXR, each after its timed updates), Weft's bulk lookup = its scalar lookup = its prefix-store reference = rte_fib's next hop"
     else
-      cat "$TMP/verify.log" >&2
+      cat "$TMP/verify.log" "$TMP/verify-dxr.log" >&2 2>/dev/null || true
       CHECKLINE="FAILED (see above)"
     fi
   else
@@ -195,9 +229,10 @@ C
   fi
 fi
 
-python3 - "$ROWS" "$ROUTES" "$LOOKUPS" "$DIST" "$TBL8" "$RUNS" "$CPU" "$LOAD_BEFORE" "$LOAD_AFTER" "$CHECKLINE" <<'PY' | tee ${OUT:+"$OUT"}
+python3 - "$ROWS" "$ROUTES" "$LOOKUPS" "$DIST" "$TBL8" "$RUNS" "$CPU" "$LOAD_BEFORE" "$LOAD_AFTER" "$CHECKLINE" "$CASES" <<'PY' | tee ${OUT:+"$OUT"}
 import sys, statistics
-rows, routes, lookups, dist, tbl8, runs, cpu, lb, la, check = sys.argv[1:11]
+rows, routes, lookups, dist, tbl8, runs, cpu, lb, la, check, cases = sys.argv[1:12]
+cases = [c for c in ["ascending", "shuffled", "raw-file"] if c in cases.split()]
 vals = {}
 for line in open(rows):
     c, who, v = line.rstrip("\n").split("\t")
@@ -215,18 +250,40 @@ print("Per-burst columns time each bulk call with a full fence + rdtsc on both s
       "'whole pass' columns time a complete pass over the list with one rdtsc pair (no fences: vectors overlap, "
       "loop included), the throughput a node would see.")
 print()
-print("| addresses | hit ratio | rte_fib | rte_lpm | weft 64 | weft 256 | weft 256, whole pass | weft 256 THP, whole pass | weft 64 / rte_fib | weft 64 / rte_lpm |")
-print("|---|---|---|---|---|---|---|---|---|---|")
-for c in ["ascending", "shuffled", "raw-file"]:
+bits = int(vals[(cases[0], "dxrbits")][0])
+print(f"weft = DIR-24-8 (FIBTable); dxr = DXR (FIBRangeTable, K={bits}: direct table on the top {bits} bits, "
+      f"binary search over the chunk's ranges).")
+print()
+print("| addresses | hit ratio | rte_fib | rte_lpm | weft 64 | weft 256 | weft 256, whole pass | weft 256 THP, whole pass | weft 64 / rte_fib | weft 64 / rte_lpm "
+      "| weft dxr 64 | weft dxr 256 | weft dxr 256, whole pass | dxr 64 / rte_lpm |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for c in cases:
     f, l, w64 = med(c, "rte_fib"), med(c, "rte_lpm"), med(c, "weft-64")
     cell = lambda w: f"{med(c, w):.1f} ({rng(c, w)})"
     print(f"| {c} | {100 * med(c, 'hits-weft'):.1f}% | {cell('rte_fib')} | {cell('rte_lpm')} "
-          f"| {cell('weft-64')} | {cell('weft-256')} | {cell('weft-256-pass')} | {cell('weft-256-thp-pass')} | {w64 / f:.2f} | {w64 / l:.2f} |")
+          f"| {cell('weft-64')} | {cell('weft-256')} | {cell('weft-256-pass')} | {cell('weft-256-thp-pass')} | {w64 / f:.2f} | {w64 / l:.2f} "
+          f"| {cell('dxr-64')} | {cell('dxr-256')} | {cell('dxr-256-pass')} | {med(c, 'dxr-64') / l:.2f} |")
 print()
-allocs = max(max(v) for (c, w), v in vals.items() if w == "allocs-weft")
-print(f"Build (cycles per route added, file order): rte_fib {med('ascending', 'build-rte_fib'):.0f}, "
-      f"rte_lpm {med('ascending', 'build-rte_lpm'):.0f}, weft {med('ascending', 'build-weft'):.0f}. "
-      f"Weft allocations per lookup: {allocs:g}.")
+allocs = max(max(v) for (c, w), v in vals.items() if w in ("allocs-weft", "allocs-dxr"))
+c0 = cases[0]
+build_fib = f"rte_fib {med(c0, 'build-rte_fib'):.0f}, rte_lpm {med(c0, 'build-rte_lpm'):.0f}, "
+print(f"Build (cycles per route added, file order): {build_fib}weft {med(c0, 'build-weft'):.0f}, "
+      f"weft dxr {med(c0, 'build-dxr'):.0f}. Weft allocations per lookup (both tables): {allocs:g}.")
+print()
+mib = lambda b: f"{b / 1048576:.2f} MiB"
+print("| Weft table | lookup memory | resident (mincore) | control memory (of which prefix store) | build | updates/s |")
+print("|---|---|---|---|---|---|")
+for a, name in [("weft", "DIR-24-8"), ("dxr", f"DXR K={bits}")]:
+    print(f"| {name} | {mib(med(c0, 'lookupmem-' + a))} | {mib(med(c0, 'resident-' + a))} "
+          f"| {mib(med(c0, 'controlmem-' + a))} ({mib(med(c0, 'storemem-' + a))}) "
+          f"| {med(c0, 'buildms-' + a):.0f} ms | {med(c0, 'updates-' + a) / 1e6:.2f} M |")
+print()
+print("Memory by the tables' own accounting, after the build (DXR: and FIBRangeTable.compact()). Lookup: DIR-24-8 = "
+      "64 MiB first level + 1 KiB per tbl8 group in use; DXR = direct table + range pool. Control: DIR-24-8 = resident "
+      "depth shadows + prefix store; DXR = per-chunk route lists + per-chunk arrays + free lists + prefix store (the "
+      "prefix store's dictionaries are estimated from their capacities). Updates: weft-bench lpm --updates 100000 "
+      "(100,000 deletes of random routes of the file, each followed by its re-add: 200,000 updates, timed after the "
+      "build); medians over the runs of the first case.")
 print()
 print(f"Results check: {check}.")
 PY

@@ -5,9 +5,11 @@ import Foundation
 import Synchronization
 import WeftIP4
 
-/// `weft-bench lpm`: builds a `FIBTable` from a route file and times bulk
-/// lookups of an address list in vectors, the way `dpdk-test-fib` does, so
-/// both can be run on the same files (`benchmarks/lpm.sh`).
+/// `weft-bench lpm`: builds a `FIBTable` (DIR-24-8) or a `FIBRangeTable` (DXR,
+/// `--algorithm dxr`) from a route file and times bulk lookups of an address
+/// list in vectors, the way `dpdk-test-fib` does, so both can be run on the
+/// same files (`benchmarks/lpm.sh`); then times route updates (deletes and
+/// re-adds of random routes) and reports the tables' memory.
 ///
 /// Files (as `dpdk-test-fib -w routes -u ips` writes them): routes are
 /// `a.b.c.d/len nexthop` per line, addresses `a.b.c.d` per line. Without
@@ -17,9 +19,19 @@ import WeftIP4
 struct LPMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lpm",
-        abstract: "Benchmark the IPv4 FIB (DIR-24-8 longest-prefix match): cycles per lookup and build time.")
+        abstract: "Benchmark the IPv4 FIB (DIR-24-8 or DXR longest-prefix match): cycles per lookup, build time, updates/s, memory.")
 
     enum Order: String, ExpressibleByArgument, CaseIterable { case file, shuffled, both }
+    enum Algorithm: String, ExpressibleByArgument, CaseIterable { case dir248 = "dir24-8", dxr }
+
+    @Option(help: "Table: dir24-8 (FIBTable, like rte_lpm) or dxr (FIBRangeTable: direct table + range search).")
+    var algorithm: Algorithm = .dir248
+
+    @Option(name: .customLong("direct-bits"), help: "dxr: address bits indexing the direct table (16...20).")
+    var directBits = FIBRangeTable.defaultDirectBits
+
+    @Option(help: "After the build, time this many deletes of random existing routes, each followed by its re-add (2 updates per route).")
+    var updates = 100_000
 
     @Option(help: "Route file: 'a.b.c.d/len nexthop' per line (dpdk-test-fib -w).")
     var routes: String?
@@ -77,6 +89,8 @@ struct LPMCommand: ParsableCommand {
         guard runs >= 1 else { throw ValidationError("--runs must be >= 1") }
         guard routeCount >= 1, lookups >= 1 else { throw ValidationError("--route-count and --lookups must be >= 1") }
         guard (1...FIBTable.maxGroupCapacity).contains(groups) else { throw ValidationError("--groups out of range") }
+        guard FIBRangeTable.directBitsRange.contains(directBits) else { throw ValidationError("--direct-bits must be 16...20") }
+        guard updates >= 0 else { throw ValidationError("--updates must be >= 0") }
     }
 
     struct Route { var address: UInt32; var length: Int; var nextHop: UInt32 }
@@ -112,6 +126,34 @@ struct LPMCommand: ParsableCommand {
         var results: [OrderResult]
         var verified: Bool?
         var expectedChecked: Int?
+        /// "dir24-8" or "dxr".
+        var algorithm: String
+        /// dxr: K, the bits indexing the direct table.
+        var directBits: Int?
+        /// Lookup tables by the table's own accounting: dir24-8 = 64 MiB first level +
+        /// 1 KiB per group in use; dxr = direct table + range pool high-water mark.
+        var lookupBytes: Int
+        /// Control side: dir24-8 = resident depth shadows + prefix store (estimated from the
+        /// prefix counts); dxr = route lists + per-chunk arrays + free lists + prefix store.
+        var controlBytes: Int
+        /// The prefix store's dictionaries alone (part of controlBytes; the same in both).
+        var prefixStoreBytes: Int
+        /// Growth of the process's resident set over the build (all of the above, plus allocator slack).
+        var buildResidentGrowthBytes: Int
+        /// Updates timed after the build (half deletes, half re-adds), and their rate.
+        var updates: Int
+        var updateSeconds: Double
+        var updatesPerSecond: Double
+        /// dxr: chunks resolved by their direct entry, with short (16-bit next hop) and
+        /// long (32-bit) range blocks, and ranges in all blocks.
+        var dxrShape: FIBRangeTable.Shape?
+        var dxrMemory: FIBRangeTable.Memory?
+        /// dxr: time to pack the range pool after the build (`FIBRangeTable.compact`); 0 for dir24-8.
+        var compactSeconds: Double
+        /// lookupBytes / controlBytes are measured after the build (and compaction);
+        /// these after the timed updates.
+        var lookupBytesAfterUpdates: Int
+        var controlBytesAfterUpdates: Int
     }
 
     func run() throws {
@@ -129,8 +171,30 @@ struct LPMCommand: ParsableCommand {
         if dpdkByteOrder { addrs = addrs.map(\.byteSwapped) }
         guard !addrs.isEmpty, !routeList.isEmpty else { throw ValidationError("no routes or no addresses") }
 
+        var report: Report
+        switch algorithm {
+        case .dir248:
+            report = try run(DIR248UnderTest(try FIBTable(groupCapacity: groups, hugePages: hugePages)), routeList, addrs,
+                             tscHz: tscHz, rng: &rng)
+        case .dxr:
+            report = try run(DXRUnderTest(try FIBRangeTable(directBits: directBits)), routeList, addrs, tscHz: tscHz, rng: &rng)
+        }
+        report.algorithm = algorithm.rawValue
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            printReport(report)
+        }
+        if report.verified == false { throw ExitCode(1) }
+    }
+
+    /// Build (timed), updates (timed), --verify, lookups (timed) and memory of one table.
+    private func run<T: TableUnderTest>(_ table: T, _ routeList: [Route], _ addrs: [UInt32], tscHz: Double,
+                                        rng: inout SplitMix64) throws -> Report {
         // Build, timed: one add per route in file order (as dpdk-test-fib does).
-        let table = try FIBTable(groupCapacity: groups, hugePages: hugePages)
+        let rssBefore = Self.residentSetBytes()
         weft_malloc_counting(1)
         let mallocsBefore = weft_malloc_calls()
         let faultsBefore = Self.minorFaults()
@@ -142,6 +206,29 @@ struct LPMCommand: ParsableCommand {
         let buildFaults = Self.minorFaults() - faultsBefore
         let buildAllocs = weft_malloc_calls() - mallocsBefore
         weft_malloc_counting(0)
+        // dxr: pack the range pool once after the bulk load (timed apart).
+        let k0 = weft_monotonic_ns()
+        table.finishBulkLoad()
+        let compactSeconds = Double(weft_monotonic_ns() - k0) / 1e9
+        let rssGrowth = Self.residentSetBytes() - rssBefore
+        let memory = table.memory(residentControl: table.residentBytes().control)
+
+        // Updates, timed: delete a random existing route and add it back (the
+        // table ends as built, so --verify and the lookups see the same routes).
+        // (Own generator: the shuffled order stays what it was before updates existed.)
+        var pickRNG = SplitMix64(seed: seed ^ 0x5EED_0F_0D_A7E5)
+        var picks = [Int](repeating: 0, count: updates)
+        for i in picks.indices { picks[i] = Int(pickRNG.next() % UInt64(routeList.count)) }
+        let u0 = weft_monotonic_ns()
+        for i in picks {
+            let r = routeList[i]
+            // Duplicate prefixes in a file: the last add wins; re-add what the table holds.
+            let adj = table.adjacency(of: r.address, length: r.length) ?? r.nextHop
+            _ = table.delete(r.address, length: r.length)
+            try table.add(r.address, length: r.length, adjacency: adj)
+        }
+        let u1 = weft_monotonic_ns()
+        let updateSeconds = Double(u1 - u0) / 1e9
         let resident = table.residentBytes()
 
         var verified: Bool?
@@ -160,27 +247,33 @@ struct LPMCommand: ParsableCommand {
             orders.append(("shuffled", s))
         }
         var results: [OrderResult] = []
-        for (name, list) in orders { results.append(measure(table, list, name: name, tscHz: tscHz)) }
+        for (name, list) in orders { results.append(measure(table.view, list, name: name, tscHz: tscHz)) }
 
         var hits = 0
-        for a in addrs where table.lookup(a) != FIBTable.miss { hits += 1 }
+        let view = table.view
+        for a in addrs where view.lookup(a) != FIBTable.miss { hits += 1 }
 
-        let report = Report(
-            routes: routeList.count, addresses: addrs.count, vector: vector, groupsUsed: table.groupsInUse,
+        let memoryAfterUpdates = table.memory(residentControl: resident.control)
+        return Report(
+            routes: routeList.count, addresses: addrs.count, vector: vector, groupsUsed: table.groupsUsed,
             hugePages: hugePages, tscHz: tscHz, buildSeconds: Double(t1 - t0) / 1e9,
             buildCyclesPerRoute: Double(c1 - c0) / Double(routeList.count), buildAllocations: buildAllocs,
             buildPageFaults: buildFaults,
             residentLookupBytes: resident.lookup, residentControlBytes: resident.control,
             hitRatio: Double(hits) / Double(addrs.count), results: results, verified: verified,
-            expectedChecked: expectedChecked)
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
-        } else {
-            printReport(report)
-        }
-        if verified == false { throw ExitCode(1) }
+            expectedChecked: expectedChecked, algorithm: "", directBits: table.directBits,
+            lookupBytes: memory.lookup, controlBytes: memory.control, prefixStoreBytes: memory.prefixStore,
+            buildResidentGrowthBytes: rssGrowth, updates: 2 * updates, updateSeconds: updateSeconds,
+            updatesPerSecond: updates > 0 ? Double(2 * updates) / updateSeconds : 0,
+            dxrShape: table.dxrShape, dxrMemory: table.dxrMemory, compactSeconds: compactSeconds,
+            lookupBytesAfterUpdates: memoryAfterUpdates.lookup, controlBytesAfterUpdates: memoryAfterUpdates.control)
+    }
+
+    /// Resident set of the process (/proc/self/statm), bytes.
+    static func residentSetBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let f = s.split(separator: " ")
+        return f.count > 1 ? (Int(f[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 
     /// A full barrier, then rdtsc: DPDK's rte_rdtsc_precise.
@@ -192,8 +285,7 @@ struct LPMCommand: ParsableCommand {
     /// Per run, one pass over `list` in vectors with a fenced rdtsc around each
     /// bulk call (dpdk-test-fib's per-burst method), then one pass timed as a
     /// whole; run 0 only warms caches and TLB.
-    private func measure(_ table: FIBTable, _ list: [UInt32], name: String, tscHz: Double) -> OrderResult {
-        let view = table.lookupView
+    private func measure<V: LPMView>(_ view: V, _ list: [UInt32], name: String, tscHz: Double) -> OrderResult {
         let out = UnsafeMutablePointer<UInt32>.allocate(capacity: vector)
         defer { out.deallocate() }
         var perRun: [Double] = [], perPass: [Double] = []
@@ -242,21 +334,22 @@ struct LPMCommand: ParsableCommand {
 
     /// Bulk (in --vector sized calls) == scalar == prefix-store reference for
     /// every address; and == the --expect file when given.
-    private func verifyAll(_ table: FIBTable, _ addrs: [UInt32]) throws -> (Bool, Int?) {
+    private func verifyAll<T: TableUnderTest>(_ table: T, _ addrs: [UInt32]) throws -> (Bool, Int?) {
+        let view = table.view
         var bulk = [UInt32](repeating: 0, count: addrs.count)
         addrs.withUnsafeBufferPointer { a in
             bulk.withUnsafeMutableBufferPointer { r in
                 var i = 0
                 while i < a.count {
                     let c = min(vector, a.count - i)
-                    table.lookup(a.baseAddress! + i, into: r.baseAddress! + i, count: c)
+                    view.lookup(a.baseAddress! + i, into: r.baseAddress! + i, count: c)
                     i += c
                 }
             }
         }
         var bad = 0
         for (i, a) in addrs.enumerated() {
-            let s = table.lookup(a), ref = table.referenceLookup(a)
+            let s = view.lookup(a), ref = table.referenceLookup(a)
             if bulk[i] != s || s != ref {
                 bad += 1
                 if bad <= 5 { print("verify: \(IPv4Prefix.format(a)): bulk \(bulk[i]) scalar \(s) reference \(ref)") }
@@ -286,8 +379,16 @@ struct LPMCommand: ParsableCommand {
 
     private func printReport(_ r: Report) {
         func f(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
-        print("weft-bench lpm: \(r.routes) routes, \(r.addresses) addresses, vector \(r.vector), \(runs) runs, TSC \(f(r.tscHz / 1e9, 2)) GHz\(r.hugePages ? ", huge pages" : "")")
+        print("weft-bench lpm: \(r.algorithm)\(r.directBits.map { " (K=\($0))" } ?? ""), \(r.routes) routes, \(r.addresses) addresses, vector \(r.vector), \(runs) runs, TSC \(f(r.tscHz / 1e9, 2)) GHz\(r.hugePages ? ", huge pages" : "")")
         print("build: \(f(r.buildSeconds * 1e3)) ms (\(f(r.buildCyclesPerRoute, 0)) cycles/route, \(r.buildPageFaults) page faults), \(r.groupsUsed) groups, resident \(r.residentLookupBytes >> 20) MiB lookup + \(r.residentControlBytes >> 20) MiB control, hit ratio \(f(r.hitRatio * 100))%")
+        func mib(_ b: Int) -> String { f(Double(b) / 1048576, 2) + " MiB" }
+        print("memory after build\(r.algorithm == "dxr" ? " + compact (\(f(r.compactSeconds * 1e3)) ms)" : ""): lookup \(r.lookupBytes) B (\(mib(r.lookupBytes))), control \(r.controlBytes) B (\(mib(r.controlBytes)), of which prefix store ~\(mib(r.prefixStoreBytes))); resident set grew \(mib(r.buildResidentGrowthBytes)) over the build; after the updates: lookup \(mib(r.lookupBytesAfterUpdates)), control \(mib(r.controlBytesAfterUpdates))")
+        if let m = r.dxrMemory, let sh = r.dxrShape {
+            print("dxr: direct \(mib(m.directBytes)), ranges \(mib(m.rangeBytesInUse)) in use / \(mib(m.rangeBytesReserved)) high water; \(sh.ranges) ranges, chunks: \(sh.directChunks) direct, \(sh.shortChunks) short, \(sh.longChunks) long; control: route lists \(mib(m.routeListBytes)), per-chunk \(mib(m.chunkControlBytes)), free lists \(mib(m.freeListBytes))")
+        }
+        if r.updates > 0 {
+            print("updates: \(r.updates) (deletes + re-adds of random routes) in \(f(r.updateSeconds * 1e3)) ms: \(f(r.updatesPerSecond / 1e6, 2)) M updates/s")
+        }
         for o in r.results {
             print("lookup \(o.order): \(f(o.cyclesPerLookup)) cycles/lookup (median; \(f(o.passCyclesPerLookup)) timing a whole pass without fences), \(f(o.nsPerLookup, 2)) ns, allocations/lookup \(String(format: "%.6f", o.allocationsPerLookup)); runs: " + o.cyclesPerLookupRuns.map { f($0) }.joined(separator: " "))
         }
@@ -386,4 +487,80 @@ struct LPMCommand: ParsableCommand {
             return z ^ (z >> 31)
         }
     }
+}
+
+/// The bulk and scalar lookups `weft-bench lpm` times (both read sides are
+/// frozen structs of raw pointers; generic code is specialized for each).
+protocol LPMView {
+    func lookup(_ address: UInt32) -> UInt32
+    func lookup(_ addresses: UnsafePointer<UInt32>, into results: UnsafeMutablePointer<UInt32>, count: Int)
+}
+
+extension FIBLookup: LPMView {}
+extension FIBRangeLookup: LPMView {}
+
+/// What `weft-bench lpm` needs from a table, for either algorithm.
+protocol TableUnderTest {
+    associatedtype View: LPMView
+    var view: View { get }
+    func add(_ address: UInt32, length: Int, adjacency: UInt32) throws
+    func delete(_ address: UInt32, length: Int) -> Bool
+    func adjacency(of address: UInt32, length: Int) -> UInt32?
+    func referenceLookup(_ address: UInt32) -> UInt32
+    func residentBytes() -> (lookup: Int, control: Int)
+    func memory(residentControl: Int) -> (lookup: Int, control: Int, prefixStore: Int)
+    /// Called once after the timed build.
+    func finishBulkLoad()
+    var groupsUsed: Int { get }
+    var directBits: Int? { get }
+    var dxrShape: FIBRangeTable.Shape? { get }
+    var dxrMemory: FIBRangeTable.Memory? { get }
+}
+
+struct DIR248UnderTest: TableUnderTest {
+    let table: FIBTable
+    init(_ table: FIBTable) { self.table = table }
+    var view: FIBLookup { table.lookupView }
+    func add(_ address: UInt32, length: Int, adjacency: UInt32) throws { try table.add(address, length: length, adjacency: adjacency) }
+    func delete(_ address: UInt32, length: Int) -> Bool { table.delete(address, length: length) }
+    func adjacency(of address: UInt32, length: Int) -> UInt32? { table.adjacency(of: address, length: length) }
+    func referenceLookup(_ address: UInt32) -> UInt32 { table.referenceLookup(address) }
+    func residentBytes() -> (lookup: Int, control: Int) { table.residentBytes() }
+    /// First level (64 MiB) + 1 KiB per group in use; control = the depth shadows'
+    /// resident pages + the prefix store, estimated like `FIBRangeTable`'s (same
+    /// dictionaries, sized from the prefix counts per length).
+    func memory(residentControl: Int) -> (lookup: Int, control: Int, prefixStore: Int) {
+        var store = 33 * 8
+        for n in table.prefixCountsByLength() where n > 0 {
+            var buckets = 1
+            while buckets * 3 / 4 < n { buckets <<= 1 }
+            store += 64 + buckets * 8 + buckets / 8
+        }
+        return ((1 << 24) * 4 + table.groupsInUse * 1024, residentControl + store, store)
+    }
+    func finishBulkLoad() {}
+    var groupsUsed: Int { table.groupsInUse }
+    var directBits: Int? { nil }
+    var dxrShape: FIBRangeTable.Shape? { nil }
+    var dxrMemory: FIBRangeTable.Memory? { nil }
+}
+
+struct DXRUnderTest: TableUnderTest {
+    let table: FIBRangeTable
+    init(_ table: FIBRangeTable) { self.table = table }
+    var view: FIBRangeLookup { table.lookupView }
+    func add(_ address: UInt32, length: Int, adjacency: UInt32) throws { try table.add(address, length: length, adjacency: adjacency) }
+    func delete(_ address: UInt32, length: Int) -> Bool { table.delete(address, length: length) }
+    func adjacency(of address: UInt32, length: Int) -> UInt32? { table.adjacency(of: address, length: length) }
+    func referenceLookup(_ address: UInt32) -> UInt32 { table.referenceLookup(address) }
+    func residentBytes() -> (lookup: Int, control: Int) { table.residentBytes() }
+    func memory(residentControl: Int) -> (lookup: Int, control: Int, prefixStore: Int) {
+        let m = table.memory
+        return (m.lookupBytes, m.controlBytes, m.prefixStoreBytes)
+    }
+    func finishBulkLoad() { table.compact() }
+    var groupsUsed: Int { 0 }
+    var directBits: Int? { table.directBits }
+    var dxrShape: FIBRangeTable.Shape? { table.shape }
+    var dxrMemory: FIBRangeTable.Memory? { table.memory }
 }

@@ -75,6 +75,24 @@ struct FIBPrefixStore {
     /// Number of prefixes per length 0...32.
     func countsByLength() -> [Int] { byLength.map(\.count) }
 
+    /// Heap bytes of the dictionaries, estimated from their capacities: Swift's
+    /// native dictionary keeps a power-of-two bucket array at most 3/4 full,
+    /// 4 + 4 bytes per bucket here plus one occupancy bit, and a ~64-byte header.
+    var estimatedHeapBytes: Int {
+        byLength.reduce(33 * 8) { total, d in
+            guard d.capacity > 0 else { return total }
+            let buckets = FIBPrefixStore.bucketCount(forCapacity: d.capacity)
+            return total + 64 + buckets * 8 + buckets / 8
+        }
+    }
+
+    /// Buckets of a native dictionary that can hold `capacity` entries.
+    static func bucketCount(forCapacity capacity: Int) -> Int {
+        var buckets = 1
+        while buckets * 3 / 4 < capacity { buckets <<= 1 }
+        return buckets
+    }
+
     mutating func removeAll() {
         byLength = Array(repeating: [:], count: 33)
         lengths = 0
