@@ -6,10 +6,10 @@
 #   2. weft-bench graph sweeps: cost per packet against vector size (1..256), MACs (1k..1M),
 #      routes (1k..1M) and NAT sessions (1k..1M).
 #   3. benchmarks/e2e.sh: the generator -> DUT -> sink namespace rig, L2 forwarding, for the
-#      Linux bridge, dpdk-testpmd, Open vSwitch (userspace) and weftd (af-packet, af-xdp), frame
+#      Linux bridge, dpdk-testpmd, Open vSwitch (userspace) and weftd (af-packet, af-xdp, tap), frame
 #      sizes 64, IMIX and 1518: throughput, NDR (binary search) and latency at 10/50/90% of NDR;
 #      then routed (kernel, testpmd, weftd; with NDR and latency), VXLAN encap/decap and NAT44
-#      (kernel, weftd) at 64 bytes.
+#      (kernel, weftd; with NDR) at 64 bytes.
 #   4. benchmarks/report.py: benchmarks/results/<date>-<host>-bench.md with the tables and PNG
 #      plots (gnuplot) in benchmarks/results/<date>-<host>-bench/, and a short summary on stdout.
 #
@@ -81,19 +81,19 @@ if ((E2E)); then
   if ((QUICK)); then e2e_args=(-t 2 -r 1 -s 64); else e2e_args=(-t 5 -r 3 -s 64,imix,1518); fi
   log "e2e l2: benchmarks/e2e.sh ${e2e_args[*]} --ndr --latency"
   # One datapath failing is reported inside e2e.sh's table; a failing e2e.sh run is reported here.
-  if ! WEFT_BIN=$WEFT_BIN "$REPO/benchmarks/e2e.sh" -m l2 -d bridge,testpmd,ovs,ovs-afxdp,weft,weft-xdp \
+  if ! WEFT_BIN=$WEFT_BIN "$REPO/benchmarks/e2e.sh" -m l2 -d bridge,testpmd,ovs,ovs-afxdp,weft,weft-xdp,weft-tap \
       "${e2e_args[@]}" --ndr --latency --no-save --json "$WORK/e2e.json" >"$WORK/e2e.md" 2>"$WORK/e2e.log"; then
     log "e2e failed: $(tail -2 "$WORK/e2e.log" | tr '\n' ' ')"
     echo '{"error": "benchmarks/e2e.sh failed: see its log"}' >"$WORK/e2e.json"
   fi
   # The rest of a container node's datapaths, each beside the kernel's own (the reference CNI
   # bridge plugin's routing, flannel's vxlan + bridge, iptables masquerade): routed with NDR and
-  # latency, VXLAN and NAT at full load (64-byte frames).
+  # latency, VXLAN and NAT with NDR (trafgen on their own frames; 64-byte frames).
   if ((QUICK)); then mode_args=(-t 2 -r 1); else mode_args=(-t 5 -r 3); fi
   for mode in routed vxlan-encap vxlan-decap nat; do
     case $mode in
       routed) margs=(-d kernel,testpmd,weft,weft-xdp --ndr --latency) ;;
-      *) margs=(-d kernel,weft) ;;
+      *) margs=(-d kernel,weft --ndr) ;;
     esac
     log "e2e $mode: benchmarks/e2e.sh -m $mode ${margs[*]} ${mode_args[*]}"
     if ! WEFT_BIN=$WEFT_BIN "$REPO/benchmarks/e2e.sh" -m "$mode" "${margs[@]}" "${mode_args[@]}" --no-save \

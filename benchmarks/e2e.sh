@@ -36,11 +36,12 @@
 #              routed also take 1518 (sent as 1514: the veth MTU; 1518 with the FCS) and imix (64,
 #              594, 1518 7:4:1, trafgen-imix.sh), e.g. -s 64,imix,1518. vxlan: the inner frame (at
 #              most 1464: the overlay MTU is 1450); vxlan and nat take one size only
-#   --ndr: after the throughput runs, binary search (l2, routed) for the highest offered rate with
+#   --ndr: after the throughput runs, binary search (every mode) for the highest offered rate with
 #              at most PCT % loss (--ndr-loss, default 0) between 0 and the measured max:
 #              N trials (--ndr-iter, default 7) of S seconds (--ndr-window, default 2); loss = g0
 #              tx_packets - s0 rx_packets; generator weft-bench latency --rate (paced; auto: if built)
-#              or trafgen -b RATEpps (imix; bursty, see README). Env WEFT_BENCH_NDR_CPUS (default 0)
+#              (imix too, with --frame-size imix) or trafgen -b RATEpps (the vxlan/nat modes with
+#              their own frames, nat its established flows; bursty, see README). Env WEFT_BENCH_NDR_CPUS (default 0)
 #   --latency: after the NDR (implies --ndr), weft-bench latency at 10, 50, 90 % of the NDR for
 #              S seconds each (--lat-duration, default 3); skipped if weft-bench has no latency command
 #              (env WEFT_BENCH_CPUS: taskset CPU list for it, default none)
@@ -118,7 +119,7 @@ done
 FRAME=${FRAME_LIST[0]}
 if [[ $MODE != l2 && $MODE != routed ]]; then
   ((${#FRAME_LIST[@]} == 1)) || { echo "e2e: -m $MODE takes one frame size" >&2; exit 1; }
-  ((NDR == 0)) || { echo "e2e: --ndr/--latency: l2 and routed modes only" >&2; exit 1; }
+  ((LATENCY == 0)) || { echo "e2e: --latency: l2 and routed modes only (weft-bench latency sends plain UDP)" >&2; exit 1; }
 fi
 [[ $NDR_GEN == auto || $NDR_GEN == trafgen || $NDR_GEN == weft-bench ]] || { echo "e2e: --ndr-gen auto, trafgen or weft-bench" >&2; exit 1; }
 case $MODE in
@@ -874,7 +875,7 @@ lat_run() {  # lat_run RATE SECONDS: weft-bench latency through the datapath; pr
   [[ -z ${WB_PIN:-} ]] || pin=(taskset -c "$WB_PIN")
   if ! out=$(timeout $(($2 + 20)) "${pin[@]}" "$WEFT_BIN/weft-bench" latency --tx-netns "/var/run/netns/$GEN" --tx-if g0 \
       --rx-netns "/var/run/netns/$SINK" --rx-if s0 --dst-mac "$mac" --src-ip "$sip" --dst-ip "$dip" \
-      --rate "$1" --duration "$2" --frame-size "$(($(frame_bytes "$FRAME") + 4))" ${WB_EXTRA:-} --json 2>>"$RAW/weft-bench-latency.log"); then
+      --rate "$1" --duration "$2" --frame-size "$([[ $FRAME == imix ]] && echo imix || echo $(($(frame_bytes "$FRAME") + 4)))" ${WB_EXTRA:-} --json 2>>"$RAW/weft-bench-latency.log"); then
     log "$dp $FRAME: weft-bench latency --rate $1 failed (log: $(tail -1 "$RAW/weft-bench-latency.log" 2>/dev/null))"
     return 1
   fi
@@ -885,8 +886,10 @@ lat_run() {  # lat_run RATE SECONDS: weft-bench latency through the datapath; pr
 }
 
 ndr_gen() {  # the NDR generator for FRAME: weft-bench (paced) if it can send this frame, else trafgen
-  # (weft-bench latency sends one frame size: imix always uses trafgen)
-  if [[ $FRAME != imix && ($NDR_GEN == weft-bench || ($NDR_GEN == auto && $WB_OK == 1)) ]]; then echo weft-bench; else echo trafgen; fi
+  # (weft-bench sends plain UDP: the vxlan/nat modes, whose frames come from their own trafgen
+  # configs, use trafgen; imix needs a weft-bench with --frame-size imix, LAT_IMIX)
+  if [[ ($FRAME != imix || $LAT_IMIX == 1) && ($MODE == l2 || $MODE == routed) && ($NDR_GEN == weft-bench || ($NDR_GEN == auto && $WB_OK == 1)) ]]; then
+    echo weft-bench; else echo trafgen; fi
 }
 
 ndr_trial() {  # ndr_trial RATE: one window at RATE pps; prints "sent received offered_pps"
@@ -954,7 +957,7 @@ print(1 if s > 0 and (s - r) <= s * tol / 100 else 0)' "$sent" "$recv" "$NDR_LOS
 latency_levels() {  # weft-bench latency at LAT_LEVELS % of the NDR (the rate offered in its best trial)
   local lvl rate js
   if ((! LAT_OK)); then summ lat_note "$LAT_WHY"; return 0; fi
-  if [[ $FRAME == imix ]] && ((! LAT_IMIX)); then summ lat_note "not measured for imix (weft-bench latency sends one frame size)"; return 0; fi
+  if [[ $FRAME == imix ]] && ((! LAT_IMIX)); then summ lat_note "not measured for imix (this weft-bench latency has no --frame-size imix)"; return 0; fi
   ((NDR_PPS > 0)) || { summ lat_note "no NDR"; return 0; }
   for lvl in $LAT_LEVELS; do
     rate=$((NDR_PPS * lvl / 100)); ((rate > 0)) || rate=1
@@ -1330,7 +1333,7 @@ def lat(row, lvl):
 print("**Summary" + (": NDR" if ndr else "") + (" and latency" if latency else "") + "**\n")
 if ndr:
     gen = {"trafgen": "trafgen -b RATEpps", "weft-bench": "weft-bench latency --rate (paced)",
-           "auto": "weft-bench latency --rate (paced) where it can send the frame, trafgen -b RATEpps for imix or without weft-bench"}[ndr_gen]
+           "auto": "weft-bench latency --rate (paced) where it can send the frame, trafgen -b RATEpps for the vxlan and nat modes (their own frames) or without weft-bench"}[ndr_gen]
     gen += (" (the generator per row is in the trials column; trafgen -b holds the rate on average over each second but sends it "
             "in bursts at its full speed, which datapaths with small socket buffers cannot absorb: see benchmarks/README.md)")
     print(f"NDR: highest offered rate with loss <= {ndr_loss} % (loss = g0 tx_packets - s0 rx_packets over a "

@@ -36,8 +36,12 @@ struct LatencyCommand: ParsableCommand {
     var rate: Int
     @Option(help: "Seconds of sending.")
     var duration: Double = 5
-    @Option(help: "Frame size in bytes including the 4-byte FCS (64..1518), like trafgen's rig.")
-    var frameSize = 64
+    @Option(help: """
+        Frame size in bytes including the 4-byte FCS (64..1518), like trafgen's rig; or imix: the frames of \
+        benchmarks/trafgen-imix.sh (64, 594 and 1514 bytes as handed to the kernel, 7:4:1, in its order), \
+        one frame per send.
+        """)
+    var frameSize = "64"
     @Option(help: "Pin the sender thread to this CPU (-1: no pinning).")
     var txCpu = 0
     @Flag(help: "Print one JSON object instead of a table.")
@@ -48,7 +52,9 @@ struct LatencyCommand: ParsableCommand {
     func validate() throws {
         guard rate > 0, rate <= 5_000_000 else { throw ValidationError("--rate must be 1..5000000 frames/s") }
         guard duration > 0, duration <= 600 else { throw ValidationError("--duration must be in (0, 600] seconds") }
-        guard (64...1518).contains(frameSize) else { throw ValidationError("--frame-size must be 64..1518 (with FCS)") }
+        guard frameSize == "imix" || (Int(frameSize).map { (64...1518).contains($0) } ?? false) else {
+            throw ValidationError("--frame-size must be 64..1518 (with FCS) or imix")
+        }
         guard Self.parseMAC(dstMac) != nil else { throw ValidationError("--dst-mac \(dstMac) is not a MAC; write it like 02:00:00:00:00:02") }
         guard Self.parseIPv4(srcIp) != nil, Self.parseIPv4(dstIp) != nil else {
             throw ValidationError("--src-ip/--dst-ip must be IPv4 addresses like 10.77.0.1")
@@ -61,8 +67,11 @@ struct LatencyCommand: ParsableCommand {
         let rxFd = txOnly ? -1 : try Self.open(rxNetns, rxIf, &rxMac)
         defer { close(txFd); if rxFd >= 0 { close(rxFd) } }
 
-        let template = Self.frame(dst: Self.parseMAC(dstMac)!, src: txMac, srcIP: Self.parseIPv4(srcIp)!,
-                                  dstIP: Self.parseIPv4(dstIp)!, length: frameSize - 4)
+        let lengths = frameSize == "imix" ? Self.imixLengths : [Int(frameSize)! - 4]
+        let templates = lengths.map {
+            Self.frame(dst: Self.parseMAC(dstMac)!, src: txMac, srcIP: Self.parseIPv4(srcIp)!,
+                       dstIP: Self.parseIPv4(dstIp)!, length: $0)
+        }
         let state = ProbeState()
         let total = Int((Double(rate) * duration).rounded())
         let interval = 1_000_000_000 / Double(rate)
@@ -70,7 +79,8 @@ struct LatencyCommand: ParsableCommand {
             if txCpu >= 0 { _ = weft_pin_current_thread(Int32(txCpu)) }
             // Sleeps end when asked, not up to 50 us later (the default slack).
             _ = weft_set_timer_slack(1000)
-            Self.send(fd: txFd, template: template, count: total, interval: interval, batch: txOnly ? 64 : 1, state: state)
+            Self.send(fd: txFd, templates: templates, count: total, interval: interval,
+                      batch: txOnly && templates.count == 1 ? 64 : 1, state: state)
         }
         sender.start()
         if txOnly {
@@ -152,10 +162,14 @@ struct LatencyCommand: ParsableCommand {
     /// `batch`. A frame sent more than 1 ms after its due time counts as
     /// late: then the probe, not the datapath, shaped the load, and the
     /// achieved rate says by how much.
-    static func send(fd: Int32, template: [UInt8], count: Int, interval: Double, batch batchMax: Int, state: ProbeState) {
-        let length = template.count
-        var frames = [UInt8](repeating: 0, count: length * batchMax)
-        for i in 0..<batchMax { frames.replaceSubrange(i * length..<(i + 1) * length, with: template) }
+    /// `templates` are sent in turn (frame `seq` is `templates[seq % count]`); with
+    /// more than one, `batch` must be 1 (sendmmsg here sends frames of one length).
+    static func send(fd: Int32, templates: [[UInt8]], count: Int, interval: Double, batch batchMax: Int, state: ProbeState) {
+        precondition(templates.count == 1 || batchMax == 1)
+        let maxLength = templates.map(\.count).max()!
+        var length = templates[0].count
+        var frames = [UInt8](repeating: 0, count: maxLength * batchMax)
+        for i in 0..<batchMax { frames.replaceSubrange(i * length..<(i + 1) * length, with: templates[0]) }
         let start = weft_realtime_ns()
         var seq = 0
         var late = 0
@@ -171,6 +185,11 @@ struct LatencyCommand: ParsableCommand {
                 }
                 let dueNow = Int(Double(now - start) / interval) + 1
                 let n = max(1, min(batchMax, count - seq, dueNow - seq))
+                if templates.count > 1 {
+                    let t = templates[seq % templates.count]
+                    length = t.count
+                    t.withUnsafeBytes { raw.copyMemory(from: $0) }
+                }
                 let stamp = weft_realtime_ns()
                 for i in 0..<n {
                     raw.storeBytes(of: UInt32(truncatingIfNeeded: seq + i).bigEndian, toByteOffset: i * length + payloadOffset + 4, as: UInt32.self)
@@ -191,6 +210,8 @@ struct LatencyCommand: ParsableCommand {
     // Ethernet (14) + IPv4 (20) + UDP (8), then magic (4), sequence (4), send
     // time (8): 58 bytes, inside the 60 of a minimum frame.
     static let payloadOffset = 42
+    /// The simple IMIX as handed to the kernel (no FCS), in trafgen-imix.sh's order.
+    static let imixLengths = [64, 594, 64, 594, 64, 1514, 64, 594, 64, 594, 64, 64]
     static let magic: [UInt8] = Array("WLAT".utf8)
 
     static func frame(dst: [UInt8], src: [UInt8], srcIP: UInt32, dstIP: UInt32, length: Int) -> [UInt8] {
