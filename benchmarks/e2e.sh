@@ -1061,11 +1061,12 @@ for dp in "${DPS[@]}"; do
       done
       # (after a short pause: the datapath drains what is still queued in its rx ring)
       if [[ $phase == new ]]; then sleep 0.5; nat_snapshot after; fi
+      [[ $phase == est ]] && est_sinks=$sinks   # the NDR searches the established flows
       ((ok)) || break
     done
     if ((ok && NDR)) && [[ $dp != none ]]; then
       # the search's upper bound: the median sink pps of the throughput runs
-      max=$(python3 -c 'import statistics, sys; print(round(statistics.median(map(int, sys.argv[1:]))))' $sinks)
+      max=$(python3 -c 'import statistics, sys; print(round(statistics.median(map(int, sys.argv[1:]))))' $est_sinks)
       NDR_PPS=0 NDR_RATE=0
       if ((max > 0)) && ndr_search "$max"; then
         log "$dp $FRAME: NDR $NDR_PPS pps (requested $NDR_RATE pps, loss <= $NDR_LOSS %)"
@@ -1403,6 +1404,8 @@ PY
 if ((NAT)); then
   ROWS=$(rows_file "$FRAME")
   TABLE=$(nat_table)
+  # the NDR of the established flows (the row named after the datapath)
+  if ((NDR)); then TABLE+=$'\n\n'$(summary_table); fi
 else
   TABLE=""
   for FRAME in "${FRAME_LIST[@]}"; do
