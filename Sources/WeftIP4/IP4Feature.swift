@@ -49,10 +49,10 @@ public enum IP4Error: Error, Equatable, CustomStringConvertible {
 /// replies addressed to us (and refreshed from any ARP they send that we
 /// see); unreferenced dynamic entries are forgotten `neighbourAgeSeconds`
 /// after they were last confirmed. Entries that routes use are kept. Shortly
-/// before a reachable entry would age out, weftd asks the neighbour again by
-/// unicast ARP (`neighbourRefreshSeconds`, like Linux's PROBE state): one that
-/// is still there answers and is confirmed, so a neighbour in use never expires
-/// under traffic (the first packet after an expiry would be dropped in ip4-arp,
+/// before a reachable entry that packets went to would age out, weftd asks the
+/// neighbour again by unicast ARP (`neighbourRefreshSeconds`, like Linux's
+/// PROBE state): one that is still there answers and is confirmed, so a
+/// neighbour in use never expires under traffic, while an idle one still does (the first packet after an expiry would be dropped in ip4-arp,
 /// which does not queue), and a route's next hop that changed its MAC is noticed.
 public final class IP4Feature {
     public let fib: FIB
@@ -68,9 +68,10 @@ public final class IP4Feature {
 
     /// Unreferenced dynamic neighbours are forgotten this long after the last ARP confirmed them (0: never).
     public var neighbourAgeSeconds: UInt32 = 300
-    /// A reachable dynamic neighbour is asked again by unicast ARP from this
-    /// many seconds before it would age out (at most half the age), every
-    /// third of that until it answers (0: never).
+    /// A reachable dynamic neighbour that packets went to (through ip4-rewrite)
+    /// is asked again by unicast ARP from this many seconds before it would age
+    /// out (at most half the age), every third of that while it does not answer
+    /// and is still used (0: never).
     public var neighbourRefreshSeconds: UInt32 = 30
     /// ARP requests per unresolved neighbour before it is marked failed.
     public var arpProbeLimit: UInt8 = 3
@@ -501,9 +502,9 @@ public final class IP4Feature {
     /// entries no route uses: reachable ones `neighbourAgeSeconds` after they
     /// were last confirmed, unresolved ones `incompleteHoldSeconds` after
     /// their last request. Reachable dynamic entries within
-    /// `neighbourRefreshSeconds` of that age are handed to `probe` (interface,
-    /// address, MAC) for a unicast ARP request, at most every third of that
-    /// window. Returns the number removed.
+    /// `neighbourRefreshSeconds` of that age whose adjacency was used since the
+    /// last probe are handed to `probe` (interface, address, MAC) for a unicast
+    /// ARP request, at most every third of that window. Returns the number removed.
     @discardableResult
     public func age(now: UInt32, budget: Int? = nil,
                     probe: (_ interface: UInt32, _ address: UInt32, _ mac: UInt64) -> Void = { _, _, _ in }) -> Int {
@@ -527,8 +528,11 @@ public final class IP4Feature {
                         continue        // an entry may have shifted into this slot
                     }
                 }
+                // Only neighbours packets went to since the last probe: an idle one
+                // still ages out (Linux probes only entries in use, too).
                 if lead > 0 && e.state == reachable && now &- e.lastSeen >= neighbourAgeSeconds &- lead
-                    && now &- e.lastRequest >= probeEvery {
+                    && now &- e.lastRequest >= probeEvery && adjacencies.used[Int(e.adjacency)] != 0 {
+                    adjacencies.used[Int(e.adjacency)] = 0
                     neighbours.entries[cursor].lastRequest = now
                     probe(UInt32(truncatingIfNeeded: e.key &>> 32), UInt32(truncatingIfNeeded: e.key), e.mac)
                 }

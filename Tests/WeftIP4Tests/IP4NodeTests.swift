@@ -419,40 +419,50 @@ final class IP4NodeTests: XCTestCase {
         XCTAssertNil(ip4.neighbour(h, interface: p2))
     }
 
-    func testReachableNeighbourIsProbedBeforeItAgesAndStaysWhenItAnswers() throws {
-        let cMAC: UInt64 = 0x02_DD_00_00_00_1E, c = Pkt.ip("10.0.1.30")
+    func testUsedNeighbourIsProbedBeforeItAgesAndStaysWhenItAnswersIdleOneAges() throws {
+        // c is on pg2; a (pg1) sends to it, so its adjacency is used through ip4-rewrite.
+        let cMAC: UInt64 = 0x02_DD_00_00_00_1E, c = Pkt.ip("10.0.2.30")
+        let idleMAC: UInt64 = 0x02_DD_00_00_00_1F, idle = Pkt.ip("10.0.2.31")
         let t0 = g.graph.nowSeconds
-        _ = ip4.learn(interface: p1, address: c, mac: cMAC, now: t0, create: true)
+        _ = ip4.learn(interface: p2, address: c, mac: cMAC, now: t0, create: true)
+        _ = ip4.learn(interface: p2, address: idle, mac: idleMAC, now: t0, create: true)
+        let toC = Pkt.ether(dst: r1MAC, src: aMAC, udpFromA(to: c))
+        XCTAssertEqual(send([toC], on: p1).out[p2]?.count, 1, "forwarded to c")
         let age = ip4.neighbourAgeSeconds, lead = ip4.neighbourRefreshSeconds, all = ip4.neighbours.capacity
         var probes: [[UInt64]] = []
         let record = { (i: UInt32, a: UInt32, m: UInt64) in probes.append([UInt64(i), UInt64(a), m]) }
         ip4.age(now: t0 &+ age &- lead &- 1, budget: all, probe: record)
         XCTAssertEqual(probes, [], "not due yet")
         ip4.age(now: t0 &+ age &- lead, budget: all, probe: record)
-        XCTAssertEqual(probes, [[UInt64(p1), UInt64(c), cMAC]], "one probe, to the MAC it has")
+        XCTAssertEqual(probes, [[UInt64(p2), UInt64(c), cMAC]], "one probe, to the MAC it has; none to the idle one")
+        _ = send([toC], on: p1)
         ip4.age(now: t0 &+ age &- lead &+ 1, budget: all, probe: record)
         XCTAssertEqual(probes.count, 1, "not again within a third of the window")
         ip4.age(now: t0 &+ age &- lead &+ lead / 3, budget: all, probe: record)
-        XCTAssertEqual(probes.count, 2, "asked again while it does not answer")
+        XCTAssertEqual(probes.count, 2, "asked again while it does not answer and is still used")
+        ip4.age(now: t0 &+ age &- lead &+ 2 &* (lead / 3), budget: all, probe: record)
+        XCTAssertEqual(probes.count, 2, "no packets to it since the last probe: not asked")
 
-        // Through the graph: a unicast who-has from pg1's address to c's MAC.
+        // Through the graph: a unicast who-has from pg2's address to c's MAC.
+        _ = send([toC], on: p1)
         g.pgOutput.clearCapture()
         let before = counters()
         ip4.housekeeping(g.graph, now: t0 &+ age &- 1, budget: all)
         g.run()
-        XCTAssertEqual(g.pgOutput.captured[p1], [Pkt.ether(dst: cMAC, src: r1MAC, type: 0x0806,
-                                                           Pkt.arp(op: 1, sha: r1MAC, spa: r1, tha: 0, tpa: c))])
+        XCTAssertEqual(g.pgOutput.captured[p2], [Pkt.ether(dst: cMAC, src: r2MAC, type: 0x0806,
+                                                           Pkt.arp(op: 1, sha: r2MAC, spa: r2, tha: 0, tpa: c))])
         XCTAssertEqual(delta(before), ["ip4-arp/probes-sent": 1])
 
-        // Its reply confirms it: it does not age out at t0 + age.
+        // Its reply confirms it: it does not age out at t0 + age; the idle one does.
         g.graph.nowSeconds = t0 &+ age &- 1
-        let reply = send([Pkt.ether(dst: r1MAC, src: cMAC, type: 0x0806, Pkt.arp(op: 2, sha: cMAC, spa: c, tha: r1MAC, tpa: r1))], on: p1)
+        let reply = send([Pkt.ether(dst: r2MAC, src: cMAC, type: 0x0806, Pkt.arp(op: 2, sha: cMAC, spa: c, tha: r2MAC, tpa: r2))], on: p2)
         XCTAssertEqual(reply.out.values.flatMap { $0 }, [])
-        XCTAssertEqual(ip4.age(now: t0 &+ age, budget: all), 0)
-        XCTAssertNotNil(ip4.neighbour(c, interface: p1), "confirmed by its reply: still there")
-        // One that never answers ages out as before.
+        XCTAssertEqual(ip4.age(now: t0 &+ age, budget: all), 1)
+        XCTAssertNotNil(ip4.neighbour(c, interface: p2), "confirmed by its reply: still there")
+        XCTAssertNil(ip4.neighbour(idle, interface: p2), "never used: aged out without a probe")
+        // One that stops answering ages out as before.
         XCTAssertEqual(ip4.age(now: t0 &+ 2 &* age, budget: all), 1)
-        XCTAssertNil(ip4.neighbour(c, interface: p1))
+        XCTAssertNil(ip4.neighbour(c, interface: p2))
     }
 
     func testRouteDeleteAndReplaceReleaseAdjacencies() throws {

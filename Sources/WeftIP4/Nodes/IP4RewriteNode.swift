@@ -71,6 +71,7 @@ public final class IP4RewriteNode: GraphNode {
         let adjInterface = ip4.adjacencies.interface
         let adjMTU = ip4.adjacencies.mtu
         let rewrite = ip4.adjacencies.rewrite
+        let adjUsed = ip4.adjacencies.used
         let up = graph.interfaces.up
         let outputNode = graph.interfaces.outputNode
         let tracing = graph.trace.enabled
@@ -107,6 +108,7 @@ public final class IP4RewriteNode: GraphNode {
                 }
                 continue
             }
+            if adjUsed[adj] == 0 { adjUsed[adj] = 1 }   // for neighbour refresh
             let tx = adjInterface[adj]
             let target = outputNode[Int(tx)]
             if _slowPath(!up[Int(tx)] || target < 0) { graph.drop(bi, error: errDown); continue }

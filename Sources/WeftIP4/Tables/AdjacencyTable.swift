@@ -65,6 +65,10 @@ public final class AdjacencyTable {
     public let nextHop: UnsafeMutablePointer<UInt32>
     /// `rewriteStride` bytes per adjacency; the first 14 are the L2 header.
     public let rewrite: UnsafeMutableRawPointer
+    /// Set (to 1) by ip4-rewrite for every adjacency a packet leaves through;
+    /// cleared by neighbour refresh, which probes only neighbours whose
+    /// adjacency was used since (a load and a rarely taken store per packet).
+    public let used: UnsafeMutablePointer<UInt8>
     let inUse: UnsafeMutablePointer<Bool>
     // Free list as a flat stack, so the worker may allocate without touching an Array.
     let freeStack: UnsafeMutablePointer<UInt32>
@@ -81,6 +85,7 @@ public final class AdjacencyTable {
         nextHop = .allocate(capacity: capacity); nextHop.initialize(repeating: 0, count: capacity)
         rewrite = .allocate(byteCount: capacity * AdjacencyTable.rewriteStride, alignment: 64)
         rewrite.initializeMemory(as: UInt8.self, repeating: 0, count: capacity * AdjacencyTable.rewriteStride)
+        used = .allocate(capacity: capacity); used.initialize(repeating: 0, count: capacity)
         inUse = .allocate(capacity: capacity); inUse.initialize(repeating: false, count: capacity)
         freeStack = .allocate(capacity: capacity)
         fresh = AdjacencyTable.reservedCount
@@ -90,7 +95,7 @@ public final class AdjacencyTable {
 
     deinit {
         kind.deallocate(); interface.deallocate(); mtu.deallocate(); nextHop.deallocate()
-        rewrite.deallocate(); inUse.deallocate(); freeStack.deallocate()
+        rewrite.deallocate(); used.deallocate(); inUse.deallocate(); freeStack.deallocate()
     }
 
     /// A new adjacency, or nil when all `capacity` are in use.
@@ -108,6 +113,7 @@ public final class AdjacencyTable {
         kind[a] = k.rawValue
         interface[a] = i
         nextHop[a] = nh
+        used[a] = 0
         mtu[a] = m
         (rewrite + a &* AdjacencyTable.rewriteStride).initializeMemory(as: UInt8.self, repeating: 0, count: AdjacencyTable.rewriteStride)
         inUse[a] = true
