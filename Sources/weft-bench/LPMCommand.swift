@@ -527,15 +527,9 @@ struct DIR248UnderTest: TableUnderTest {
     func referenceLookup(_ address: UInt32) -> UInt32 { table.referenceLookup(address) }
     func residentBytes() -> (lookup: Int, control: Int) { table.residentBytes() }
     /// First level (64 MiB) + 1 KiB per group in use; control = the depth shadows'
-    /// resident pages + the prefix store, estimated like `FIBRangeTable`'s (same
-    /// dictionaries, sized from the prefix counts per length).
+    /// resident pages + the prefix store (the same estimate as `FIBRangeTable`'s).
     func memory(residentControl: Int) -> (lookup: Int, control: Int, prefixStore: Int) {
-        var store = 33 * 8
-        for n in table.prefixCountsByLength() where n > 0 {
-            var buckets = 1
-            while buckets * 3 / 4 < n { buckets <<= 1 }
-            store += 64 + buckets * 8 + buckets / 8
-        }
+        let store = table.prefixStoreBytes
         return ((1 << 24) * 4 + table.groupsInUse * 1024, residentControl + store, store)
     }
     func finishBulkLoad() {}

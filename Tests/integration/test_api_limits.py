@@ -2,16 +2,13 @@
 credentials, each refusal a JSON error or a closed connection; afterwards the API and
 forwarding work as before."""
 
-import json
 import os
-import socket
 import subprocess
 import sys
-import time
 
 import pytest
 
-from weftlib import wait_ping_ok
+from weftlib import raw_request, status_and_error, wait_ping_ok
 
 NOBODY = 65534
 # A uid/gid pair with no account and no group: neither root, weftd, nor in any api_group.
@@ -51,32 +48,6 @@ def _as_user(sock_path: str, uid: int, gid: int) -> str:
     return p.stdout.decode()
 
 
-def _raw(sock_path: str, data: bytes, timeout: float = 10) -> tuple[bytes, float]:
-    """Sends `data`, reads until the server closes; (response bytes, seconds until closed)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.connect(sock_path)
-    t0 = time.monotonic()
-    s.sendall(data)
-    out = b""
-    while True:
-        try:
-            chunk = s.recv(65536)
-        except ConnectionResetError:
-            break  # weftd answered and closed without reading everything sent
-        if not chunk:
-            break
-        out += chunk
-    s.close()
-    return out, time.monotonic() - t0
-
-
-def _status_and_error(raw: bytes) -> tuple[int, dict]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    return status, json.loads(body.decode())["error"]
-
-
 def _open_socket_dir(node) -> None:
     # pytest's temp dir is 0700; let other users reach the socket, so the socket's own mode
     # and weftd's peer check are what decide.
@@ -84,9 +55,9 @@ def _open_socket_dir(node) -> None:
 
 
 def test_oversized_body_is_413_with_the_limit(node):
-    raw, _ = _raw(node.socket, b"POST /v1/networks HTTP/1.1\r\nHost: weft\r\nContent-Type: application/json\r\n"
+    raw, _ = raw_request(node.socket, b"POST /v1/networks HTTP/1.1\r\nHost: weft\r\nContent-Type: application/json\r\n"
                                b"Content-Length: 2000000\r\n\r\n{")
-    status, err = _status_and_error(raw)
+    status, err = status_and_error(raw)
     assert status == 413, raw[:300]
     assert err["code"] == "body_too_large" and "1048576 bytes" in err["message"], err
 
@@ -94,9 +65,9 @@ def test_oversized_body_is_413_with_the_limit(node):
     chunk = b"x" * 65536
     body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(20))
     try:
-        raw, _ = _raw(node.socket, b"POST /v1/attachments HTTP/1.1\r\nHost: weft\r\nTransfer-Encoding: chunked\r\n\r\n"
+        raw, _ = raw_request(node.socket, b"POST /v1/attachments HTTP/1.1\r\nHost: weft\r\nTransfer-Encoding: chunked\r\n\r\n"
                                    + body + b"0\r\n\r\n")
-        status, err = _status_and_error(raw)
+        status, err = status_and_error(raw)
         assert status == 413 and err["code"] == "body_too_large", raw[:300]
     except (BrokenPipeError, ConnectionResetError):
         pass  # weftd answered and closed while the rest was still being sent: also a refusal
@@ -111,13 +82,13 @@ def test_oversized_body_is_413_with_the_limit(node):
 
 @pytest.mark.weftd_args("--api-request-timeout", "1")
 def test_incomplete_request_is_closed_after_the_timeout(node):
-    raw, seconds = _raw(node.socket, b"POST /v1/networks HTTP/1.1\r\nHost: weft\r\nContent-Length: 50\r\n\r\n{\"na")
-    status, err = _status_and_error(raw)
+    raw, seconds = raw_request(node.socket, b"POST /v1/networks HTTP/1.1\r\nHost: weft\r\nContent-Length: 50\r\n\r\n{\"na")
+    status, err = status_and_error(raw)
     assert status == 408 and err["code"] == "request_timeout", raw[:300]
     assert 0.8 <= seconds < 5, f"closed after {seconds:.2f} s with a 1 s timeout"
 
     # Half a request line, then silence: closed too.
-    raw, seconds = _raw(node.socket, b"GET /v1/hea")
+    raw, seconds = raw_request(node.socket, b"GET /v1/hea")
     assert raw.startswith(b"HTTP/1.1 408"), raw[:300]
     assert seconds < 5
     # A request sent in time is answered.

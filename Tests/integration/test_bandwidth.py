@@ -15,9 +15,6 @@ BURST = 8_000_000
 MIB = 12                     # per transfer: ~5 s at 20 Mbit/s, so the first burst is a small part
 
 
-def _errors(node) -> dict:
-    return {f"{e['node']}/{e['name']}": e["count"] for e in node.ctl_json("show", "errors")}
-
 
 def _mbits(report: dict) -> float:
     return report["bytes"] * 8 / report["seconds"] / 1e6
@@ -62,9 +59,9 @@ def test_cni_bandwidth_limits_are_enforced(node, container, tmp_path):
         wait_ping_ok(a, b.ip())
 
     # Egress: what the limited pod sends.
-    before = _errors(node)
+    before = node.error_counters()
     out = _mbits(tcp_transfer(limited, free, free.ip(), 5201, MIB))
-    moved = _errors(node).get("l2-input/policed", 0) - before.get("l2-input/policed", 0)
+    moved = node.error_counters().get("l2-input/policed", 0) - before.get("l2-input/policed", 0)
     print(f"limited pod -> free pod: {out:.1f} Mbit/s (limit 20), l2-input/policed +{moved}")
     assert 0.5 * RATE / 1e6 <= out <= 1.3 * RATE / 1e6, f"{out:.1f} Mbit/s with an egress limit of 20 Mbit/s"
     assert moved > 0
@@ -79,9 +76,9 @@ def test_cni_bandwidth_limits_are_enforced(node, container, tmp_path):
     slow = container("slow")
     _add(cni, conf, plugin, slow, {"ingressRate": RATE, "ingressBurst": BURST})
     wait_ping_ok(free, slow.ip())
-    before = _errors(node)
+    before = node.error_counters()
     into = _mbits(tcp_transfer(free, slow, slow.ip(), 5204, MIB))
-    moved = _errors(node).get("l2-output/policed", 0) - before.get("l2-output/policed", 0)
+    moved = node.error_counters().get("l2-output/policed", 0) - before.get("l2-output/policed", 0)
     print(f"free pod -> ingress-limited pod: {into:.1f} Mbit/s (limit 20), l2-output/policed +{moved}")
     assert 0.5 * RATE / 1e6 <= into <= 1.3 * RATE / 1e6, f"{into:.1f} Mbit/s with an ingress limit of 20 Mbit/s"
     assert moved > 0
@@ -113,11 +110,11 @@ def test_limits_survive_a_restart(node, container):
     node.start()
     assert node.attachment(a.cid)["bandwidth"] == {"egressRate": RATE, "egressBurst": BURST}
     wait_ping_ok(a, b.ip())
-    before = _errors(node).get("l2-input/policed", 0)
+    before = node.error_counters().get("l2-input/policed", 0)
     out = _mbits(tcp_transfer(a, b, b.ip(), 5205, MIB))
     print(f"after kill -9 and restart: {out:.1f} Mbit/s (limit 20)")
     assert 0.5 * RATE / 1e6 <= out <= 1.3 * RATE / 1e6
-    assert _errors(node).get("l2-input/policed", 0) > before
+    assert node.error_counters().get("l2-input/policed", 0) > before
 
 
 def test_api_refuses_incomplete_or_non_positive_limits(node, container):

@@ -8,7 +8,6 @@ written as the markdown table of docs/hostile-input.md."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import struct
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from weftlib import wait_ping_ok
+from weftlib import raw_request, status_and_error, wait_ping_ok
 
 RAWSEND = str(Path(__file__).with_name("rawsend.py"))
 API_COUNTER = {400: "bad-request", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
@@ -77,9 +76,6 @@ BCAST = b"\xff" * 6
 
 
 # -- the rig ----------------------------------------------------------------------------------
-
-def _errors(node) -> dict[str, int]:
-    return {f"{e['node']}/{e['name']}": e["count"] for e in node.ctl_json("show", "errors")}
 
 
 def _send(container, frames: list[bytes], count: int = N) -> None:
@@ -152,16 +148,16 @@ def test_hostile_input_table(node, container):
 
     results, failures = [], []
     for what, sender, frames, counter in rows:
-        before = _errors(node)
+        before = node.error_counters()
         _send(sender, frames)
         deadline = time.monotonic() + 3
         while True:
-            after = _errors(node)
+            after = node.error_counters()
             if (counter and after.get(counter, 0) - before.get(counter, 0) >= N) or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         time.sleep(0.1)
-        after = _errors(node)
+        after = node.error_counters()
         delta = after.get(counter, 0) - before.get(counter, 0) if counter else 0
         others = {k: v - before.get(k, 0) for k, v in after.items() if k != counter and v != before.get(k, 0)}
         results.append((what, counter, delta, others))
@@ -173,9 +169,9 @@ def test_hostile_input_table(node, container):
     wait_ping_ok(o, f.ip())
     wait_ping_ok(g, OPEN_GW)
 
-    before = _errors(node)
+    before = node.error_counters()
     api = _api_rows(node, o)
-    after = _errors(node)
+    after = node.error_counters()
     for what, status, want, err in api:
         if status != want:
             failures.append(f"API {what}: HTTP {status}, expected {want} ({err})")
@@ -247,28 +243,10 @@ def _api_rows(node, o) -> list[tuple[str, int, int, str]]:
 
 
 def _raw_status(node, request: bytes) -> tuple[int, str]:
-    """Sends bytes as they are and reads the answer until weftd closes: (status, error text)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.connect(node.socket)
-    s.sendall(request)
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data or len(data) < 60:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except socket.timeout:
-        pass
-    s.close()
-    status = int(data.split()[1]) if data.startswith(b"HTTP/1.1") else 0
-    body = data.split(b"\r\n\r\n", 1)[-1]
-    try:
-        err = json.loads(body).get("error", {})
-        return status, f"{err.get('code')}: {err.get('message')}"
-    except (ValueError, AttributeError):
-        return status, body[:200].decode(errors="replace")
+    """Sends bytes as they are, reads the answer until weftd closes: (status, "code: message")."""
+    raw, _ = raw_request(node.socket, request)
+    status, err = status_and_error(raw)
+    return status, f"{err.get('code')}: {err.get('message')}"
 
 
 def _table(results, api) -> str:

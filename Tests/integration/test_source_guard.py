@@ -3,9 +3,6 @@
 from weftlib import ping, wait_ping_ok
 
 
-def _errors(node) -> dict:
-    return {f"{e['node']}/{e['name']}": e["count"] for e in node.ctl_json("show", "errors")}
-
 
 def test_spoofed_sources_are_dropped_and_counted(node, container):
     node.create_network("net", "10.98.0.0/24")
@@ -18,11 +15,11 @@ def test_spoofed_sources_are_dropped_and_counted(node, container):
     wait_ping_ok(a, ipb)
 
     # a claims another address of the subnet: its pings never reach b
-    before = _errors(node)
+    before = node.error_counters()
     a.run(["ip", "addr", "add", "10.98.0.99/24", "dev", "eth0"])
     r = a.run(["ping", "-n", "-c", "5", "-i", "0.05", "-W", "1", "-I", "10.98.0.99", ipb], check=False)
     assert " 0 received" in r.stdout, r.stdout
-    after = _errors(node)
+    after = node.error_counters()
     spoofed = after.get("l2-input/spoofed-ip4", 0) + after.get("l2-input/spoofed-arp", 0) \
         - before.get("l2-input/spoofed-ip4", 0) - before.get("l2-input/spoofed-arp", 0)
     assert spoofed >= 5, after
@@ -33,7 +30,7 @@ def test_spoofed_sources_are_dropped_and_counted(node, container):
     b.run(["ip", "link", "set", "eth0", "address", "02:00:00:00:66:66"])
     r = ping(b, a.ip(), count=5, interval=0.1, deadline=3)
     assert r.received == 0, r.summary()
-    assert _errors(node).get("l2-input/spoofed-mac", 0) >= 3
+    assert node.error_counters().get("l2-input/spoofed-mac", 0) >= 3
     b.run(["ip", "link", "set", "eth0", "address", mac_b])
 
     # c was attached without the guard: another address of its own choosing works

@@ -195,6 +195,34 @@ def http_request(sock_path: str, method: str, path: str, body: bytes | str | dic
         c.close()
 
 
+def raw_request(sock_path: str, data: bytes, timeout: float = 10) -> tuple[bytes, float]:
+    """Sends `data` as it is (malformed, incomplete, oversized requests) and reads until the
+    server closes: (response bytes, seconds until closed)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock_path)
+    t0 = time.monotonic()
+    s.sendall(data)
+    out = b""
+    while True:
+        try:
+            chunk = s.recv(65536)
+        except ConnectionResetError:
+            break  # answered and closed without reading everything sent
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out, time.monotonic() - t0
+
+
+def status_and_error(raw: bytes) -> tuple[int, dict]:
+    """HTTP status and the JSON `error` object of a raw response."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    return status, json.loads(body.decode())["error"]
+
+
 def unwrap_list(obj: Any, *keys: str) -> list:
     """Accept either a bare JSON array or an object wrapping one ({"attachments": [...]})."""
     if isinstance(obj, list):
@@ -317,6 +345,10 @@ class Weftd:
             if n.get("name") == node_name:
                 return int(n.get("vectors", 0))
         return 0
+
+    def error_counters(self) -> dict[str, int]:
+        """Every error counter (`show errors --json`, zeros included) as {"node/name": count}."""
+        return {f"{e['node']}/{e['name']}": e["count"] for e in self.ctl_json("show", "errors")}
 
     def bridge_domain(self, bd: int) -> dict:
         obj = self.ctl_json("show", "bridge-domain", str(bd), "detail")

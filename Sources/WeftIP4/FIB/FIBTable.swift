@@ -254,6 +254,10 @@ public final class FIBTable {
     /// Every prefix, shortest first, then by address.
     public func routes() -> [FIBRoute] { store.all() }
 
+    /// Estimated heap bytes of the prefix store (the control side's dictionaries),
+    /// computed like `FIBRangeTable.memory`'s.
+    public var prefixStoreBytes: Int { store.estimatedHeapBytes }
+
     /// Prefix counts for lengths 0...32.
     public func prefixCountsByLength() -> [Int] { store.countsByLength() }
 
