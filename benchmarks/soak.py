@@ -338,6 +338,10 @@ def markdown(r: dict, started: str, load_before: str, load_after: str) -> str:
     for s in r["streams"]:
         L.append(f"| {s['name']} | {s['sent']} | {s['received']} | **{s['lost_outside_windows']}** | "
                  f"{', '.join(map(str, s['lost_in_windows'])) or '-'} | {', '.join(map(str, s['outage_s'])) or '-'} |")
+    for s in r["streams"]:
+        if s["lost_outside_windows"]:
+            L.append(f"\n{s['name']}: lost outside restart windows at t = {s['lost_outside_at']} s "
+                     f"(from the stream's first datagram; at most 20 listed).")
     L += ["", "Restarts: " + (", ".join(f"{x['how']} (answered after {x['answered_after_s']} s)"
                                         for x in r["restarts"]) or "none"), ""]
     L += ["| weftd lifetime | samples | RSS first / last / max (KiB) | fds first / last / max |", "|---|---|---|---|"]
