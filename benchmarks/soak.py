@@ -377,6 +377,10 @@ def verdict(r: dict) -> list[str]:
                    f"{r['first_mismatches'][:2]}")
     if r["churn_failures"]:
         bad.append(f"{len(r['churn_failures'])} churn operations failed: {r['churn_failures'][:3]}")
+    if r["tcp"]["error"] or not r["tcp"]["mbit_s"]:
+        bad.append(f"the TCP stream did not complete: {r['tcp']}")
+    if r["leftover_namespaces"]:
+        bad.append(f"namespaces left behind: {r['leftover_namespaces']}")
     return bad
 
 

@@ -136,8 +136,12 @@ struct RouteLoad: ParsableCommand {
     }
 
     /// The body limit a 413 answer names ("... exceeds N bytes"), if any.
+    /// The byte limit a 413 names ("... exceeds the limit of N bytes ..."); the
+    /// message also gives the announced size, which is larger, so the number
+    /// must be the one after "limit of".
     static func limit(in message: String) -> Int? {
-        message.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }.max()
+        guard let r = message.range(of: "limit of ") else { return nil }
+        return Int(message[r.upperBound...].prefix(while: \.isNumber))
     }
 
     func run() throws {

@@ -176,13 +176,21 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(try send("PUT", "/v1/networks", json: "{}").status, 405)
         XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24"}"#).status, 201)
         XCTAssertEqual(try send("POST", "/v1/networks", json: #"{"name": "blue", "subnet": "10.1.0.0/24"}"#).status, 409)
+        // Refused by the HTTP parser, before any router: counted too.
+        XCTAssertEqual(try client.send(method: "GET", path: "/v1/health",
+                                       extraHeaders: [("X-Padding", String(repeating: "y", count: 20_000))]).status, 431)
+        let fd = try UnixSocket.connect(path: socketPath, timeoutSeconds: 5)
+        try UnixSocket.writeAll(fd, Array("NOT HTTP AT ALL\r\n\r\n".utf8))
+        XCTAssertEqual(try UnixHTTPClient.parse(try UnixSocket.readToEnd(fd)).status, 400)
+        close(fd)
         let after = try apiCounters()
-        XCTAssertEqual(after["bad-request"], 2)
+        XCTAssertEqual(after["headers-too-large"], 1)
+        XCTAssertEqual(after["bad-request"], 3)
         XCTAssertEqual(after["not-found"], 1)
         XCTAssertEqual(after["method-not-allowed"], 1)
         XCTAssertEqual(after["conflict"], 1)
         XCTAssertEqual(after["forbidden"], 0)
-        XCTAssertEqual(server.refusals["bad-request"], 2, "the server and the router share one set of counts")
+        XCTAssertEqual(server.refusals["bad-request"], 3, "the server and GET /v1/errors read one set of counts")
     }
 
     func testDataplaneViews() throws {

@@ -1,6 +1,6 @@
 """Exhaustion (issue 9): running out degrades into a counted or explained refusal while the
 traffic already flowing keeps flowing. IPAM exhaustion is in test_bad_input.py, the MAC learn
-limit in test_flood.py territory; here: file descriptors and the learn limit under a MAC flood."""
+limit in the L2 node tests (testLearnLimitCountsButStillForwards); here: file descriptors."""
 
 import re
 

@@ -182,6 +182,7 @@ public final class APIRefusals: @unchecked Sendable {
     static func reason(status: Int) -> String {
         switch status {
         case 403: return "peer"
+        case 400: return "bad-request"
         case 404: return "not-found"
         case 405: return "method-not-allowed"
         case 408: return "timeout"

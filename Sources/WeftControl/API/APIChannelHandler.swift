@@ -69,8 +69,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func refuse(_ context: ChannelHandlerContext, _ reason: String) {
-        let n = refusals.count("peer")
-        log.warning("API connection refused: \(reason) (refused so far: \(n))")
+        log.warning("API connection refused: \(reason) (refused so far: \(refusals["peer"] &+ 1))")
         timeout?.cancel()
         answer(context, APILimits.forbidden(reason))
     }
@@ -79,8 +78,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         timeout = nil
         switch state {
         case .awaitingHead, .receivingBody:
-            let n = refusals.count("timeout")
-            log.info("API request not complete after \(APILimits.format(limits.requestTimeoutSeconds)) s: connection closed (timed out so far: \(n))")
+            log.info("API request not complete after \(APILimits.format(limits.requestTimeoutSeconds)) s: connection closed (timed out so far: \(refusals["timeout"] &+ 1))")
             answer(context, limits.timedOut())
         case .answered:
             break
@@ -156,8 +154,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func tooLarge(_ context: ChannelHandlerContext, limit: Int, head: HTTPRequestHead, announced: Int?) {
-        let n = refusals.count("too-large")
-        log.info("API \(head.method.rawValue) \(head.uri): body over \(limit) bytes refused (413 so far: \(n))")
+        log.info("API \(head.method.rawValue) \(head.uri): body over \(limit) bytes refused (413 so far: \(refusals["too-large"] &+ 1))")
         answer(context, APILimits.tooLarge(limit: limit, target: head.uri, announced: announced))
     }
 
@@ -186,6 +183,7 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nConnection: close\r\nServer: weftd/\(WeftVersion.current)\r\n"
         if !body.isEmpty { text += "Content-Type: application/json\r\n" }
         text += "Content-Length: \(body.count)\r\n\r\n"
+        countRefusal(response)
         var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + body.count)
         buffer.writeString(text)
         buffer.writeBytes(body)
@@ -194,7 +192,15 @@ final class APIChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
         return true
     }
 
+    /// Every error answer, whoever made it (peer check, limits, HTTP parser,
+    /// router), is counted here, where all of them are written: `api/*` in
+    /// GET /v1/errors.
+    private func countRefusal(_ response: APIResponse) {
+        if response.status >= 400 { refusals.count(APIRefusals.reason(status: response.status)) }
+    }
+
     private func write(_ context: ChannelHandlerContext, _ response: APIResponse) {
+        countRefusal(response)
         var headers = HTTPHeaders()
         headers.add(name: "Connection", value: "close")
         headers.add(name: "Server", value: "weftd/\(WeftVersion.current)")

@@ -14,7 +14,8 @@ public final class APIRouter {
     let nat: NATService
     let dataplane: Dataplane
     let log: WeftLogger
-    /// Refused requests by reason (shared with the server's own refusals: peer, timeout, size).
+    /// Refused requests by reason, counted by the server's channel handler where every
+    /// answer is written; listed by GET /v1/errors.
     public let refusals: APIRefusals
 
     /// `hostInterfaces` nil: one on the attachment service's store and provisioner.
@@ -34,14 +35,11 @@ public final class APIRouter {
         do {
             return try route(request)
         } catch let notAllowed as MethodNotAllowed {
-            refusals.count("method-not-allowed")
             return .error(notAllowed.error, headers: [("Allow", notAllowed.allowed.joined(separator: ", "))])
         } catch let error as ControlError {
-            refusals.count(APIRefusals.reason(status: error.httpStatus))
             if error.kind == .internal { log.error("\(request.method) \(request.path): \(error.message)") }
             return .error(error)
         } catch {
-            refusals.count("internal")
             log.error("\(request.method) \(request.path): unexpected error: \(error)")
             return .error(ControlError(.internal, code: "internal", message: "internal error: \(error)"))
         }

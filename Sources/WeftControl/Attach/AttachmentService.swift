@@ -184,7 +184,8 @@ public final class AttachmentService {
                                        : try provisioner.deleteVeth(hostIfName: record.hostIfName)
             if !existed { log.debug("detach \(containerId)/\(ifName): \(kernelPart) was already gone") }
         } catch {
-            throw Self.kernelError(error, doing: "deleting \(kernelPart)")
+            throw Self.kernelError(error, doing: "deleting \(kernelPart)",
+                                   outcome: "the attachment is kept (already out of the dataplane); the detach can be retried")
         }
         try store.deleteAttachment(containerId: containerId, ifName: ifName)
         if record.ownsLease {
@@ -305,12 +306,14 @@ public final class AttachmentService {
         return (address, prefix)
     }
 
-    static func kernelError(_ error: Error, doing what: String) -> ControlError {
+    /// `outcome`: what the caller's state is after the failure, for the
+    /// out-of-descriptors message ("nothing was attached" for an attach).
+    static func kernelError(_ error: Error, doing what: String, outcome: String = "nothing was attached") -> ControlError {
         if let control = error as? ControlError { return control }
         if let netns = error as? NetnsError {
             if netns.errno == EMFILE || netns.errno == ENFILE {
                 return ControlError(.unavailable, code: "fds_exhausted",
-                                    message: "\(what): weftd is out of file descriptors (\(netns.message)); nothing was attached. Raise weftd's limit (LimitNOFILE, ulimit -n; now \(Self.openFileLimit())) or detach unused containers, then retry")
+                                    message: "\(what): weftd is out of file descriptors (\(netns.message)); \(outcome). Raise weftd's limit (LimitNOFILE, ulimit -n; now \(Self.openFileLimit())) or detach unused containers, then retry")
             }
             return ControlError(.internal, code: "netns_error", message: "\(what): \(netns.message) (errno \(netns.errno))")
         }
