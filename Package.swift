@@ -1,5 +1,10 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
+
+// `scripts/sanitize.sh thread` sets WEFT_DYNAMIC_STDLIB: TSan's runtime cannot run a
+// statically linked Swift runtime (it stops in its own allocator, exit 66).
+let staticStdlib = ProcessInfo.processInfo.environment["WEFT_DYNAMIC_STDLIB"] == nil
 
 // Engine targets trade runtime exclusivity checks for speed: the per-packet
 // path touches buffer metadata through unsafe pointers only, so the checks
@@ -73,7 +78,9 @@ let package = Package(
         // 7.5 ms dynamic, 2.9 ms static). -static-stdlib alone misses Foundation's
         // internal archives on Swift 6.3 Linux, hence the explicit ones.
         .executableTarget(name: "weft-cni", dependencies: ["WeftCNI"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]),
+                          linkerSettings: staticStdlib
+                              ? [.unsafeFlags(["-static-stdlib", "-Xlinker", "-l_FoundationCollections", "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lswiftSynchronization"])]
+                              : []),
         .executableTarget(
             name: "weft-bench",
             dependencies: [

@@ -27,6 +27,9 @@ case "$kind" in
     # the MAC table against a reference): nothing for TSan to find, and 50x slower under it
     # (the first run spent 15 minutes in them). ASan runs them.
     skip=(--skip FIBTableTests --skip FIBRangeTableTests --skip MacTableTests)
+    # weft-cni links the Swift runtime statically for start-up speed; TSan's runtime stops
+    # inside its own allocator with it (exit 66), so this build links it dynamically (Package.swift).
+    export WEFT_DYNAMIC_STDLIB=1
     ;;
   *) echo "sanitize.sh: unknown sanitizer '$kind' (address or thread)" >&2; exit 2 ;;
 esac

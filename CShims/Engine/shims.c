@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -169,10 +170,22 @@ void weft_wake(int fd) { uint64_t one = 1; ssize_t n = write(fd, &one, sizeof on
 void weft_wake_drain(int fd) { uint64_t v; ssize_t n = read(fd, &v, sizeof v); (void)n; }
 
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms) {
-    struct pollfd p[64];
-    if (nfds > 64) nfds = 64;
+    // Every descriptor is watched: an earlier fixed array of 64 silently left
+    // out the rest, so a worker with more ports slept its whole timeout through
+    // their traffic and through barrier wake-ups (attach took up to 10 ms more).
+    // Only the idle worker calls this, so the heap array past 256 costs nothing
+    // on the packet path.
+    struct pollfd on_stack[256];
+    struct pollfd *p = on_stack;
+    if (nfds > 256) {
+        p = malloc((size_t)nfds * sizeof *p);
+        if (!p) return -ENOMEM;
+    }
     for (int i = 0; i < nfds; i++) { p[i].fd = fds[i]; p[i].events = POLLIN; p[i].revents = 0; }
-    return poll(p, (nfds_t)nfds, timeout_ms);
+    int rc = poll(p, (nfds_t)nfds, timeout_ms);
+    if (rc < 0) rc = -errno;
+    if (p != on_stack) free(p);
+    return rc;
 }
 
 // MARK: TAP

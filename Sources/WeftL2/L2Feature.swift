@@ -6,6 +6,8 @@ public final class L2Feature {
     public let domains: BridgeDomainTable
     public let macTable: MacTable
     public let sourceGuard = SourceGuardTable()
+    /// Addresses with one known owner interface, for ARP requests sent to it alone.
+    public let arpTargets = ArpTargetTable()
     /// Bandwidth limits per interface: egress in l2-input, ingress in l2-output.
     public let policer: PolicerTable
 
@@ -19,7 +21,7 @@ public final class L2Feature {
         graph.register(EthernetInputNode())
         graph.register(L2InputNode(domains: domains, sourceGuard: sourceGuard, policer: policer))
         graph.register(L2LearnNode(table: macTable))
-        graph.register(L2FwdNode(table: macTable))
+        graph.register(L2FwdNode(table: macTable, arpTargets: arpTargets))
         graph.register(L2FloodNode(domains: domains))
         graph.register(L2OutputNode(policer: policer))
     }
@@ -37,6 +39,24 @@ public final class L2Feature {
         return true
     }
 
+    /// Guards `interface` (its own MAC, and `ipv4` unless 0) and, with an
+    /// address, makes it the ARP target for that address in its domain (under the barrier).
+    public func guardSource(_ interface: UInt32, mac: UInt64, ipv4: UInt32, interfaces: InterfaceTable) {
+        sourceGuard.set(interface, mac: mac, ipv4: ipv4)
+        arpTargets.removeAll(interface: interface)
+        let domain = interfaces.bridgeDomain[Int(interface)]
+        if ipv4 != 0 && domain != InterfaceTable.noBridgeDomain {
+            arpTargets.set(domain: domain, address: ipv4, interface: interface)
+        }
+    }
+
+    /// A gateway (BVI) answers ARP for `ipv4` in its domain (under the barrier).
+    public func setGatewayAddress(_ interface: UInt32, ipv4: UInt32, interfaces: InterfaceTable) {
+        arpTargets.removeAll(interface: interface)
+        let domain = interfaces.bridgeDomain[Int(interface)]
+        if domain != InterfaceTable.noBridgeDomain { arpTargets.set(domain: domain, address: ipv4, interface: interface) }
+    }
+
     /// Takes `interface` out of its bridge domain and forgets its MACs (under the barrier).
     public func detach(_ interface: UInt32, interfaces: InterfaceTable) {
         let id = interfaces.bridgeDomain[Int(interface)]
@@ -44,6 +64,7 @@ public final class L2Feature {
         interfaces.bridgeDomain[Int(interface)] = InterfaceTable.noBridgeDomain
         macTable.flush(interface: interface)
         sourceGuard.clear(interface)
+        arpTargets.removeAll(interface: interface)
         policer.clear(interface)
     }
 }

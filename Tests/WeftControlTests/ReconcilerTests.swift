@@ -10,11 +10,15 @@ final class ReconcilerTests: XCTestCase {
         _ = try before.networks.create(CreateNetworkRequest(name: "red", subnet: "10.2.0.0/24", bridgeDomain: 9,
                                                             macAgeSeconds: 60, learnLimit: 100))
         var hostNames: [String: String] = [:]
-        for (container, network) in [("alive", "blue"), ("lostveth", "blue"), ("gone", "red")] {
+        for (port, (container, network)) in [("alive", "blue"), ("lostveth", "blue"), ("gone", "red")].enumerated() {
             let netns = before.addNamespace(container)
             let attachment = try before.attachments.attach(
                 CreateAttachmentRequest(containerId: container, netns: netns, network: network))
             hostNames[container] = attachment.hostIfName
+            // A published port each (CNI portMappings): the gone container's must not outlive it.
+            _ = try NATService(store: before.store, dataplane: before.dataplane, log: ControlFixture.quietLog)
+                .addMapping(NATMapping(protocol: "tcp", externalPort: 8080 + port, internalAddress: String(attachment.address.split(separator: "/")[0]),
+                                       internalPort: 80, containerId: container))
         }
         let specsBefore = before.provisioner.links
 
@@ -56,6 +60,8 @@ final class ReconcilerTests: XCTestCase {
         // The departed container's attachment and lease are gone; the others kept theirs.
         XCTAssertEqual(try store.attachments().map(\.containerId).sorted(), ["alive", "lostveth"])
         XCTAssertEqual(try store.leases(network: "red"), [])
+        XCTAssertEqual(try store.natMappings().map(\.externalPort).sorted(), [8080, 8081])
+        XCTAssertEqual(Set(dataplane.natMappings.keys), ["6/8080", "6/8081"])
         XCTAssertEqual(try store.leases(network: "blue").map(\.address).sorted(), ["10.1.0.2", "10.1.0.3"])
     }
 

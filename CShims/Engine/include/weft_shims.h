@@ -193,7 +193,8 @@ int weft_wake_fd(void);
 void weft_wake(int fd);
 void weft_wake_drain(int fd);
 
-/// Waits until any fd is readable or `timeout_ms` elapses (idle worker).
+/// Waits until any of the `nfds` fds is readable or `timeout_ms` elapses (idle
+/// worker). Returns how many are readable, 0 on timeout, -errno on failure.
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms);
 
 // MARK: latency probe (weft-bench latency; latency_probe.c)

@@ -42,6 +42,7 @@ public final class AttachmentService {
         if let mtu = request.mtu { try FieldRules.mtu(mtu) }
         let (mode, driver, queues) = try FieldRules.attachOptions(attach: request.attach, driver: request.driver, queues: request.queues,
                                                                      defaultAttach: defaultAttach, defaultDriver: defaultDriver)
+        let started = ContinuousClock.now
         let bandwidth = try Self.validBandwidth(request.bandwidth)
         let address = try request.address.map(Self.parseAddress)
         let gateway = try request.gateway.map { text -> IPv4Address in
@@ -76,6 +77,7 @@ public final class AttachmentService {
                                                 address: address?.address, addressPrefix: address?.prefix,
                                                 gateway: gateway, attach: mode, driver: driver.rawValue, queues: queues,
                                                 sourceGuard: request.sourceGuard ?? true, bandwidth: bandwidth)
+        let recorded = ContinuousClock.now
         var undo: [(String, () throws -> Void)] = [("delete the attachment record", { [store] in
             try store.deleteAttachment(containerId: record.containerId, ifName: record.ifName)
         })]
@@ -102,6 +104,7 @@ public final class AttachmentService {
             undo.append(("delete veth \(record.hostIfName)", { [provisioner] in
                 _ = try provisioner.deleteVeth(hostIfName: record.hostIfName)
             }))
+            let plumbed = ContinuousClock.now
 
             // Step 3: open the host end in the dataplane and bridge it.
             let swIfIndex: UInt32
@@ -115,7 +118,8 @@ public final class AttachmentService {
             }
             try applyBandwidth(record, undo: &undo)
             let source = record.ownsLease ? "" : " (external address)"
-            log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex)")
+            let timing = Self.phases([("checks+store", started, recorded), ("veth", recorded, plumbed), ("dataplane", plumbed, .now)])
+            log.info("attached \(record.containerId)/\(record.ifName) to \(record.network): \(record.address)/\(record.prefixLength)\(source) mac \(record.mac) host \(record.hostIfName) sw_if_index \(swIfIndex) in \(timing)")
             return AttachmentInfo(record, swIfIndex: swIfIndex, hostMac: InterfaceIdentity.format(mac: veth.hostMac))
         } catch {
             for (what, step) in undo.reversed() {
@@ -167,6 +171,7 @@ public final class AttachmentService {
         guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
             throw Self.notFound(containerId: containerId, ifName: ifName)
         }
+        let started = ContinuousClock.now
         // Its published ports go with it (CNI portMappings, or mappings added with its id).
         let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
             .deleteMappings(containerId: containerId, address: record.address)
@@ -178,6 +183,7 @@ public final class AttachmentService {
         } catch {
             throw ControlError.wrap(error, code: "dataplane_error", context: "removing \(record.hostIfName) from the dataplane")
         }
+        let unplugged = ContinuousClock.now
         let kernelPart = record.isTap ? "tap \(record.ifName) in \(record.netns)" : "veth \(record.hostIfName)"
         do {
             let existed = record.isTap ? try provisioner.deleteTap(netnsPath: record.netns, ifName: record.ifName)
@@ -187,12 +193,24 @@ public final class AttachmentService {
             throw Self.kernelError(error, doing: "deleting \(kernelPart)",
                                    outcome: "the attachment is kept (already out of the dataplane); the detach can be retried")
         }
+        let deleted = ContinuousClock.now
         try store.deleteAttachment(containerId: containerId, ifName: ifName)
+        let timing = Self.phases([("dataplane", started, unplugged), ("kernel", unplugged, deleted), ("store", deleted, .now)])
         if record.ownsLease {
-            log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address)")
+            log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address), in \(timing)")
         } else {
-            log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner")
+            log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner, in \(timing)")
         }
+    }
+
+    /// "4.1 ms (veth 3.0, dataplane 0.9)": where an attach or detach spent its time.
+    static func phases(_ spans: [(String, ContinuousClock.Instant, ContinuousClock.Instant)]) -> String {
+        func ms(_ d: Duration) -> String {
+            let c = d.components
+            return String(format: "%.1f", Double(c.seconds) * 1e3 + Double(c.attoseconds) / 1e15)
+        }
+        guard let first = spans.first, let last = spans.last else { return "0 ms" }
+        return "\(ms(last.2 - first.1)) ms (" + spans.map { "\($0.0) \(ms($0.2 - $0.1))" }.joined(separator: ", ") + ")"
     }
 
     /// Step 4 (only with limits): the dataplane's policers for the

@@ -152,7 +152,7 @@ public final class EngineDataplane: Dataplane {
 
     /// Under the barrier, in the same one as the interface joins its domain.
     func applySourceGuard(_ i: UInt32, _ spec: SourceGuardSpec) {
-        l2.sourceGuard.set(i, mac: MACAddress.value(spec.mac), ipv4: spec.ipv4)
+        l2.guardSource(i, mac: MACAddress.value(spec.mac), ipv4: spec.ipv4, interfaces: interfaceTable)
     }
 
     func addAfPacketInterface(hostIfName: String, bridgeDomain: UInt32, sourceGuard: SourceGuardSpec? = nil) throws -> UInt32 {
@@ -355,6 +355,7 @@ public final class EngineDataplane: Dataplane {
                 return .invalid("gateway \(IPv4.format(address))/\(prefixLength) of bridge domain \(id): \(error)")
             }
             if let previousVRF, previousVRF != vrf { ip4.releaseTableIfUnused(previousVRF) }
+            l2.setGatewayAddress(index!, ipv4: address, interfaces: interfaceTable)
             return nil
         }
         if let failure { throw failure }

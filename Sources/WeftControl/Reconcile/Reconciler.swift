@@ -137,7 +137,11 @@ public final class Reconciler {
         let name = "\(attachment.containerId)/\(attachment.ifName)"
         guard provisioner.netnsExists(attachment.netns) else {
             // The container is gone (its namespace with it), so nobody will
-            // ever detach it: free the address and drop any host end left.
+            // ever detach it: free the address, its published ports (restored
+            // above) and any host end left.
+            let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
+                .deleteMappings(containerId: attachment.containerId, address: attachment.address)
+            if unmapped > 0 { log.info("restore \(name): removed \(unmapped) nat mapping(s) of the gone container") }
             if !attachment.isTap, try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
                 log.info("restore \(name): removed leftover veth \(attachment.hostIfName)")
             }

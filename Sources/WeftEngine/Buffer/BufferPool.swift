@@ -1,5 +1,4 @@
 import CShims
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,7 +21,7 @@ public final class BufferPool: @unchecked Sendable {
     public let metadata: UnsafeMutablePointer<BufferMetadata>
     private let arenaLength: Int
 
-    private let lock = Mutex<Void>(())
+    private let lock = PThreadMutex<Void>(())
     private let freeStack: UnsafeMutablePointer<UInt32>
     private var freeCount: Int
 

@@ -109,7 +109,7 @@ public final class Worker: @unchecked Sendable {
     /// Sleeps in poll(2) for at most 10 ms (housekeeping runs at least that
     /// often); a packet on any input or a barrier request wakes it at once.
     private func blockUntilReadable() {
-        let fds = inputs.flatMap(\.pollDescriptors) + [wakeFd]
+        let fds = [wakeFd] + inputs.flatMap(\.pollDescriptors)
         _ = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), 10) }
         weft_wake_drain(wakeFd)
     }

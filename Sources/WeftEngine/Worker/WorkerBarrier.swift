@@ -7,7 +7,7 @@ import Synchronization
 public final class WorkerBarrier: @unchecked Sendable {
     private let requested = Atomic<Bool>(false)
     private let parked = Atomic<Bool>(false)
-    private let lock = Mutex<Void>(())
+    private let lock = PThreadMutex<Void>(())
 
     public init() {}
 

@@ -1,6 +1,5 @@
 import CShims
 import Dispatch
-import Synchronization
 import WeftEngine
 
 /// State of one AF_PACKET port: the kernel rings and our cursors into them.
@@ -72,7 +71,7 @@ public final class AfPacketPorts {
     /// Sockets with rings already set up, not yet bound to an interface.
     /// Ring setup costs the kernel an RCU grace period per ring; keeping a
     /// few ready takes that off the attach path (refilled in the background).
-    private let spares = Mutex<(ready: [weft_afp_ring], preparing: Int)>(([], 0))
+    private let spares = PThreadMutex<(ready: [weft_afp_ring], preparing: Int)>(([], 0))
     private let spareTarget: Int
     /// Concurrent: preparations wait on grace periods, not on CPU, and
     /// several waiting at once share them.

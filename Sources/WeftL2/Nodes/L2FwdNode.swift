@@ -6,7 +6,12 @@ import WeftPacket
 /// multicast and unknown unicast go to l2-flood. A frame whose destination
 /// lives behind the interface it came from is filtered, as a switch does.
 ///
-/// Uses: bridgeDomain, rxInterface, l2Offset, flags(.multicast). Sets: txInterface.
+/// A broadcast ARP request for an address with a known owner in the domain
+/// (a guarded container, a gateway: `ArpTargetTable`) goes to that interface
+/// alone, unchanged, and counts as arp-unicast. Gratuitous ARP, RFC 5227 probes
+/// from the owner itself and addresses without an owner are flooded as before.
+///
+/// Uses: bridgeDomain, rxInterface, l2Offset, l3Offset, etherType, flags(.multicast). Sets: txInterface.
 public final class L2FwdNode: GraphNode {
     public enum Next: String, NodeNext {
         case output = "l2-output"
@@ -18,11 +23,13 @@ public final class L2FwdNode: GraphNode {
         case filtered = "filtered"
         case unknownUnicast = "unknown-unicast"
         case splitHorizon = "split-horizon"
+        case arpUnicast = "arp-unicast"
         public var help: String {
             switch self {
             case .filtered: return "destination is on the receiving interface"
             case .unknownUnicast: return "unknown unicast destinations flooded"
             case .splitHorizon: return "destination is in the receiving interface's split-horizon group"
+            case .arpUnicast: return "broadcast ARP requests sent only to the target address's interface"
             }
         }
     }
@@ -30,11 +37,13 @@ public final class L2FwdNode: GraphNode {
     public static let registration = NodeRegistration(name: "l2-fwd", next: Next.self, errors: Error.self)
 
     let table: MacTable
+    let arpTargets: ArpTargetTable
     var toOutput = Int32(0), toFlood = Int32(0)
-    var errFiltered = UInt32(0), errUnknown = UInt32(0), errSplitHorizon = UInt32(0)
+    var errFiltered = UInt32(0), errUnknown = UInt32(0), errSplitHorizon = UInt32(0), errArpUnicast = UInt32(0)
 
-    public init(table: MacTable) {
+    public init(table: MacTable, arpTargets: ArpTargetTable = ArpTargetTable()) {
         self.table = table
+        self.arpTargets = arpTargets
         super.init(registration: Self.registration)
     }
 
@@ -44,6 +53,7 @@ public final class L2FwdNode: GraphNode {
         errFiltered = errorIndex(Error.filtered)
         errUnknown = errorIndex(Error.unknownUnicast)
         errSplitHorizon = errorIndex(Error.splitHorizon)
+        errArpUnicast = errorIndex(Error.arpUnicast)
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -56,6 +66,14 @@ public final class L2FwdNode: GraphNode {
             let bi = vector[i]
             let m = md + Int(bi)
             if m.pointee.flags.contains(.multicast) {
+                if m.pointee.etherType == Ethernet.typeARP, let owner = arpOwner(graph, bi, m), owner != m.pointee.rxInterface,
+                   shg[Int(owner)] == 0 || shg[Int(owner)] != shg[Int(m.pointee.rxInterface)] {
+                    graph.count(errArpUnicast)
+                    if tracing { graph.traceIfSelected(bi, node: index, b: UInt64(owner), c: 3) }
+                    m.pointee.txInterface = owner
+                    graph.put(bi, &out)
+                    continue
+                }
                 if tracing { graph.traceIfSelected(bi, node: index, c: 1) }
                 graph.enqueue(bi, to: toFlood)
                 continue
@@ -78,10 +96,27 @@ public final class L2FwdNode: GraphNode {
         }
     }
 
+    /// The owner of the target address of a broadcast ARP request (not a
+    /// gratuitous one), or nil: then the frame is flooded.
+    @inline(__always)
+    private func arpOwner(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>) -> UInt32? {
+        let end = Int(m.pointee.dataOffset) &+ Int(m.pointee.length)
+        let l3 = Int(m.pointee.l3Offset)
+        guard l3 &+ ARP.length <= end else { return nil }
+        let data = graph.data(bi)
+        guard Ethernet.destination(data + Int(m.pointee.l2Offset)) == 0xFFFF_FFFF_FFFF else { return nil }
+        let arp = UnsafeRawPointer(data + l3)
+        guard ARP.isEthernetIPv4(arp), IPv4.u16(arp, ARP.offsetOperation) == ARP.opRequest else { return nil }
+        let target = IPv4.u32(arp, ARP.offsetTargetIP)
+        guard target != IPv4.u32(arp, ARP.offsetSenderIP) else { return nil }
+        return arpTargets.find(domain: m.pointee.bridgeDomain, address: target)
+    }
+
     public override func formatTrace(_ r: TraceRecord) -> String {
         switch r.c {
         case 0: return "l2-fwd: \(MACAddress.format(r.a)) -> sw_if_index \(r.b)"
         case 1: return "l2-fwd: broadcast/multicast -> flood"
+        case 3: return "l2-fwd: arp request -> sw_if_index \(r.b) (target's owner)"
         default: return "l2-fwd: \(MACAddress.format(r.a)) unknown -> flood"
         }
     }
