@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -507,6 +508,36 @@ int weft_ipv6_disable(const char *ifname, char *err, size_t errlen) {
     int r = 0;
     if (write(fd, "1\n", 2) != 2)
         r = fail(err, errlen, errno ? errno : EIO, "disabling IPv6 on %s: writing %s", ifname, path);
+    close(fd);
+    return r;
+}
+
+int weft_link_wait_running(const char *name, int timeout_ms, char *err, size_t errlen) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "waiting for %s to run: socket: %s", name, strerror(e));
+        return -e;
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
+    struct timespec step = {0, 200 * 1000};  // 0.2 ms
+    int waited_us = 0, r = -ETIMEDOUT;
+    for (;;) {
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+            r = -errno;
+            snprintf(err, errlen, "waiting for %s to run: SIOCGIFFLAGS: %s", name, strerror(-r));
+            break;
+        }
+        if (ifr.ifr_flags & IFF_RUNNING) { r = waited_us / 1000; break; }
+        if (waited_us >= timeout_ms * 1000) {
+            snprintf(err, errlen, "%s not running (carrier/operstate) after %d ms", name, timeout_ms);
+            break;
+        }
+        nanosleep(&step, NULL);
+        waited_us += 200;
+    }
     close(fd);
     return r;
 }

