@@ -8,8 +8,8 @@
 #   3. benchmarks/e2e.sh: the generator -> DUT -> sink namespace rig, L2 forwarding, for the
 #      Linux bridge, dpdk-testpmd, Open vSwitch (userspace) and weftd (af-packet, af-xdp, tap), frame
 #      sizes 64, IMIX and 1518: throughput, NDR (binary search) and latency at 10/50/90% of NDR;
-#      then routed (kernel, testpmd, weftd; with NDR and latency), VXLAN encap/decap and NAT44
-#      (kernel, weftd; with NDR) at 64 bytes.
+#      then routed (kernel, testpmd, weftd), VXLAN encap/decap and NAT44 (kernel, weftd; testpmd
+#      and OVS listed as not applicable, with the reason) at 64 bytes, each with NDR and latency.
 #   4. benchmarks/report.py: benchmarks/results/<date>-<host>-bench.md with the tables and PNG
 #      plots (gnuplot) in benchmarks/results/<date>-<host>-bench/, and a short summary on stdout.
 #
@@ -88,12 +88,13 @@ if ((E2E)); then
   fi
   # The rest of a container node's datapaths, each beside the kernel's own (the reference CNI
   # bridge plugin's routing, flannel's vxlan + bridge, iptables masquerade): routed with NDR and
-  # latency, VXLAN and NAT with NDR (trafgen on their own frames; 64-byte frames).
+  # latency, VXLAN and NAT with NDR and latency (weft-bench latency --template sends their own
+  # frames, paced; 64-byte frames; NAT's new-flows variant has no NDR: see e2e.sh).
   if ((QUICK)); then mode_args=(-t 2 -r 1); else mode_args=(-t 5 -r 3); fi
   for mode in routed vxlan-encap vxlan-decap nat; do
     case $mode in
       routed) margs=(-d kernel,testpmd,weft,weft-xdp --ndr --latency) ;;
-      *) margs=(-d kernel,weft --ndr) ;;
+      *) margs=(-d kernel,weft --ndr --latency) ;;
     esac
     log "e2e $mode: benchmarks/e2e.sh -m $mode ${margs[*]} ${mode_args[*]}"
     if ! WEFT_BIN=$WEFT_BIN "$REPO/benchmarks/e2e.sh" -m "$mode" "${margs[@]}" "${mode_args[@]}" --no-save \

@@ -40,11 +40,11 @@
 #              at most PCT % loss (--ndr-loss, default 0) between 0 and the measured max:
 #              N trials (--ndr-iter, default 7) of S seconds (--ndr-window, default 2); loss = g0
 #              tx_packets - s0 rx_packets; generator weft-bench latency --rate (paced; auto: if built)
-#              (imix too, with --frame-size imix) or trafgen -b RATEpps (the vxlan/nat modes with
-#              their own frames, nat its established flows; bursty, see README). Env WEFT_BENCH_NDR_CPUS (default 0)
+#              (imix too; vxlan/nat: the mode's frames via --template, nat its established flows)
+#              or trafgen -b RATEpps (bursty, see README). Env WEFT_BENCH_NDR_CPUS (default 0)
 #   --latency: after the NDR (implies --ndr), weft-bench latency at 10, 50, 90 % of the NDR for
-#              S seconds each (--lat-duration, default 3); skipped if weft-bench has no latency command
-#              (env WEFT_BENCH_CPUS: taskset CPU list for it, default none)
+#              S seconds each (--lat-duration, default 3; vxlan/nat: --template, nat established
+#              flows); skipped if weft-bench has no latency command (env WEFT_BENCH_CPUS: taskset)
 #   --csv/--json FILE: the summary (one row per datapath x frame size) machine-readable
 #   nat, environment: NAT_UDP_TIMEOUT (s, default 1), NAT_SESSIONS (weft's nat_max_sessions)
 #   --driver af-packet|af-xdp: how the weft datapath opens d0/d1 (default af-packet); the datapath
@@ -83,7 +83,7 @@ LATENCY=0 LAT_DURATION=3 LAT_LEVELS="10 50 90"             # --latency: % of the
 CSV_OUT="" JSON_OUT=""
 T_START=$(date +%s)
 
-usage() { sed -n '2,52p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,53p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
   case $1 in
     -m|--mode) MODE=$2; shift 2 ;;
@@ -119,7 +119,6 @@ done
 FRAME=${FRAME_LIST[0]}
 if [[ $MODE != l2 && $MODE != routed ]]; then
   ((${#FRAME_LIST[@]} == 1)) || { echo "e2e: -m $MODE takes one frame size" >&2; exit 1; }
-  ((LATENCY == 0)) || { echo "e2e: --latency: l2 and routed modes only (weft-bench latency sends plain UDP)" >&2; exit 1; }
 fi
 [[ $NDR_GEN == auto || $NDR_GEN == trafgen || $NDR_GEN == weft-bench ]] || { echo "e2e: --ndr-gen auto, trafgen or weft-bench" >&2; exit 1; }
 case $MODE in
@@ -245,6 +244,13 @@ rig_up() {
     ip -n "$GEN" addr add 10.77.0.2/24 dev g0
     ip -n "$SINK" addr add $LOCAL_IP/24 dev s0
     ip -n "$DUT" link set d1 promisc on
+    # What the dut encapsulates back to g0 (the sink's ICMP port unreachable for the measured
+    # frames, ARP floods) made g0's kernel answer "udp port 4789 unreachable" about once a second:
+    # frames in g0's tx_packets that never reach s0, i.e. 1-2 frames of false loss in every NDR
+    # trial. A socket on 4789 in gen that reads nothing stops that (killed with the namespace).
+    (ip netns exec "$GEN" python3 -c 'import socket, signal
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("0.0.0.0", 4789)); signal.pause()' \
+       </dev/null >/dev/null 2>&1 &)
   else
     # routed: two subnets, the dut's gateways are 10.77.0.1 and 10.78.0.1 (set by the datapath)
     ip -n "$GEN" addr add 10.77.0.2/24 dev g0
@@ -283,16 +289,32 @@ traffic_cfg() {  # after the datapath is up: l2 -> s0's MAC; routed -> the dut's
     udp_cfg "$S0_MAC" "$G0_MAC" 10.77.0.1 10.77.0.2 >"$TMP/udp.cfg"
   elif [[ $MODE == vxlan-encap ]]; then
     "$REPO/benchmarks/trafgen-udp.sh" "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP "$FRAME" >"$TMP/udp.cfg"
+    probe_template
   elif [[ $MODE == vxlan-decap ]]; then
     decap_frame trafgen >"$TMP/udp.cfg"
+    probe_template
   elif ((NAT)); then
     "$REPO/benchmarks/trafgen-flows.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" \
       established $NAT_FLOWS >"$TMP/udp.cfg"
     "$REPO/benchmarks/trafgen-flows.sh" "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 "$FRAME" \
       new >"$TMP/new.cfg"
+    probe_template
   else
     udp_cfg "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 >"$TMP/udp.cfg"
   fi
+}
+
+probe_template() {  # vxlan, nat modes: $TMP/probe.hex, weft-bench latency --template's frames (the
+  # same as trafgen's, one per line as hex, UDP checksums 0; weft-bench puts its probe at the end of
+  # the inner UDP payload): encap the overlay frame to the remote host, decap the VXLAN frame, nat
+  # the NAT_FLOWS established flows (source ports 9000..; sent in turn)
+  case $MODE in
+    vxlan-encap) python3 "$REPO/benchmarks/vxlan-frame.py" --inner "$REMOTE_MAC" "$G0_MAC" $LOCAL_IP $REMOTE_IP \
+                   --size "$FRAME" hex ;;
+    vxlan-decap) decap_frame hex ;;
+    nat) python3 "$REPO/benchmarks/vxlan-frame.py" --inner "${GW_MAC:-$D0_MAC}" "$G0_MAC" 10.77.0.2 10.78.0.2 \
+           --size "$FRAME" --flows $NAT_FLOWS hex ;;
+  esac >"$TMP/probe.hex"
 }
 
 routed_warmup() {  # routed: ping 10.78.0.2 through the datapath so every ARP entry is resolved
@@ -551,7 +573,7 @@ na_reason() {  # na_reason DATAPATH: why it does not apply in this mode (empty i
     routed:testpmd) echo "n/a in routed mode (io forwarding does not route)" ;;
     routed:bridge) echo "n/a in routed mode (a bridge does not route; see kernel)" ;;
     l2:kernel) echo "n/a in l2 mode (the kernel's L2 datapath is bridge)" ;;
-    vxlan-*:testpmd) echo "n/a in $MODE mode (io forwarding does not encapsulate)" ;;
+    vxlan-*:testpmd) echo "n/a in $MODE mode (io forwarding does not encapsulate or decapsulate)" ;;
     vxlan-*:bridge) echo "n/a in $MODE mode (the kernel datapath, kernel, is vxlan0 in a bridge)" ;;
     nat:testpmd) echo "n/a in nat mode (io forwarding does not translate)" ;;
     nat:bridge) echo "n/a in nat mode (a bridge does not route; see kernel)" ;;
@@ -869,13 +891,17 @@ lat_endpoints() {  # "DST_MAC SRC_IP DST_IP" of the measured frames (as trafgen'
 lat_run() {  # lat_run RATE SECONDS: weft-bench latency through the datapath; prints its JSON object
   local mac sip dip out
   read -r mac sip dip <<<"$(lat_endpoints)"
+  # vxlan, nat modes: the mode's own frames (probe_template) instead of weft-bench's plain UDP
+  local -a frames=(--dst-mac "$mac" --src-ip "$sip" --dst-ip "$dip")
+  local -a size=(--frame-size "$([[ $FRAME == imix ]] && echo imix || echo $(($(frame_bytes "$FRAME") + 4)))")
+  [[ $MODE == l2 || $MODE == routed ]] || { frames=(--template "$TMP/probe.hex"); size=(); }
   # WB_PIN: taskset CPU list for the whole weft-bench process (empty: its own placement, the
   # sender on CPU 0, the receiver wherever the scheduler puts it)
   local -a pin=()
   [[ -z ${WB_PIN:-} ]] || pin=(taskset -c "$WB_PIN")
   if ! out=$(timeout $(($2 + 20)) "${pin[@]}" "$WEFT_BIN/weft-bench" latency --tx-netns "/var/run/netns/$GEN" --tx-if g0 \
-      --rx-netns "/var/run/netns/$SINK" --rx-if s0 --dst-mac "$mac" --src-ip "$sip" --dst-ip "$dip" \
-      --rate "$1" --duration "$2" --frame-size "$([[ $FRAME == imix ]] && echo imix || echo $(($(frame_bytes "$FRAME") + 4)))" ${WB_EXTRA:-} --json 2>>"$RAW/weft-bench-latency.log"); then
+      --rx-netns "/var/run/netns/$SINK" --rx-if s0 "${frames[@]}" \
+      --rate "$1" --duration "$2" "${size[@]}" ${WB_EXTRA:-} --json 2>>"$RAW/weft-bench-latency.log"); then
     log "$dp $FRAME: weft-bench latency --rate $1 failed (log: $(tail -1 "$RAW/weft-bench-latency.log" 2>/dev/null))"
     return 1
   fi
@@ -886,9 +912,9 @@ lat_run() {  # lat_run RATE SECONDS: weft-bench latency through the datapath; pr
 }
 
 ndr_gen() {  # the NDR generator for FRAME: weft-bench (paced) if it can send this frame, else trafgen
-  # (weft-bench sends plain UDP: the vxlan/nat modes, whose frames come from their own trafgen
-  # configs, use trafgen; imix needs a weft-bench with --frame-size imix, LAT_IMIX)
-  if [[ ($FRAME != imix || $LAT_IMIX == 1) && ($MODE == l2 || $MODE == routed) && ($NDR_GEN == weft-bench || ($NDR_GEN == auto && $WB_OK == 1)) ]]; then
+  # (the vxlan/nat modes need a weft-bench with --template, WB_TEMPLATE, for their own frames;
+  # imix needs a weft-bench with --frame-size imix, LAT_IMIX)
+  if [[ ($FRAME != imix || $LAT_IMIX == 1) && ($MODE == l2 || $MODE == routed || $WB_TEMPLATE == 1) && ($NDR_GEN == weft-bench || ($NDR_GEN == auto && $WB_OK == 1)) ]]; then
     echo weft-bench; else echo trafgen; fi
 }
 
@@ -959,6 +985,8 @@ latency_levels() {  # weft-bench latency at LAT_LEVELS % of the NDR (the rate of
   if ((! LAT_OK)); then summ lat_note "$LAT_WHY"; return 0; fi
   if [[ $FRAME == imix ]] && ((! LAT_IMIX)); then summ lat_note "not measured for imix (this weft-bench latency has no --frame-size imix)"; return 0; fi
   ((NDR_PPS > 0)) || { summ lat_note "no NDR"; return 0; }
+  # vxlan: the overlay MACs learned afresh (the NDR search took a while; they age out in 300 s)
+  if ((VXLAN)); then vxlan_prime || log "$dp: priming before the latency runs failed"; fi
   for lvl in $LAT_LEVELS; do
     rate=$((NDR_PPS * lvl / 100)); ((rate > 0)) || rate=1
     if js=$(WB_PIN=${WEFT_BENCH_CPUS:-} lat_run "$rate" "$LAT_DURATION"); then
@@ -970,7 +998,7 @@ latency_levels() {  # weft-bench latency at LAT_LEVELS % of the NDR (the rate of
   done
 }
 
-LAT_OK=0 LAT_IMIX=0 LAT_WHY="" WB_OK=0 WB_TXONLY=""
+LAT_OK=0 LAT_IMIX=0 LAT_WHY="" WB_OK=0 WB_TXONLY="" WB_TEMPLATE=0
 if ((LATENCY)) || [[ $NDR_GEN != trafgen ]]; then
   if [[ ! -x $WEFT_BIN/weft-bench ]]; then
     LAT_WHY="skipped: $WEFT_BIN/weft-bench not built"
@@ -979,6 +1007,11 @@ if ((LATENCY)) || [[ $NDR_GEN != trafgen ]]; then
   else
     LAT_OK=1 WB_OK=1; grep -qi imix <<<"$lathelp" && LAT_IMIX=1
     grep -q -- '--tx-only' <<<"$lathelp" && WB_TXONLY=--tx-only
+    grep -q -- '--template' <<<"$lathelp" && WB_TEMPLATE=1
+    # vxlan, nat modes: weft-bench must send the mode's frames (--template)
+    if [[ $MODE != l2 && $MODE != routed ]] && ((! WB_TEMPLATE)); then
+      LAT_OK=0 LAT_WHY="skipped: this weft-bench latency has no --template (needed for the $MODE mode's frames)"
+    fi
   fi
   ((LAT_OK)) || log "weft-bench latency: $LAT_WHY"
   if [[ $NDR_GEN == weft-bench ]] && ((! LAT_OK)); then
@@ -1090,6 +1123,14 @@ for dp in "${DPS[@]}"; do
   dp_stop
   rig_down
 done
+
+# vxlan, nat modes: the peers not run (testpmd, OVS) get a row saying why, instead of being missing
+if ((VXLAN || NAT)); then
+  for dp in testpmd ovs; do
+    [[ ,$DATAPATHS, == *,$dp,* ]] && continue
+    na_row "$dp" "$(na_reason "$dp")"; DPS+=("$dp")
+  done
+fi
 
 # ---- report ---------------------------------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -1261,13 +1302,13 @@ PY
 }
 
 summary_table() {  # one row per datapath x frame size: max, NDR, Gbit/s, ratio, latency; CSV/JSON
-  python3 - "$TMP" "$SUMMARY" "$MODE" "$FRAMES" "$NDR" "$NDR_GEN" "$NDR_LOSS" "$NDR_ITER" "$NDR_WINDOW" \
+  E2E_WB_TEMPLATE=$WB_TEMPLATE python3 - "$TMP" "$SUMMARY" "$MODE" "$FRAMES" "$NDR" "$NDR_GEN" "$NDR_LOSS" "$NDR_ITER" "$NDR_WINDOW" \
     "$LATENCY" "$LAT_LEVELS" "$LAT_DURATION" "${LAT_WHY:-}" "$CSV_OUT" "$JSON_OUT" "${DPS[@]}" <<'PY'
-import csv, json, statistics, sys
+import csv, json, os, statistics, sys
 (tmp, summ_path, mode, frames, ndr, ndr_gen, ndr_loss, ndr_iter, ndr_window, latency, levels,
  lat_dur, lat_why, csv_out, json_out), order = sys.argv[1:16], sys.argv[16:]
 frames, levels, ndr, latency = frames.split(","), levels.split(), ndr == "1", latency == "1"
-refdp = "kernel" if mode == "routed" else "testpmd"
+refdp = "testpmd" if mode == "l2" else "kernel"   # (vxlan, nat: testpmd does not apply)
 def fbytes(f):
     return 361.5 if f == "imix" else 1514 if f == "1518" else float(f)
 def gbps(pps, f):  # the Ethernet line rate: frame as sent + 4 FCS + 8 preamble/SFD + 12 IFG
@@ -1335,6 +1376,9 @@ print("**Summary" + (": NDR" if ndr else "") + (" and latency" if latency else "
 if ndr:
     gen = {"trafgen": "trafgen -b RATEpps", "weft-bench": "weft-bench latency --rate (paced)",
            "auto": "weft-bench latency --rate (paced) where it can send the frame, trafgen -b RATEpps for the vxlan and nat modes (their own frames) or without weft-bench"}[ndr_gen]
+    if mode not in ("l2", "routed") and ndr_gen != "trafgen":
+        gen = ("weft-bench latency --rate (paced) with the mode's frames (--template)" if os.environ.get("E2E_WB_TEMPLATE") == "1"
+               else "trafgen -b RATEpps (this weft-bench latency has no --template for the mode's frames)")
     gen += (" (the generator per row is in the trials column; trafgen -b holds the rate on average over each second but sends it "
             "in bursts at its full speed, which datapaths with small socket buffers cannot absorb: see benchmarks/README.md)")
     print(f"NDR: highest offered rate with loss <= {ndr_loss} % (loss = g0 tx_packets - s0 rx_packets over a "
@@ -1381,6 +1425,10 @@ if bound:
 notes = sorted({r["lat_note"] for r in rows if r.get("lat_note")})
 if notes:
     print("\nLatency not measured: " + "; ".join(notes) + ".")
+if mode == "nat" and ndr:
+    print("\nnat: NDR" + (" and latency are" if latency else " is") + " of the established flows (the 256-flow frames, sent in turn); "
+          "the new-flow variant (a new 5-tuple every frame, 16.3 M before one repeats) has neither: it cannot be "
+          "one template file of weft-bench latency, and trafgen -b would measure its bursts.")
 cols = list(rows[0].keys()) if rows else []
 for r in rows:
     for c in r:

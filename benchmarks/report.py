@@ -136,7 +136,7 @@ plot '{dat}' using 1:2 with linespoints title '{title}'
     # The L2 run (e2e.json) first, then the other modes.
     e2e_files = sorted(glob.glob(f"{work}/e2e*.json"), key=lambda p: (not p.endswith("/e2e.json"), p))
     if e2e_files:
-        out += ["## End to end (benchmarks/e2e.sh; l2 and routed with --ndr --latency)", ""]
+        out += ["## End to end (benchmarks/e2e.sh; every mode with --ndr --latency)", ""]
         rows = []
         for path in e2e_files:
             data = load(path)

@@ -2,8 +2,11 @@
 """Build one VXLAN (RFC 7348) frame, or a plain inner frame, for benchmarks/e2e.sh.
 
   vxlan-frame.py [--outer DMAC SMAC SIP DIP --vni N [--port P] [--sport P]]
-                 --inner DMAC SMAC SIP DIP [--size BYTES] [--arp] ACTION
+                 --inner DMAC SMAC SIP DIP [--size BYTES] [--arp] [--flows N] ACTION
   ACTION: trafgen            print a trafgen(8) config for the frame (as trafgen-udp.sh does)
+          hex                print the whole frame as hex, one line (weft-bench latency --template);
+                             with --flows N, N lines: the inner UDP source port 9000 .. 9000+N-1
+                             (trafgen-flows.sh's established flows, but UDP checksum 0)
           send IFNAME [-c N] [-i SECONDS]
                              send it N times on IFNAME through an AF_PACKET raw socket
                              (run inside the namespace that owns IFNAME; needs root)
@@ -50,14 +53,14 @@ def udp(sport, dport, payload):
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
-def inner_frame(dmac, smac, sip, dip, size, arp):
+def inner_frame(dmac, smac, sip, dip, size, arp, sport=9000):
     if arp:
         body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, 1, smac, sip, b"\0" * 6, dip)
         return dmac + smac + struct.pack("!H", 0x0806) + body + b"\0" * 18  # padded to 60 bytes
     if not 43 <= size <= 1514:
         sys.exit(f"vxlan-frame: inner frame size {size} out of range 43-1514")
     payload = b"\x5a" * (size - 14 - 20 - 8)
-    return dmac + smac + struct.pack("!H", 0x0800) + ipv4(sip, dip, 17, udp(9000, 9, payload))
+    return dmac + smac + struct.pack("!H", 0x0800) + ipv4(sip, dip, 17, udp(sport, 9, payload))
 
 
 def vxlan_frame(outer, vni, sport, port, inner):
@@ -85,8 +88,10 @@ def main():
     p.add_argument("--inner", nargs=4, metavar=("DMAC", "SMAC", "SIP", "DIP"), required=True)
     p.add_argument("--size", type=int, default=64, help="inner frame bytes (UDP), default 64")
     p.add_argument("--arp", action="store_true", help="inner frame is an ARP request")
+    p.add_argument("--flows", type=int, default=1, help="hex: this many frames, inner UDP source ports 9000..")
     sub = p.add_subparsers(dest="action", required=True)
     sub.add_parser("trafgen")
+    sub.add_parser("hex")
     s = sub.add_parser("send")
     s.add_argument("ifname")
     s.add_argument("-c", "--count", type=int, default=1)
@@ -94,6 +99,18 @@ def main():
     a = p.parse_args()
 
     dmac, smac, sip, dip = a.inner
+    if a.flows != 1 and (a.action != "hex" or a.arp or not 1 <= a.flows <= 56535):
+        sys.exit("vxlan-frame: --flows 1-56535, with hex and UDP frames only")
+    if a.action == "hex":
+        for i in range(a.flows):
+            f = inner_frame(mac(dmac), mac(smac), ip4(sip), ip4(dip), a.size, a.arp, 9000 + i)
+            if a.outer:
+                if a.vni is None or not 0 <= a.vni <= 0xFFFFFF:
+                    sys.exit("vxlan-frame: --outer needs --vni 0-16777215")
+                odmac, osmac, osip, odip = a.outer
+                f = vxlan_frame((mac(odmac), mac(osmac), ip4(osip), ip4(odip)), a.vni, a.sport, a.port, f)
+            print(f.hex())
+        return
     frame = inner_frame(mac(dmac), mac(smac), ip4(sip), ip4(dip), a.size, a.arp)
     what = f"{'ARP' if a.arp else 'UDP'} {sip} -> {dip} ({smac} -> {dmac})"
     if a.outer:

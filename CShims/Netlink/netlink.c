@@ -513,31 +513,33 @@ int weft_ipv6_disable(const char *ifname, char *err, size_t errlen) {
 }
 
 int weft_link_wait_running(const char *name, int timeout_ms, char *err, size_t errlen) {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "waiting for %s to run: socket: %s", name, strerror(e));
-        return -e;
-    }
-    struct ifreq ifr;
-    memset(&ifr, 0, sizeof ifr);
-    snprintf(ifr.ifr_name, IFNAMSIZ, "%s", name);
-    struct timespec step = {0, 200 * 1000};  // 0.2 ms
-    int waited_us = 0, r = -ETIMEDOUT;
+    // Operstate UP, asked over netlink: SIOCGIFFLAGS' IFF_RUNNING also counts
+    // operstate UNKNOWN, which a new veth shows before the link watcher has
+    // run. The watcher sets UP and activates the qdisc in the same pass.
+    char what[64];
+    snprintf(what, sizeof what, "waiting for %s to run", name);
+    struct nlc c;
+    int r = nlc_open(&c, err, errlen, what);
+    if (r < 0)
+        return r;
+    struct timespec start, now, step = {0, 200 * 1000};  // 0.2 ms between looks
+    clock_gettime(CLOCK_MONOTONIC, &start);
     for (;;) {
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-            r = -errno;
-            snprintf(err, errlen, "waiting for %s to run: SIOCGIFFLAGS: %s", name, strerror(-r));
+        struct rtnl_link *link = NULL;
+        r = get_link(&c, name, &link, err, errlen, what);
+        if (r < 0)
             break;
-        }
-        if (ifr.ifr_flags & IFF_RUNNING) { r = waited_us / 1000; break; }
-        if (waited_us >= timeout_ms * 1000) {
-            snprintf(err, errlen, "%s not running (carrier/operstate) after %d ms", name, timeout_ms);
+        uint8_t state = rtnl_link_get_operstate(link);
+        rtnl_link_put(link);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long waited_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (state == 6 /* IF_OPER_UP, RFC 2863; <linux/if.h> clashes with <net/if.h> */) { r = (int)waited_ms; break; }
+        if (waited_ms >= timeout_ms) {
+            r = fail(err, errlen, ETIMEDOUT, "%s: operstate still %u after %d ms", what, state, timeout_ms);
             break;
         }
         nanosleep(&step, NULL);
-        waited_us += 200;
     }
-    close(fd);
+    nlc_close(&c);
     return r;
 }

@@ -12,7 +12,10 @@ import Synchronization
 /// HdrHistogram. Frames not seen count as lost; what the probe socket itself
 /// dropped (its buffer full) is reported apart, so it is not blamed on the
 /// datapath. Used by benchmarks/e2e.sh --latency at 10/50/90% of each
-/// datapath's NDR.
+/// datapath's NDR. With --template the frames are given (e.g. VXLAN, or
+/// many NAT flows) instead of built here; the probe data sits at the end of
+/// the innermost UDP payload either way (LatencyProbeFrame), so frames that
+/// the datapath encapsulated, decapsulated or translated are still matched.
 struct LatencyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "latency",
@@ -26,8 +29,8 @@ struct LatencyCommand: ParsableCommand {
     var rxNetns: String
     @Option(help: "Interface in --rx-netns that receives.")
     var rxIf: String
-    @Option(help: "Destination MAC of the frames (the sink's, or the datapath's gateway when routed).")
-    var dstMac: String
+    @Option(help: "Destination MAC of the frames (the sink's, or the datapath's gateway when routed); not with --template.")
+    var dstMac: String?
     @Option(help: "Source IPv4 address.")
     var srcIp = "10.77.0.1"
     @Option(help: "Destination IPv4 address.")
@@ -39,9 +42,18 @@ struct LatencyCommand: ParsableCommand {
     @Option(help: """
         Frame size in bytes including the 4-byte FCS (64..1518), like trafgen's rig; or imix: the frames of \
         benchmarks/trafgen-imix.sh (64, 594 and 1514 bytes as handed to the kernel, 7:4:1, in its order), \
-        one frame per send.
+        one frame per send. Default 64; not with --template.
         """)
-    var frameSize = "64"
+    var frameSize: String?
+    @Option(help: ArgumentHelp("""
+        Send these frames instead of built-in ones: a file with one whole Ethernet frame per line as hex \
+        (no FCS; e.g. benchmarks/vxlan-frame.py ... hex), sent in turn. Each must be Ethernet/IPv4/UDP, \
+        or VXLAN (UDP port 4789) carrying Ethernet/IPv4/UDP, with 16 bytes of innermost UDP payload: \
+        its last 16 bytes carry the probe (magic, sequence, send time), and the UDP checksums over them \
+        are set to 0. Received frames are matched there, so encapsulated, decapsulated or NAT-translated \
+        probes are recognised. Replaces --dst-mac, --src-ip, --dst-ip and --frame-size.
+        """, valueName: "file"))
+    var template: String?
     @Option(help: "Pin the sender thread to this CPU (-1: no pinning).")
     var txCpu = 0
     @Flag(help: "Print one JSON object instead of a table.")
@@ -52,9 +64,15 @@ struct LatencyCommand: ParsableCommand {
     func validate() throws {
         guard rate > 0, rate <= 5_000_000 else { throw ValidationError("--rate must be 1..5000000 frames/s") }
         guard duration > 0, duration <= 600 else { throw ValidationError("--duration must be in (0, 600] seconds") }
+        if template != nil {
+            guard frameSize == nil, dstMac == nil else { throw ValidationError("--template replaces --frame-size and --dst-mac") }
+            return
+        }
+        let frameSize = frameSize ?? "64"
         guard frameSize == "imix" || (Int(frameSize).map { (64...1518).contains($0) } ?? false) else {
             throw ValidationError("--frame-size must be 64..1518 (with FCS) or imix")
         }
+        guard let dstMac else { throw ValidationError("--dst-mac is required (or --template)") }
         guard Self.parseMAC(dstMac) != nil else { throw ValidationError("--dst-mac \(dstMac) is not a MAC; write it like 02:00:00:00:00:02") }
         guard Self.parseIPv4(srcIp) != nil, Self.parseIPv4(dstIp) != nil else {
             throw ValidationError("--src-ip/--dst-ip must be IPv4 addresses like 10.77.0.1")
@@ -62,25 +80,39 @@ struct LatencyCommand: ParsableCommand {
     }
 
     func run() throws {
+        // (a template file is read first: its mistakes are reported before any socket is opened)
+        var templates = try template.map { try LatencyProbeFrame.readTemplates(path: $0) } ?? []
         var txMac = [UInt8](repeating: 0, count: 6), rxMac = [UInt8](repeating: 0, count: 6)
         let txFd = try Self.open(txNetns, txIf, &txMac)
         let rxFd = txOnly ? -1 : try Self.open(rxNetns, rxIf, &rxMac)
         defer { close(txFd); if rxFd >= 0 { close(rxFd) } }
 
-        let lengths = frameSize == "imix" ? Self.imixLengths : [Int(frameSize)! - 4]
-        let templates = lengths.map {
-            Self.frame(dst: Self.parseMAC(dstMac)!, src: txMac, srcIP: Self.parseIPv4(srcIp)!,
-                       dstIP: Self.parseIPv4(dstIp)!, length: $0)
+        if template == nil {
+            let frameSize = frameSize ?? "64"
+            let lengths = frameSize == "imix" ? Self.imixLengths : [Int(frameSize)! - 4]
+            templates = lengths.map {
+                Self.frame(dst: Self.parseMAC(dstMac!)!, src: txMac, srcIP: Self.parseIPv4(srcIp)!,
+                           dstIP: Self.parseIPv4(dstIp)!, length: $0)
+            }
         }
+        var offsets: [Int] = []
+        for i in templates.indices {
+            guard (60...9216).contains(templates[i].count), let offset = LatencyProbeFrame.prepare(&templates[i]) else {
+                throw ValidationError("frame \(i + 1) (\(templates[i].count) bytes) is not 60..9216 bytes of Ethernet/IPv4/UDP (or VXLAN carrying it) with 16 bytes of UDP payload")
+            }
+            offsets.append(offset)
+        }
+        // sendmmsg batches need frames of one length (imix: one frame per send)
+        let oneLength = Set(templates.map(\.count)).count == 1
         let state = ProbeState()
         let total = Int((Double(rate) * duration).rounded())
         let interval = 1_000_000_000 / Double(rate)
-        let sender = Thread { [txCpu] in
+        let sender = Thread { [txCpu, templates, offsets] in
             if txCpu >= 0 { _ = weft_pin_current_thread(Int32(txCpu)) }
             // Sleeps end when asked, not up to 50 us later (the default slack).
             _ = weft_set_timer_slack(1000)
-            Self.send(fd: txFd, templates: templates, count: total, interval: interval,
-                      batch: txOnly && templates.count == 1 ? 64 : 1, state: state)
+            Self.send(fd: txFd, templates: templates, offsets: offsets, count: total, interval: interval,
+                      batch: txOnly && oneLength ? 64 : 1, state: state)
         }
         sender.start()
         if txOnly {
@@ -98,13 +130,13 @@ struct LatencyCommand: ParsableCommand {
         // for 200 ms (frames still queued inside it arrive meanwhile).
         var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
         var received = 0, outOfOrder = 0, lastSeq = -1
-        var buffer = [UInt8](repeating: 0, count: 2048)
+        var buffer = [UInt8](repeating: 0, count: 16384)
         var quietSince: UInt64 = 0
         while true {
             var rxNs: UInt64 = 0
             let n = buffer.withUnsafeMutableBytes { weft_probe_recv(rxFd, $0.baseAddress, $0.count, 20, &rxNs) }
             if n < 0 { throw ValidationError("receiving on \(rxIf): \(String(cString: strerror(Int32(-n))))") }
-            if n > 0, let (seq, txNs) = Self.parse(buffer, length: n) {
+            if n > 0, let (seq, txNs) = buffer.withUnsafeBytes({ LatencyProbeFrame.parse($0, length: min(n, $0.count)) }) {
                 received += 1
                 if seq < lastSeq { outOfOrder += 1 } else { lastSeq = seq }
                 if rxNs > txNs { _ = histogram.record((rxNs - txNs)) }
@@ -162,10 +194,11 @@ struct LatencyCommand: ParsableCommand {
     /// `batch`. A frame sent more than 1 ms after its due time counts as
     /// late: then the probe, not the datapath, shaped the load, and the
     /// achieved rate says by how much.
-    /// `templates` are sent in turn (frame `seq` is `templates[seq % count]`); with
-    /// more than one, `batch` must be 1 (sendmmsg here sends frames of one length).
-    static func send(fd: Int32, templates: [[UInt8]], count: Int, interval: Double, batch batchMax: Int, state: ProbeState) {
-        precondition(templates.count == 1 || batchMax == 1)
+    /// `templates` are sent in turn (frame `seq` is `templates[seq % count]`, its
+    /// probe trailer at `offsets[seq % count]`); with templates of different
+    /// lengths, `batch` must be 1 (sendmmsg here sends frames of one length).
+    static func send(fd: Int32, templates: [[UInt8]], offsets: [Int], count: Int, interval: Double, batch batchMax: Int, state: ProbeState) {
+        precondition(batchMax == 1 || Set(templates.map(\.count)).count == 1)
         let maxLength = templates.map(\.count).max()!
         var length = templates[0].count
         var frames = [UInt8](repeating: 0, count: maxLength * batchMax)
@@ -186,14 +219,17 @@ struct LatencyCommand: ParsableCommand {
                 let dueNow = Int(Double(now - start) / interval) + 1
                 let n = max(1, min(batchMax, count - seq, dueNow - seq))
                 if templates.count > 1 {
-                    let t = templates[seq % templates.count]
-                    length = t.count
-                    t.withUnsafeBytes { raw.copyMemory(from: $0) }
+                    for i in 0..<n {
+                        let t = templates[(seq + i) % templates.count]
+                        length = t.count
+                        t.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[(i * length)...]).copyMemory(from: $0) }
+                    }
                 }
                 let stamp = weft_realtime_ns()
                 for i in 0..<n {
-                    raw.storeBytes(of: UInt32(truncatingIfNeeded: seq + i).bigEndian, toByteOffset: i * length + payloadOffset + 4, as: UInt32.self)
-                    raw.storeBytes(of: stamp.bigEndian, toByteOffset: i * length + payloadOffset + 8, as: UInt64.self)
+                    let trailer = i * length + offsets[(seq + i) % offsets.count]
+                    raw.storeBytes(of: UInt32(truncatingIfNeeded: seq + i).bigEndian, toByteOffset: trailer + 4, as: UInt32.self)
+                    raw.storeBytes(of: stamp.bigEndian, toByteOffset: trailer + 8, as: UInt64.self)
                 }
                 // A full socket queue (ENOBUFS) sends fewer or none: the rest goes next round.
                 let sent = weft_probe_send(fd, raw.baseAddress, length, Int32(n))
@@ -207,13 +243,12 @@ struct LatencyCommand: ParsableCommand {
         state.done.store(true, ordering: .releasing)
     }
 
-    // Ethernet (14) + IPv4 (20) + UDP (8), then magic (4), sequence (4), send
-    // time (8): 58 bytes, inside the 60 of a minimum frame.
-    static let payloadOffset = 42
     /// The simple IMIX as handed to the kernel (no FCS), in trafgen-imix.sh's order.
     static let imixLengths = [64, 594, 64, 594, 64, 1514, 64, 594, 64, 594, 64, 64]
-    static let magic: [UInt8] = Array("WLAT".utf8)
 
+    /// A built-in frame: Ethernet (14) + IPv4 (20) + UDP (8), then a zero payload
+    /// whose last 16 bytes become the probe (LatencyProbeFrame.prepare writes
+    /// the magic there), inside the 60 bytes of a minimum frame.
     static func frame(dst: [UInt8], src: [UInt8], srcIP: UInt32, dstIP: UInt32, length: Int) -> [UInt8] {
         var f = [UInt8](repeating: 0, count: length)
         f.replaceSubrange(0..<6, with: dst)
@@ -232,18 +267,7 @@ struct LatencyCommand: ParsableCommand {
         let udpLength = ipLength - 20
         // UDP 9000 -> 9 (discard), checksum 0 (none).
         f.replaceSubrange(34..<42, with: [0x23, 0x28, 0, 9, UInt8(udpLength >> 8), UInt8(udpLength & 0xff), 0, 0])
-        f.replaceSubrange(payloadOffset..<payloadOffset + 4, with: magic)
         return f
-    }
-
-    /// The sequence number and send time of one of our frames, nil for anything else.
-    static func parse(_ buffer: [UInt8], length: Int) -> (Int, UInt64)? {
-        guard length >= payloadOffset + 16, buffer[12] == 0x08, buffer[13] == 0x00, buffer[23] == 17,
-              buffer[payloadOffset..<payloadOffset + 4].elementsEqual(magic) else { return nil }
-        return buffer.withUnsafeBytes { raw in
-            (Int(UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: payloadOffset + 4, as: UInt32.self))),
-             UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: payloadOffset + 8, as: UInt64.self)))
-        }
     }
 
     static func open(_ netns: String, _ ifName: String, _ mac: inout [UInt8]) throws -> Int32 {

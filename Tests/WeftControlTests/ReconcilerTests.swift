@@ -42,6 +42,7 @@ final class ReconcilerTests: XCTestCase {
         XCTAssertEqual(report.interfacesReopened, ["alive/eth0"])
         XCTAssertEqual(report.vethsRecreated, ["lostveth/eth0"])
         XCTAssertEqual(report.attachmentsRemoved, ["gone/eth0"])
+        XCTAssertEqual(report.natMappingsRestored.sorted(), ["tcp/8080", "tcp/8081"], "the gone container's mapping is not reported restored")
         XCTAssertEqual(report.failures, [])
 
         // The surviving veth was reused, not recreated; the lost one was

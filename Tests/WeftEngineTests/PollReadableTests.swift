@@ -23,6 +23,23 @@ final class PollReadableTests: XCTestCase {
         XCTAssertEqual(try readableAmong(300, ready: 299), 1)  // past it, on the heap
     }
 
+    /// A descriptor that reports only an error/hang-up (here a TCP socket never
+    /// connected: POLLHUP; in weftd a port whose device vanished) must not end the
+    /// idle wait at once, or the worker spins; the wake fd (first) still ends it.
+    func testErrorOnlyDescriptorsDoNotEndTheWait() {
+        let wake = weft_wake_fd()
+        let hungUp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { _ = close(wake); _ = close(hungUp) }
+        var fds = [wake, hungUp]
+        var hup = pollfd(fd: hungUp, events: Int16(POLLIN), revents: 0)
+        XCTAssertEqual(poll(&hup, 1, 0), 1, "precondition: the socket reports POLLHUP at once")
+        let start = weft_monotonic_ns()
+        XCTAssertEqual(weft_poll_readable(&fds, 2, 50), 0)
+        XCTAssertGreaterThanOrEqual(weft_monotonic_ns() - start, 40_000_000, "returned early: the worker would spin")
+        weft_wake(wake)
+        XCTAssertEqual(weft_poll_readable(&fds, 2, 5_000), 1)
+    }
+
     func testTimeoutAndBadDescriptor() {
         let fd = weft_wake_fd()
         defer { _ = close(fd) }

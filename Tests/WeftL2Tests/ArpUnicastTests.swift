@@ -63,6 +63,15 @@ final class ArpUnicastTests: XCTestCase {
         }
     }
 
+    func testVLANTaggedRequestsFlood() {
+        // VLAN 10 behind the uplink is another broadcast domain: its 10.1.0.4 is not c3's.
+        let body = Pkt.arp(op: 1, sha: 0x02_00_00_00_00_77, spa: Pkt.ip("10.1.0.77"), tha: 0, tpa: ip3)
+        let frame = Pkt.padded(Pkt.ether(dst: 0xFFFF_FFFF_FFFF, src: 0x02_00_00_00_00_77, type: 0x8100, [0x00, 0x0A, 0x08, 0x06] + body))
+        let r = g.send([frame], on: uplink)
+        XCTAssertEqual(Set(r.out.keys), [c1, c2, c3])
+        XCTAssertNil(r.counters["l2-fwd/arp-unicast"])
+    }
+
     func testAProbeForAnOwnedAddressFromElsewhereReachesTheOwner() {
         // Address conflict detection by a host behind the uplink: the owner must hear it.
         let r = g.send([arp(from: 0x02_00_00_00_00_77, spa: 0, tpa: ip3)], on: uplink)

@@ -174,10 +174,12 @@ def test_capture_tx_with_filter_and_stop(node, container, tmp_path):
     assert r.received >= 5, r.summary()
     time.sleep(0.1)
     st = node.ctl_json("capture", "stop")
-    assert st["state"] == "stopped" and st["written"] == 5, st
-    assert st["captured"] >= 5, st
+    # Every echo reply the pod got was captured on its way out (ping may send and count one
+    # more than -c, and a last reply may arrive after it exited).
+    assert st["state"] == "stopped" and r.received <= st["written"] <= r.transmitted, (st, r.summary())
+    assert st["captured"] >= st["written"], st
     protos = tshark_protocols(out)
-    assert len(protos) == 5 and all(p.startswith("eth:ethertype:ip:icmp") for p in protos), protos
+    assert len(protos) == st["written"] and all(p.startswith("eth:ethertype:ip:icmp") for p in protos), protos
     for f in read_pcap(out):
         assert f[0:6] == mac_bytes(a.mac()) and f[34] == 0, f.hex()  # to a, echo reply
     r = node.http("DELETE", "/v1/captures")

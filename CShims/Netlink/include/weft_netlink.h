@@ -84,10 +84,10 @@ int weft_link_ifindex(const char *name, char *err, size_t errlen);
 /// Copies the 6-byte MAC of link `name` into `mac`; returns its ifindex.
 int weft_link_mac(const char *name, uint8_t mac[6], char *err, size_t errlen);
 
-/// Waits (in the calling thread's netns) until link `name` is IFF_RUNNING: its
-/// carrier is on and the kernel's link watcher has activated its qdisc. Until
-/// then the device drops what it sends. Returns the milliseconds waited,
-/// -ETIMEDOUT after `timeout_ms`, or -errno.
+/// Waits (in the calling thread's netns) until link `name`'s operstate is UP:
+/// its carrier is on and the kernel's link watcher has run, which also
+/// activates its qdisc (until then the device drops what it sends). Returns the
+/// milliseconds waited, -ETIMEDOUT after `timeout_ms`, or -errno.
 int weft_link_wait_running(const char *name, int timeout_ms, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -350,7 +350,8 @@ public final class EngineDataplane: Dataplane {
                 // Packets the BVI receives are looked up in this VRF's table (ip4-input sets fibIndex from it).
                 try ip4.setAddress(address, prefixLength: prefixLength, interface: index!, mac: MACAddress.value(mac), table: vrf)
             } catch {
-                if created { removeBVI(index!) }
+                // setAddress removed the old address first: its ARP owner goes with it.
+                if created { removeBVI(index!) } else { l2.arpTargets.removeAll(interface: index!) }
                 ip4.releaseTableIfUnused(vrf)
                 return .invalid("gateway \(IPv4.format(address))/\(prefixLength) of bridge domain \(id): \(error)")
             }

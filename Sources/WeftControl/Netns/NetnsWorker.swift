@@ -267,9 +267,12 @@ public final class NetnsWorker: @unchecked Sendable {
             // kernel's link watcher (a work item that needs RTNL) has activated its
             // qdisc: a pod answering the first ARP request at once lost the answer
             // and waited out the asker's 1 s retransmit (benchmarks/cni.sh, ~1 pod
-            // in 200). Wait for IFF_RUNNING; past 100 ms go on, the pod is just slow.
+            // in 200). Wait for operstate UP; past 100 ms go on, the pod is just slow.
             _ = try inside(nsfd, label: spec.netnsPath, home: home) { () throws -> Int32 in
                 weft_link_wait_running(spec.containerIfName, 100, nil, 0)
+            }
+            if home.broken {
+                throw NetnsError(errno: EIO, message: "returning to home namespace after waiting for \(spec.containerIfName) in \(spec.netnsPath) failed")
             }
             return VethResult(hostIfIndex: hostIndex, containerIfIndex: containerIndex, hostMac: mac)
         } catch var error as NetnsError {

@@ -139,9 +139,14 @@ public final class Reconciler {
             // The container is gone (its namespace with it), so nobody will
             // ever detach it: free the address, its published ports (restored
             // above) and any host end left.
+            let owned = try store.natMappings().filter { $0.containerId == attachment.containerId && $0.internalAddress == attachment.address }
             let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
                 .deleteMappings(containerId: attachment.containerId, address: attachment.address)
-            if unmapped > 0 { log.info("restore \(name): removed \(unmapped) nat mapping(s) of the gone container") }
+            if unmapped > 0 {
+                let gone = Set(owned.map { "\($0.protocol)/\($0.externalPort)" })
+                report.natMappingsRestored.removeAll { gone.contains($0) }
+                log.info("restore \(name): removed \(unmapped) nat mapping(s) of the gone container")
+            }
             if !attachment.isTap, try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
                 log.info("restore \(name): removed leftover veth \(attachment.hostIfName)")
             }

@@ -9,7 +9,9 @@ import WeftPacket
 /// A broadcast ARP request for an address with a known owner in the domain
 /// (a guarded container, a gateway: `ArpTargetTable`) goes to that interface
 /// alone, unchanged, and counts as arp-unicast. Gratuitous ARP, RFC 5227 probes
-/// from the owner itself and addresses without an owner are flooded as before.
+/// from the owner itself, VLAN-tagged requests (owners are untagged pods and
+/// gateways; a tagged address lives in another broadcast domain) and addresses
+/// without an owner are flooded as before.
 ///
 /// Uses: bridgeDomain, rxInterface, l2Offset, l3Offset, etherType, flags(.multicast). Sets: txInterface.
 public final class L2FwdNode: GraphNode {
@@ -66,7 +68,8 @@ public final class L2FwdNode: GraphNode {
             let bi = vector[i]
             let m = md + Int(bi)
             if m.pointee.flags.contains(.multicast) {
-                if m.pointee.etherType == Ethernet.typeARP, let owner = arpOwner(graph, bi, m), owner != m.pointee.rxInterface,
+                if m.pointee.etherType == Ethernet.typeARP, !m.pointee.flags.contains(.vlanTagged),
+                   let owner = arpOwner(graph, bi, m), owner != m.pointee.rxInterface,
                    shg[Int(owner)] == 0 || shg[Int(owner)] != shg[Int(m.pointee.rxInterface)] {
                     graph.count(errArpUnicast)
                     if tracing { graph.traceIfSelected(bi, node: index, b: UInt64(owner), c: 3) }

@@ -16,12 +16,15 @@ public final class ArpTargetTable {
     /// Room for one address per interface at half load.
     public static let slots = InterfaceTable.capacity * 2
     private static let mask = slots - 1
+    /// The top log2(slots) bits of the multiplicative hash pick the home slot.
+    private static let shift = UInt64(64 - (slots.trailingZeroBitCount))
     /// (domain << 32 | address), 0 = empty (address 0 is never stored).
     let keys: UnsafeMutablePointer<UInt64>
     let interfaces: UnsafeMutablePointer<UInt32>
     public private(set) var count = 0
 
     public init() {
+        precondition(Self.slots.nonzeroBitCount == 1, "slots must be a power of two")
         keys = .allocate(capacity: Self.slots)
         keys.initialize(repeating: 0, count: Self.slots)
         interfaces = .allocate(capacity: Self.slots)
@@ -34,7 +37,7 @@ public final class ArpTargetTable {
     static func key(domain: UInt32, address: UInt32) -> UInt64 { UInt64(domain) << 32 | UInt64(address) }
 
     @inline(__always)
-    static func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 52) & mask }
+    static func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift) }
 
     /// The interface that owns `address` in `domain`, or nil.
     @inline(__always)
