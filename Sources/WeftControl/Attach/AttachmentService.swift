@@ -171,35 +171,16 @@ public final class AttachmentService {
         guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
             throw Self.notFound(containerId: containerId, ifName: ifName)
         }
-        let started = ContinuousClock.now
         // Its published ports go with it (CNI portMappings, or mappings added with its id).
-        let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
-            .deleteMappings(containerId: containerId, address: record.address)
-        if unmapped > 0 { log.info("detach \(containerId)/\(ifName): removed \(unmapped) nat mapping(s)") }
-        do {
-            try dataplane.removeInterface(hostIfName: record.hostIfName)
-        } catch DataplaneError.notFound {
-            log.debug("detach \(containerId)/\(ifName): \(record.hostIfName) was not in the dataplane")
-        } catch {
-            throw ControlError.wrap(error, code: "dataplane_error", context: "removing \(record.hostIfName) from the dataplane")
+        let released = try AttachmentRelease(store: store, dataplane: dataplane, provisioner: provisioner, log: log)
+            .release(record, dataplaneFailure: .keep)
+        if !released.natMappings.isEmpty {
+            log.info("detach \(containerId)/\(ifName): removed nat mapping(s) \(released.natMappings.joined(separator: ", "))")
         }
-        let unplugged = ContinuousClock.now
-        let kernelPart = record.isTap ? "tap \(record.ifName) in \(record.netns)" : "veth \(record.hostIfName)"
-        do {
-            let existed = record.isTap ? try provisioner.deleteTap(netnsPath: record.netns, ifName: record.ifName)
-                                       : try provisioner.deleteVeth(hostIfName: record.hostIfName)
-            if !existed { log.debug("detach \(containerId)/\(ifName): \(kernelPart) was already gone") }
-        } catch {
-            throw Self.kernelError(error, doing: "deleting \(kernelPart)",
-                                   outcome: "the attachment is kept (already out of the dataplane); the detach can be retried")
-        }
-        let deleted = ContinuousClock.now
-        try store.deleteAttachment(containerId: containerId, ifName: ifName)
-        let timing = Self.phases([("dataplane", started, unplugged), ("kernel", unplugged, deleted), ("store", deleted, .now)])
         if record.ownsLease {
-            log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address), in \(timing)")
+            log.info("detached \(containerId)/\(ifName) from \(record.network), released \(record.address), in \(released.timing)")
         } else {
-            log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner, in \(timing)")
+            log.info("detached \(containerId)/\(ifName) from \(record.network); external address \(record.address) left to its owner, in \(released.timing)")
         }
     }
 

@@ -79,15 +79,12 @@ public final class AttachmentWatch {
         return provisioner.linkExists(attachment.hostIfName)
     }
 
-    /// The container is gone, so nobody will detach it: free everything it held.
+    /// The container is gone, so nobody will detach it: free everything it held
+    /// (a host end left in weftd's namespace included: the pair outlives the
+    /// namespace if it was moved).
     private func removeOrphan(_ attachment: AttachmentRecord) throws {
-        _ = try NATService(store: store, dataplane: dataplane, log: log)
-            .deleteMappings(containerId: attachment.containerId, address: attachment.address)
-        removeFromDataplane(attachment)
-        // The kernel deleted the veth with the namespace; a host end left in
-        // weftd's namespace (the pair outlives it if moved) goes too.
-        if !attachment.isTap { _ = try provisioner.deleteVeth(hostIfName: attachment.hostIfName) }
-        try store.deleteAttachment(containerId: attachment.containerId, ifName: attachment.ifName)
+        _ = try AttachmentRelease(store: store, dataplane: dataplane, provisioner: provisioner, log: log)
+            .release(attachment, dataplaneFailure: .logAndContinue)
     }
 
     /// Same name, MAC and address as before (the record says them), so the

@@ -139,21 +139,19 @@ public final class Reconciler {
             // The container is gone (its namespace with it), so nobody will
             // ever detach it: free the address, its published ports (restored
             // above) and any host end left.
-            let owned = try store.natMappings().filter { $0.containerId == attachment.containerId && $0.internalAddress == attachment.address }
-            let unmapped = try NATService(store: store, dataplane: dataplane, log: log)
-                .deleteMappings(containerId: attachment.containerId, address: attachment.address)
-            if unmapped > 0 {
-                let gone = Set(owned.map { "\($0.protocol)/\($0.externalPort)" })
+            let released = try AttachmentRelease(store: store, dataplane: dataplane, provisioner: provisioner, log: log)
+                .release(attachment, dataplaneFailure: .logAndContinue)
+            if !released.natMappings.isEmpty {
+                let gone = Set(released.natMappings)
                 report.natMappingsRestored.removeAll { gone.contains($0) }
-                log.info("restore \(name): removed \(unmapped) nat mapping(s) of the gone container")
+                log.info("restore \(name): removed nat mapping(s) \(released.natMappings.joined(separator: ", ")) of the gone container")
             }
-            if !attachment.isTap, try provisioner.deleteVeth(hostIfName: attachment.hostIfName) {
+            if released.kernelPartExisted && !attachment.isTap {
                 log.info("restore \(name): removed leftover veth \(attachment.hostIfName)")
             }
-            try store.deleteAttachment(containerId: attachment.containerId, ifName: attachment.ifName)
             report.attachmentsRemoved.append(name)
-            let released = attachment.ownsLease ? "released \(attachment.address)" : "forgot external address \(attachment.address)"
-            log.info("restore \(name): netns \(attachment.netns) is gone; removed the attachment and \(released)")
+            let lease = attachment.ownsLease ? "released \(attachment.address)" : "forgot external address \(attachment.address)"
+            log.info("restore \(name): netns \(attachment.netns) is gone; removed the attachment and \(lease)")
             return
         }
         guard let bridgeDomain else {
