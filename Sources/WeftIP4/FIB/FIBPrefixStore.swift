@@ -14,6 +14,14 @@ struct FIBPrefixStore {
         length == 0 ? 0 : ~UInt32(0) << UInt32(32 - length)
     }
 
+    /// An add's arguments checked the same way for every table layout: the
+    /// prefix without host bits and the stored value (adjacency + 1; 0 is "no route").
+    static func validatedAdd(_ address: UInt32, length: Int, adjacency: UInt32) throws -> (prefix: UInt32, value: UInt32) {
+        guard (0...32).contains(length) else { throw FIBError.invalidPrefixLength(length) }
+        guard adjacency <= FIBTable.maxAdjacency else { throw FIBError.adjacencyOutOfRange(adjacency) }
+        return (address & mask(length), adjacency &+ 1)
+    }
+
     func get(_ prefix: UInt32, _ length: Int) -> UInt32? { byLength[length][prefix] }
 
     /// Sets (or replaces) a prefix; returns the adjacency it had, if any.

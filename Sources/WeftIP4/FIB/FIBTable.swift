@@ -110,10 +110,7 @@ public final class FIBTable {
     /// existing prefix. Host bits of `address` are ignored. On error the table
     /// is unchanged.
     public func add(_ address: UInt32, length: Int, adjacency: UInt32) throws {
-        guard (0...32).contains(length) else { throw FIBError.invalidPrefixLength(length) }
-        guard adjacency <= FIBTable.maxAdjacency else { throw FIBError.adjacencyOutOfRange(adjacency) }
-        let prefix = address & FIBPrefixStore.mask(length)
-        let value = adjacency &+ 1
+        let (prefix, value) = try FIBPrefixStore.validatedAdd(address, length: length, adjacency: adjacency)
         let depth = UInt8(length + 1)
 
         if length <= 24 {
