@@ -184,29 +184,30 @@ int weft_poll_readable(const int *fds, int nfds, int timeout_ms) {
     for (int i = 0; i < nfds; i++) { p[i].fd = fds[i]; p[i].events = POLLIN; p[i].revents = 0; }
     int rc = poll(p, (nfds_t)nfds, timeout_ms);
     if (rc < 0) rc = -errno;
-    if (rc > 0) {
-        // poll reports POLLERR/POLLHUP whether asked or not: a packet socket whose
-        // device vanished (its container's netns was deleted) holds ENETDOWN until
-        // someone reads it, and a TAP queue whose device is gone stays in error.
-        // Left alone, the idle worker would return here at once and spin until the
-        // attachment watch removes the port. Read socket errors (clearing them) and,
-        // when nothing is readable, sleep on fds[0] (the worker's wake fd) alone.
+    // poll reports POLLERR/POLLHUP whether asked or not: a packet socket whose
+    // device vanished (its container's netns was deleted) holds ENETDOWN until
+    // someone reads it, and a TAP queue whose device is gone stays in error.
+    // Left in the set, they would end every idle wait at once and the worker
+    // would spin until the attachment watch removes the port. So: read socket
+    // errors (clearing them), take error-only fds out of this wait (poll skips
+    // negative fds) and wait on the rest; every healthy port stays watched.
+    for (int round = 0; rc > 0; round++) {
         int readable = 0;
         for (int i = 0; i < nfds; i++) {
+            if (p[i].fd < 0) continue;
             if (p[i].revents & POLLIN) { readable++; continue; }
-            if (p[i].revents & (POLLERR | POLLHUP)) {
+            if (p[i].revents & (POLLERR | POLLHUP | POLLNVAL)) {
                 int e = 0;
                 socklen_t len = sizeof e;
                 (void)getsockopt(p[i].fd, SOL_SOCKET, SO_ERROR, &e, &len);
+                p[i].fd = ~p[i].fd;  // negative, also for fd 0
             }
+            p[i].revents = 0;
         }
-        if (readable == 0) {
-            struct pollfd wake = {.fd = fds[0], .events = POLLIN, .revents = 0};
-            rc = poll(&wake, 1, timeout_ms);
-            if (rc < 0) rc = -errno;
-        } else {
-            rc = readable;
-        }
+        if (readable > 0) { rc = readable; break; }
+        if (round == 3) { rc = 0; break; }  // errors kept coming: a timeout for the caller
+        rc = poll(p, (nfds_t)nfds, timeout_ms);
+        if (rc < 0) rc = -errno;
     }
     if (p != on_stack) free(p);
     return rc;

@@ -203,9 +203,18 @@ struct LatencyCommand: ParsableCommand {
         var length = templates[0].count
         var frames = [UInt8](repeating: 0, count: maxLength * batchMax)
         for i in 0..<batchMax { frames.replaceSubrange(i * length..<(i + 1) * length, with: templates[0]) }
+        // Several templates live side by side in one buffer, laid out once: a
+        // single frame is stamped and sent where it lies, a batch is copied
+        // from there (no array retained or copied per frame).
+        var flat = templates.flatMap { $0 }
+        let lengths = templates.map(\.count)
+        var starts = [Int]()
+        var at = 0
+        for t in templates { starts.append(at); at += t.count }
         let start = weft_realtime_ns()
         var seq = 0
         var late = 0
+        flat.withUnsafeMutableBytes { all in
         frames.withUnsafeMutableBytes { raw in
             while seq < count {
                 let due = start &+ UInt64(Double(seq) * interval)
@@ -218,24 +227,32 @@ struct LatencyCommand: ParsableCommand {
                 }
                 let dueNow = Int(Double(now - start) / interval) + 1
                 let n = max(1, min(batchMax, count - seq, dueNow - seq))
+                var out = raw.baseAddress!
                 if templates.count > 1 {
-                    for i in 0..<n {
-                        let t = templates[(seq + i) % templates.count]
-                        length = t.count
-                        t.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[(i * length)...]).copyMemory(from: $0) }
+                    if batchMax == 1 {
+                        let k = seq % templates.count
+                        out = all.baseAddress! + starts[k]
+                        length = lengths[k]
+                    } else {
+                        for i in 0..<n {
+                            let k = (seq + i) % templates.count
+                            length = lengths[k]
+                            (raw.baseAddress! + i * length).copyMemory(from: all.baseAddress! + starts[k], byteCount: length)
+                        }
                     }
                 }
                 let stamp = weft_realtime_ns()
                 for i in 0..<n {
                     let trailer = i * length + offsets[(seq + i) % offsets.count]
-                    raw.storeBytes(of: UInt32(truncatingIfNeeded: seq + i).bigEndian, toByteOffset: trailer + 4, as: UInt32.self)
-                    raw.storeBytes(of: stamp.bigEndian, toByteOffset: trailer + 8, as: UInt64.self)
+                    (out + trailer + 4).storeBytes(of: UInt32(truncatingIfNeeded: seq + i).bigEndian, as: UInt32.self)
+                    (out + trailer + 8).storeBytes(of: stamp.bigEndian, as: UInt64.self)
                 }
                 // A full socket queue (ENOBUFS) sends fewer or none: the rest goes next round.
-                let sent = weft_probe_send(fd, raw.baseAddress, length, Int32(n))
+                let sent = weft_probe_send(fd, out, length, Int32(n))
                 if sent > 0 { seq += sent } else { weft_cpu_relax() }
                 if seq & 255 == 0 { state.sent.store(seq, ordering: .releasing) }
             }
+        }
         }
         state.elapsedNs.store(weft_realtime_ns() - start, ordering: .releasing)
         state.late.store(late, ordering: .releasing)

@@ -1,4 +1,5 @@
 import Foundation
+import WeftPacket
 
 /// Where `weft-bench latency` keeps its probe data in a frame, and how it
 /// finds it again after the datapath changed the frame.
@@ -28,7 +29,8 @@ import Foundation
 enum LatencyProbeFrame {
     static let trailerLength = 16
     static let magic: [UInt8] = Array("WLAT".utf8)
-    static let vxlanPort = 4789
+    /// The magic as one big-endian word: what the receive path compares.
+    static let magicWord = UInt32(bigEndian: magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
 
     struct Layout: Equatable {
         /// Offset of the 16-byte trailer.
@@ -37,27 +39,39 @@ enum LatencyProbeFrame {
         var udpHeaders: [Int]
     }
 
-    /// The trailer's offset and the enclosing UDP headers, or nil if the
-    /// frame is not Ethernet/IPv4/UDP (optionally in VXLAN) with room for it.
-    static func layout(_ f: UnsafeRawBufferPointer, length: Int) -> Layout? {
+    /// Walks Ethernet/IPv4/UDP (into VXLAN once) to the trailer: its offset,
+    /// or nil if the frame has no room for it. `udp` sees each enclosing UDP
+    /// header, outer first. Allocates nothing: the receive path runs it per frame.
+    @inline(__always)
+    static func trailerOffset(_ f: UnsafeRawBufferPointer, length: Int, udp: (Int) -> Void = { _ in }) -> Int? {
         var eth = 0
-        var udps: [Int] = []
         for depth in 0..<2 {
-            let ip = eth + 14
-            guard length >= ip + 28, f[eth + 12] == 0x08, f[eth + 13] == 0x00, f[ip] >> 4 == 4, f[ip + 9] == 17 else { return nil }
+            let ip = eth + Ethernet.headerLength
+            guard length >= ip + IPv4.minHeaderLength + UDP.headerLength,
+                  UInt16(f[eth + 12]) << 8 | UInt16(f[eth + 13]) == Ethernet.typeIPv4,
+                  f[ip] >> 4 == 4, f[ip + IPv4.offsetProtocol] == IPv4.protocolUDP else { return nil }
             let ihl = Int(f[ip] & 0x0f) * 4
-            let end = ip + (Int(f[ip + 2]) << 8 | Int(f[ip + 3]))
-            let udp = ip + ihl
-            guard ihl >= 20, end <= length, end >= udp + 8 + trailerLength else { return nil }
-            udps.append(udp)
-            let dport = Int(f[udp + 2]) << 8 | Int(f[udp + 3])
-            if depth == 0, dport == vxlanPort, end >= udp + 16 + 14 + 28 + trailerLength {
-                eth = udp + 16   // UDP (8) + VXLAN (8): the inner Ethernet frame
+            let end = ip + (Int(f[ip + IPv4.offsetTotalLength]) << 8 | Int(f[ip + IPv4.offsetTotalLength + 1]))
+            let u = ip + ihl
+            guard ihl >= IPv4.minHeaderLength, end <= length, end >= u + UDP.headerLength + trailerLength else { return nil }
+            udp(u)
+            let dport = UInt16(f[u + 2]) << 8 | UInt16(f[u + 3])
+            let inner = u + UDP.headerLength + VXLAN.headerLength
+            if depth == 0, dport == VXLAN.defaultPort,
+               end >= inner + Ethernet.headerLength + IPv4.minHeaderLength + UDP.headerLength + trailerLength {
+                eth = inner
                 continue
             }
-            return Layout(trailer: end - trailerLength, udpHeaders: udps)
+            return end - trailerLength
         }
         return nil
+    }
+
+    /// The trailer's offset and the enclosing UDP headers (templates, once).
+    static func layout(_ f: UnsafeRawBufferPointer, length: Int) -> Layout? {
+        var udps: [Int] = []
+        guard let trailer = trailerOffset(f, length: length, udp: { udps.append($0) }) else { return nil }
+        return Layout(trailer: trailer, udpHeaders: udps)
     }
 
     static func layout(_ frame: [UInt8]) -> Layout? {
@@ -66,10 +80,10 @@ enum LatencyProbeFrame {
 
     /// The sequence number and send time of one of our frames, nil for anything else.
     static func parse(_ f: UnsafeRawBufferPointer, length: Int) -> (Int, UInt64)? {
-        guard let l = layout(f, length: length), f[l.trailer] == magic[0], f[l.trailer + 1] == magic[1],
-              f[l.trailer + 2] == magic[2], f[l.trailer + 3] == magic[3] else { return nil }
-        return (Int(UInt32(bigEndian: f.loadUnaligned(fromByteOffset: l.trailer + 4, as: UInt32.self))),
-                UInt64(bigEndian: f.loadUnaligned(fromByteOffset: l.trailer + 8, as: UInt64.self)))
+        guard let t = trailerOffset(f, length: length),
+              UInt32(bigEndian: f.loadUnaligned(fromByteOffset: t, as: UInt32.self)) == magicWord else { return nil }
+        return (Int(UInt32(bigEndian: f.loadUnaligned(fromByteOffset: t + 4, as: UInt32.self))),
+                UInt64(bigEndian: f.loadUnaligned(fromByteOffset: t + 8, as: UInt64.self)))
     }
 
     /// A template made ready to send: the magic written into its trailer, the

@@ -196,7 +196,7 @@ void weft_wake_drain(int fd);
 /// Waits until any of the `nfds` fds is readable or `timeout_ms` elapses (idle
 /// worker). Returns how many are readable, 0 on timeout, -errno on failure.
 /// Fds that only report an error (a port whose device vanished) do not end the
-/// wait: their socket error is read and the rest of it is spent on fds[0] alone.
+/// wait: their socket error is read and the wait goes on with the other fds.
 int weft_poll_readable(const int *fds, int nfds, int timeout_ms);
 
 // MARK: latency probe (weft-bench latency; latency_probe.c)

@@ -219,12 +219,16 @@ public final class NetnsWorker: @unchecked Sendable {
     /// errors), then goes home. If going home fails the thread is poisoned
     /// (see JobQueue.broken): doing host work in a container's namespace
     /// would be worse than doing none.
+    /// Going home failing is an error of this call too, so no caller can
+    /// carry on in the wrong namespace by forgetting to look at `home.broken`.
     private static func inside<T>(_ fd: Int32, label: String, home: Home, _ body: () throws -> T) throws -> T {
         try call { weft_netns_enter(fd, label, $0, $1) }
-        defer {
-            if (try? call({ weft_netns_enter(home.fd, "home", $0, $1) })) == nil { home.broken = true }
+        let result = Result { try body() }
+        if (try? call({ weft_netns_enter(home.fd, "home", $0, $1) })) == nil {
+            home.broken = true
+            throw NetnsError(errno: EIO, message: "returning to weftd's namespace after working in \(label) failed")
         }
-        return try body()
+        return try result.get()
     }
 
     private static func build(_ spec: VethSpec, home: Home) throws -> VethResult {
@@ -257,9 +261,6 @@ public final class NetnsWorker: @unchecked Sendable {
                 }
                 return index
             }
-            if home.broken {
-                throw NetnsError(errno: EIO, message: "returning to home namespace after configuring \(spec.netnsPath) failed")
-            }
             var mac = [UInt8](repeating: 0, count: 6)
             try call { weft_link_mac(host, &mac, $0, $1) }
             let hostIndex = try call { weft_link_configure(host, nil, nil, 0, 1, $0, $1) }
@@ -270,9 +271,6 @@ public final class NetnsWorker: @unchecked Sendable {
             // in 200). Wait for operstate UP; past 100 ms go on, the pod is just slow.
             _ = try inside(nsfd, label: spec.netnsPath, home: home) { () throws -> Int32 in
                 weft_link_wait_running(spec.containerIfName, 100, nil, 0)
-            }
-            if home.broken {
-                throw NetnsError(errno: EIO, message: "returning to home namespace after waiting for \(spec.containerIfName) in \(spec.netnsPath) failed")
             }
             return VethResult(hostIfIndex: hostIndex, containerIfIndex: containerIndex, hostMac: mac)
         } catch var error as NetnsError {

@@ -108,8 +108,6 @@ public final class Worker: @unchecked Sendable {
 
     /// Sleeps in poll(2) for at most 10 ms (housekeeping runs at least that
     /// often); a packet on any input or a barrier request wakes it at once.
-    /// The wake fd comes first: the shim waits on it alone when the other fds
-    /// only report errors.
     private func blockUntilReadable() {
         let fds = [wakeFd] + inputs.flatMap(\.pollDescriptors)
         let rc = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), 10) }

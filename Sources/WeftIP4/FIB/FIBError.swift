@@ -17,6 +17,8 @@ public enum FIBError: Error, Equatable, CustomStringConvertible {
     case invalidTableIndex(Int)
     /// mmap of the lookup tables failed.
     case outOfMemory(bytes: Int)
+    /// A DXR table's reserved word pool (range blocks or route lists) is full.
+    case poolExhausted(pool: String, words: Int)
 
     public var description: String {
         switch self {
@@ -26,6 +28,7 @@ public enum FIBError: Error, Equatable, CustomStringConvertible {
         case .invalidGroupCapacity(let c): return "group capacity \(c) is not in 1...\(FIBTable.maxGroupCapacity)"
         case .noSuchTable(let i): return "no FIB table \(i)"
         case .invalidTableIndex(let i): return "FIB table index \(i) is out of range or in use"
+        case .poolExhausted(let pool, let w): return "the FIB's \(pool) pool is full (\(w) words reserved); create the table with a larger poolWords, or fewer routes"
         case .outOfMemory(let b): return "cannot map \(b) bytes for the FIB"
         }
     }

@@ -162,7 +162,7 @@ public final class FIBRangeTable {
                         coverDepth[old.chunk] = old.depth
                         _ = refreshChunk(old.chunk)
                     }
-                    throw FIBError.outOfMemory(bytes: ranges.capacity * 4)
+                    throw FIBError.poolExhausted(pool: "range", words: ranges.capacity)
                 }
             }
             store.set(prefix, length, adjacency)
@@ -179,16 +179,16 @@ public final class FIBRangeTable {
             if !refreshChunk(c) {
                 routeLists.words[slot] = old
                 _ = refreshChunk(c)
-                throw FIBError.outOfMemory(bytes: ranges.capacity * 4)
+                throw FIBError.poolExhausted(pool: "range", words: ranges.capacity)
             }
         } else {
             guard insertRoute(c, at: index, key: key, value: value) else {
-                throw FIBError.outOfMemory(bytes: routeLists.capacity * 4)
+                throw FIBError.poolExhausted(pool: "route-list", words: routeLists.capacity)
             }
             if !refreshChunk(c) {
                 removeRoute(c, at: index)
                 _ = refreshChunk(c)
-                throw FIBError.outOfMemory(bytes: ranges.capacity * 4)
+                throw FIBError.poolExhausted(pool: "range", words: ranges.capacity)
             }
         }
         store.set(prefix, length, adjacency)
