@@ -67,7 +67,7 @@ let package = Package(
 
         .executableTarget(
             name: "weftd",
-            dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["WeftControl", "WeftIP4", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "weftctl",
             dependencies: ["WeftControl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -252,7 +252,7 @@ print("Per-burst columns time each bulk call with a full fence + rdtsc on both s
 print()
 bits = int(vals[(cases[0], "dxrbits")][0])
 print(f"weft = DIR-24-8 (FIBTable); dxr = DXR (FIBRangeTable, K={bits}: direct table on the top {bits} bits, "
-      f"binary search over the chunk's ranges).")
+      f"a search of the chunk's range block: SWAR count up to 16 ranges, fixed binary-search steps above).")
 print()
 print("| addresses | hit ratio | rte_fib | rte_lpm | weft 64 | weft 256 | weft 256, whole pass | weft 256 THP, whole pass | weft 64 / rte_fib | weft 64 / rte_lpm "
       "| weft dxr 64 | weft dxr 256 | weft dxr 256, whole pass | dxr 64 / rte_lpm |")

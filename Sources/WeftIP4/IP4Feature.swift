@@ -83,7 +83,8 @@ public final class IP4Feature {
     public var arpRequestsPerSecond: UInt32 = 1000
     /// ICMP errors ip4-icmp-error may send per second (RFC 1812 4.3.2.8).
     public var icmpErrorsPerSecond: UInt32 = 1000
-    /// Host routes the worker could not add (FIB second-level groups exhausted);
+    /// Host routes the worker could not add (the FIB table's memory used up:
+    /// DIR-24-8's second-level groups, or DXR's range pool);
     /// those neighbours are still reached, through ip4-arp.
     public private(set) var hostRouteFailures: UInt64 = 0
 
@@ -93,10 +94,13 @@ public final class IP4Feature {
 
     /// - Parameters:
     ///   - fibTables: FIB table indexes (VRFs) 0..<fibTables; table 0 is created.
-    ///   - groupCapacity: second-level groups of table 0 (prefixes longer than /24).
-    public init(fibTables: Int = 1024, groupCapacity: Int = FIBTable.defaultGroupCapacity,
+    ///   - fibAlgorithm: the FIB tables' structure (DXR or DIR-24-8).
+    ///   - groupCapacity: DIR-24-8 only: second-level groups of table 0 (prefixes longer than /24).
+    public init(fibTables: Int = 1024, fibAlgorithm: FIBAlgorithm = .default, groupCapacity: Int = FIBTable.defaultGroupCapacity,
                 adjacencyCapacity: Int = 1 << 16, neighbourCapacity: Int = 1 << 14) throws {
-        do { fib = try FIB(capacity: fibTables, defaultGroupCapacity: groupCapacity) } catch let e as FIBError { throw IP4Error.fib(e) }
+        do {
+            fib = try FIB(capacity: fibTables, algorithm: fibAlgorithm, defaultGroupCapacity: groupCapacity)
+        } catch let e as FIBError { throw IP4Error.fib(e) }
         adjacencies = AdjacencyTable(capacity: adjacencyCapacity)
         neighbours = NeighbourTable(capacity: neighbourCapacity)
         interfaces = IP4InterfaceTable()
@@ -118,7 +122,7 @@ public final class IP4Feature {
 
     func mtu(of interface: UInt32) -> UInt16 { engineInterfaces?.mtu[Int(interface)] ?? 1500 }
 
-    func table(_ index: UInt32) throws -> FIBTable {
+    func table(_ index: UInt32) throws -> any ForwardingTable {
         guard let t = fib.table(Int(index)) else { throw IP4Error.noSuchTable(index) }
         return t
     }
@@ -128,7 +132,7 @@ public final class IP4Feature {
     /// Creates FIB table `index` (a VRF) unless it exists; returns it.
     /// Control thread, under the barrier.
     @discardableResult
-    public func ensureTable(_ index: UInt32) throws -> FIBTable {
+    public func ensureTable(_ index: UInt32) throws -> any ForwardingTable {
         if let t = fib.table(Int(index)) { return t }
         guard Int(index) < fib.capacity else { throw IP4Error.noSuchTable(index) }
         do { return try fib.create(Int(index)) } catch let e as FIBError { throw IP4Error.fib(e) }

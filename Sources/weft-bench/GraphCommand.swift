@@ -33,6 +33,9 @@ struct GraphCommand: ParsableCommand {
     @Option(help: "ip4: /24 routes in the FIB, through resolved next hops.")
     var routes = 1000
 
+    @Option(help: "Structure of the FIB tables in every scenario: dxr (weftd's default) or dir24-8.")
+    var fib: String = FIBAlgorithm.default.rawValue
+
     @Option(help: "ip4: resolved next-hop neighbours the routes are spread over; vxlan-*, container: tunnels.")
     var nextHops = 16
 
@@ -73,6 +76,9 @@ struct GraphCommand: ParsableCommand {
         }
         guard (60...1514).contains(frameLength) else { throw ValidationError("--frame-length must be 60...1514") }
         guard runs >= 1, packets >= 1000 else { throw ValidationError("--runs >= 1 and --packets >= 1000") }
+        guard FIBAlgorithm(rawValue: fib) != nil else {
+            throw ValidationError("--fib must be one of \(FIBAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
         guard (1...1_000_000).contains(routes) else { throw ValidationError("--routes must be 1...1000000") }
         guard (1...250).contains(nextHops) else { throw ValidationError("--next-hops must be 1...250") }
         guard (1...4096).contains(destinations) else { throw ValidationError("--destinations must be 1...4096") }
@@ -96,7 +102,7 @@ struct GraphCommand: ParsableCommand {
             : scenario == .nat44 ? nat44Setup
             : scenario == .vxlanEncap || scenario == .vxlanDecap ? vxlanSetup
             : scenario == .container ? containerSetup
-            : "\(routes) routes via \(nextHops) next hops, \(min(destinations, routes)) destinations"
+            : "\(routes) routes via \(nextHops) next hops, \(min(destinations, routes)) destinations, \(fib) FIB"
         let report = Report(scenario: scenario.rawValue, packetsPerRun: packets, setup: setup, frameLength: frameLength,
                             vector: vector, tscHz: tscHz, pathNodes: Self.pathNodes[scenario]!, runs: results)
         if json {
@@ -177,9 +183,12 @@ struct GraphCommand: ParsableCommand {
     /// `routes` /24s (32.0.0.0/24, 32.0.1.0/24, ...) through `nextHops` resolved
     /// neighbours on the transmit interface, `destinations` packet templates
     /// (valid header checksums) cycling over the routes.
+    /// The FIB structure chosen with --fib (validated).
+    var fibAlgorithm: FIBAlgorithm { FIBAlgorithm(rawValue: fib) ?? .default }
+
     private func runIP4() throws -> RunResult {
         let l2 = L2Feature(macTableCapacity: 1 << 12)
-        let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
+        let ip4 = try IP4Feature(fibTables: 4, fibAlgorithm: fibAlgorithm, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
         let g = try EmbeddedGraph(buffers: 16384) { l2.register(in: $0); ip4.register(in: $0) }
         let rx = g.addInterface("pg0"), tx = g.addInterface("pg1")
         let rxMAC: UInt64 = 0x02_00_00_00_00_01, txMAC: UInt64 = 0x02_00_00_00_01_01, hostMAC: UInt64 = 0x02_AA_00_00_00_02

@@ -81,7 +81,7 @@ extension GraphCommand {
         let tunnels = ctTunnels, remotePods = ctRemotePods, prefixLength = ctPrefixLength
         let l2 = L2Feature(macTableCapacity: max(1 << 16, 4 * (macs + remotePods)))
         let ip4Entries = max(1024, 2 * (remotePods + tunnels) + 64)
-        let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: ip4Entries, neighbourCapacity: ip4Entries)
+        let ip4 = try IP4Feature(fibTables: 4, fibAlgorithm: fibAlgorithm, groupCapacity: 1024, adjacencyCapacity: ip4Entries, neighbourCapacity: ip4Entries)
         let vx = VXLANFeature(ip4: ip4, l2: l2)
         let bvi = BVINode(ip4: ip4)
         let g = try EmbeddedGraph(buffers: 16384) {

@@ -45,7 +45,7 @@ extension GraphCommand {
     func runNAT44() throws -> RunResult {
         try validateNAT44()
         let l2 = L2Feature(macTableCapacity: 1 << 12)
-        let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
+        let ip4 = try IP4Feature(fibTables: 4, fibAlgorithm: fibAlgorithm, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
         let nat = try NAT44Feature(config: NAT44Config(maxSessions: sessions), ip4: ip4)
         let g = try EmbeddedGraph(buffers: 16384) { l2.register(in: $0); ip4.register(in: $0); nat.register(in: $0) }
         let rx = g.addInterface("in0"), tx = g.addInterface("up0")

@@ -64,7 +64,7 @@ extension GraphCommand {
     func buildVXLAN() throws -> VXLANBench {
         let tunnelCount = nextHops
         let l2 = L2Feature(macTableCapacity: 1 << 16)
-        let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
+        let ip4 = try IP4Feature(fibTables: 4, fibAlgorithm: fibAlgorithm, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
         let vx = VXLANFeature(ip4: ip4, l2: l2)
         let g = try EmbeddedGraph(buffers: 16384) { l2.register(in: $0); ip4.register(in: $0); vx.register(in: $0) }
         l2.domains.create(id: 1, learnLimit: 200_000, macAgeSeconds: 0)

@@ -177,7 +177,7 @@ struct LPMCommand: ParsableCommand {
             report = try run(DIR248UnderTest(try FIBTable(groupCapacity: groups, hugePages: hugePages)), routeList, addrs,
                              tscHz: tscHz, rng: &rng)
         case .dxr:
-            report = try run(DXRUnderTest(try FIBRangeTable(directBits: directBits)), routeList, addrs, tscHz: tscHz, rng: &rng)
+            report = try run(DXRUnderTest(try FIBRangeTable(directBits: directBits, hugePages: hugePages)), routeList, addrs, tscHz: tscHz, rng: &rng)
         }
         report.algorithm = algorithm.rawValue
         if json {

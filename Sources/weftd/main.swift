@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import WeftControl
 import WeftEngine
+import WeftIP4
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,6 +26,8 @@ struct Weftd: ParsableCommand {
     @Option(name: .customLong("rx-block-timeout-ms"), help: "TPACKET_V3 block retire timeout in ms.") var rxBlockTimeoutMs: UInt32 = 1
     @Option(name: .customLong("watch-interval"), help: "Seconds between checks for containers whose netns or veth vanished behind weftd's back (0: off).") var watchInterval: Double = 10
 
+    @Option(name: .customLong("fib-algorithm"), help: "IPv4 FIB structure: dxr or dir24-8 (docs/fib.md).") var fibAlgorithm: String?
+
     @Option(name: .customLong("api-group"), help: "Group (name or gid) whose members may use the API socket (socket mode 0660).") var apiGroup: String?
     @Option(name: .customLong("api-max-body-bytes"), help: "Body limit of bulk API requests (POST /v1/routes/bulk); other requests take at most 1 MiB.") var apiMaxBodyBytes: Int?
     @Option(name: .customLong("api-request-timeout"), help: "Seconds a client has to send a complete API request (408 after).") var apiRequestTimeout: Double?
@@ -33,6 +36,12 @@ struct Weftd: ParsableCommand {
         var cfg = try config.map { try WeftConfig.load(path: $0) } ?? WeftConfig()
         cfg = cfg.overriding(.init(socketPath: socket, statePath: state, workerCPU: workerCPU, pollMode: pollMode, logLevel: logLevel))
         if let apiGroup { cfg.apiGroup = apiGroup }
+        if let fibAlgorithm {
+            guard let a = FIBAlgorithm(rawValue: fibAlgorithm) else {
+                throw ValidationError("--fib-algorithm must be one of \(FIBAlgorithm.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            cfg.fibAlgorithm = a
+        }
         if let apiMaxBodyBytes {
             guard apiMaxBodyBytes >= 1024 else { throw ValidationError("--api-max-body-bytes must be at least 1024") }
             cfg.apiMaxBodyBytes = apiMaxBodyBytes
@@ -60,6 +69,7 @@ struct Weftd: ParsableCommand {
         if rxRing == 3 { settings.afPacket.useV3() }
         guard settings.afXdp.setMode(xdpMode) else { throw ValidationError("--xdp-mode must be auto, native or generic") }
         settings.afPacket.rxRetireMs = rxBlockTimeoutMs
+        settings.fibAlgorithm = cfg.fibAlgorithm
         settings.nat.maxSessions = cfg.natMaxSessions
         settings.nat.portRange = UInt16(cfg.natPortRange.lowerBound)...UInt16(cfg.natPortRange.upperBound)
         let dataplane = try EngineDataplane(settings: settings)
@@ -91,7 +101,7 @@ struct Weftd: ParsableCommand {
             watchTimer.setEventHandler { _ = try? executor.runSync { watch.sweep() } }
             watchTimer.resume()
         }
-        log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling")
+        log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling, \(cfg.fibAlgorithm.rawValue) FIB")
 
         // Orderly stop: no new requests, finish queued control work, stop the worker.
         // The main thread waits for it and then returns from run(). (Not dispatchMain():

@@ -11,6 +11,15 @@ final class WeftConfigTests: XCTestCase {
         XCTAssertEqual(config.workerCPU, 1)
         XCTAssertEqual(config.pollMode, .adaptive)
         XCTAssertEqual(config.logLevel, .info)
+        XCTAssertEqual(config.fibAlgorithm, .dir248)
+    }
+
+    func testFIBAlgorithm() throws {
+        XCTAssertEqual(try WeftConfig.parse(yaml: "fib_algorithm: dir24-8\n").fibAlgorithm, .dir248)
+        XCTAssertEqual(try WeftConfig.parse(yaml: "fib_algorithm: dxr\n").fibAlgorithm, .dxr)
+        XCTAssertThrowsError(try WeftConfig.parse(yaml: "fib_algorithm: poptrie\n", source: "weftd.yaml")) {
+            XCTAssertEqual("\($0)", "weftd.yaml: fib_algorithm: must be one of dir24-8, dxr, got \"poptrie\"")
+        }
     }
 
     func testAllKeys() throws {

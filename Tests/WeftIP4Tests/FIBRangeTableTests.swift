@@ -218,6 +218,34 @@ final class FIBRangeTableTests: XCTestCase {
         }
     }
 
+    /// One chunk split into n = 2...70 ranges, with short and with long next
+    /// hops, for every K: each search shape (SWAR up to 16 ranges, five fixed
+    /// steps up to 32, the loop above) is checked at every range start, one
+    /// below it, and the chunk's last address. The chunk lies at the top of
+    /// the address space for K = 17 and 18 so that offsets reach 2^15 - 1.
+    func testEverySearchShapeAtEveryRangeBoundary() throws {
+        for bits in FIBRangeTable.directBitsRange {
+            for long in [false, true] {
+                let t = try FIBRangeTable(directBits: bits)
+                let size = UInt32(1) << UInt32(32 - bits)
+                let base: UInt32 = bits == 17 || bits == 18 ? 0 &- size : 0x0A00_0000 & ~(size &- 1)
+                var starts: [UInt32] = []
+                for n in 1...69 {
+                    // n /32s spread over the chunk (distinct adjacencies): 2n+1 ranges at most,
+                    // fewer when a /32 sits at an edge. Checked after each add.
+                    let offset = UInt32(n) &* (size / 71) &+ UInt32(n % 3)
+                    let adj = (long ? 0x10_0000 : 100) + UInt32(n)
+                    try t.add(base | offset, length: 32, adjacency: adj)
+                    starts.append(offset)
+                    var probes = [base, base | (size &- 1)]
+                    for s in starts { probes += [base | s, base | (s &- 1), base | (s &+ 1)] }
+                    check(t, probes) { t.referenceLookup($0) }
+                }
+                XCTAssertEqual(t.shape.ranges, 139, "K=\(bits)")
+            }
+        }
+    }
+
     /// A chunk split into every possible range (K = 16: 65536 /32s with
     /// alternating adjacencies) and back.
     func testFullChunkOfHostRoutes() throws {

@@ -297,9 +297,9 @@ final class FIBTableTests: XCTestCase {
     }
 
     func testTwoTablesAreIndependent() throws {
-        let fib = try FIB(capacity: 16, defaultGroupCapacity: 64)
-        let vrf = try fib.create(3, groupCapacity: 64)
-        let t0 = try XCTUnwrap(fib.table(0))
+        let fib = try FIB(capacity: 16, algorithm: .dir248, defaultGroupCapacity: 64)
+        let vrf = try XCTUnwrap(fib.create(3, groupCapacity: 64) as? FIBTable)
+        let t0 = try XCTUnwrap(fib.table(0) as? FIBTable)
         let a = IPv4Prefix.parseAddress("10.0.0.1")!
         try t0.add(IPv4Prefix("10.0.0.0/8")!, adjacency: 1)
         try vrf.add(IPv4Prefix("10.0.0.0/24")!, adjacency: 2)

@@ -4,6 +4,8 @@ the networks (TTL decremented)."""
 
 import re
 
+import pytest
+
 from weftlib import ping, tcp_transfer, wait_ping_ok
 
 PORT = 5401
@@ -52,6 +54,17 @@ def test_tcp_across_networks(node, container):
     wait_ping_ok(r, ipb)
     c = tcp_transfer(r, b, ipb, PORT, MB, timeout=120)
     print(f"TCP red->blue: {c['bytes']} bytes in {c['seconds']:.2f} s = {c['bytes'] / c['seconds'] / 1e6:.1f} MB/s")
+
+
+@pytest.mark.weftd_args("--fib-algorithm", "dxr")
+def test_tcp_and_ping_across_networks_on_a_dxr_fib(node, container):
+    """The same routed path with the other FIB structure (weftd's default is DIR-24-8)."""
+    assert "dxr FIB" in node.log_path.read_text(), "weftd did not log its FIB structure"
+    r, b, ipr, ipb = _routed_pair(node, container)
+    wait_ping_ok(r, ipb)
+    p = ping(b, ipr, count=10, interval=0.05)
+    assert p.transmitted == 10 and p.loss_pct == 0.0, p.summary()
+    tcp_transfer(r, b, ipb, PORT, MB, timeout=120)
 
 
 def test_gateway_removed_with_network(node, container):

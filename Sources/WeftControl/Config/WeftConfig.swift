@@ -1,4 +1,5 @@
 import Foundation
+import WeftIP4
 import Yams
 
 /// weftd's settings. Built from defaults, then a YAML file (configs/weftd.yaml
@@ -24,6 +25,8 @@ public struct WeftConfig: Equatable, Sendable {
     /// driver opening a veth's host end (af-packet or af-xdp).
     public var defaultAttach: AttachMode = .veth
     public var defaultDriver: PortDriver = .afPacket
+    /// Structure of the IPv4 FIB tables (docs/fib.md): dxr or dir24-8.
+    public var fibAlgorithm: FIBAlgorithm = .default
     /// Control socket access (docs/architecture.md): a group (name or gid)
     /// whose members may use the API besides root and weftd's own user; the
     /// body limit of the bulk paths; seconds a client has to send a request.
@@ -76,6 +79,7 @@ public struct WeftConfig: Equatable, Sendable {
         case natPortRange = "nat_port_range"
         case defaultAttach = "default_attach"
         case defaultDriver = "default_driver"
+        case fibAlgorithm = "fib_algorithm"
         case apiGroup = "api_group"
         case apiMaxBodyBytes = "api_max_body_bytes"
         case apiRequestTimeout = "api_request_timeout"
@@ -153,6 +157,11 @@ public struct WeftConfig: Equatable, Sendable {
                     throw fail("must be one of \(PortDriver.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
                 }
                 config.defaultDriver = driver
+            case .fibAlgorithm:
+                guard let text = value as? String, let algorithm = FIBAlgorithm(rawValue: text) else {
+                    throw fail("must be one of \(FIBAlgorithm.allCases.map(\.rawValue).joined(separator: ", ")), got \(describe(value))")
+                }
+                config.fibAlgorithm = algorithm
             case .apiGroup:
                 guard let text = (value as? String) ?? (value as? Int).map(String.init), !text.isEmpty else {
                     throw fail("must be a group name or gid, got \(describe(value))")

@@ -25,6 +25,8 @@ public struct EngineSettings: Sendable {
     public var spareAfPacketSockets = 4
     /// NAT44 session table size, dynamic port range and timeouts.
     public var nat = NAT44Config()
+    /// Structure of the IPv4 FIB tables.
+    public var fibAlgorithm: FIBAlgorithm = .default
     public init() {}
 }
 
@@ -79,7 +81,7 @@ public final class EngineDataplane: Dataplane {
         tapOutput = TapOutputNode(ports: tapPorts)
         graph.register(tapInput)
         graph.register(tapOutput)
-        ip4 = try IP4Feature()
+        ip4 = try IP4Feature(fibAlgorithm: settings.fibAlgorithm)
         bvi = BVINode(ip4: ip4)
         vxlan = VXLANFeature(ip4: ip4, l2: l2)
         do { nat = try NAT44Feature(config: settings.nat, ip4: ip4) } catch { throw DataplaneError.invalid("\(error)") }
@@ -473,6 +475,10 @@ public final class EngineDataplane: Dataplane {
             }
             start = end
         }
+        // A bulk load leaves freed blocks behind in a DXR table; one pass gives them
+        // back (a no-op, checked in O(1), when little was freed).
+        let vrfs = Set(planned.map(\.0.vrf))
+        worker.withBarrier { for vrf in vrfs { ip4.fib.table(Int(vrf))?.compactAfterBulkLoad() } }
     }
 
     /// Removes the routes of a failed `addRoutes`, newest first, restoring any they replaced.

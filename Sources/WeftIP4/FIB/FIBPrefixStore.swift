@@ -69,6 +69,13 @@ struct FIBPrefixStore {
     }
 
     /// Every prefix, shortest first, then by address.
+    /// The longest stored prefix matching `address`, as a route.
+    func longestRoute(_ address: UInt32) -> FIBRoute? {
+        guard let m = longestMatch(address) else { return nil }
+        return FIBRoute(prefix: IPv4Prefix(uncheckedAddress: address & FIBPrefixStore.mask(m.length), length: m.length),
+                        adjacency: m.adjacency)
+    }
+
     func all() -> [FIBRoute] {
         var out: [FIBRoute] = []
         out.reserveCapacity(count)

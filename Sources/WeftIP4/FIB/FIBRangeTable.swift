@@ -86,7 +86,10 @@ public final class FIBRangeTable {
     ///   - directBits: K, the address bits that index the direct table.
     ///   - poolWords: words of address space reserved for range blocks (and as
     ///     much again for the control side's route lists), at most 2^30.
-    public init(directBits: Int = FIBRangeTable.defaultDirectBits, poolWords: Int = FIBRangeTable.defaultPoolWords) throws {
+    ///   - hugePages: back the direct table and the range pool (the lookup
+    ///     side) with transparent huge pages (`MADV_HUGEPAGE`).
+    public init(directBits: Int = FIBRangeTable.defaultDirectBits, poolWords: Int = FIBRangeTable.defaultPoolWords,
+                hugePages: Bool = false) throws {
         precondition(FIBRangeTable.directBitsRange.contains(directBits), "directBits must be 16...20")
         precondition((1...(1 << 30)).contains(poolWords), "poolWords must be 1...2^30")
         self.directBits = directBits
@@ -94,7 +97,7 @@ public final class FIBRangeTable {
         chunkShift = 32 - directBits
         chunkSize = 1 << (32 - directBits)
         offsetMask = UInt32(chunkSize - 1)
-        let d = try ZeroMapping(bytes: chunkCount * 4)
+        let d = try ZeroMapping(bytes: chunkCount * 4, hugePages: hugePages)
         let lb = try ZeroMapping(bytes: chunkCount * 4)
         let lc = try ZeroMapping(bytes: chunkCount * 4)
         let cv = try ZeroMapping(bytes: chunkCount * 4)
@@ -109,7 +112,7 @@ public final class FIBRangeTable {
         routeListCount = lc.base.bindMemory(to: UInt32.self, capacity: chunkCount)
         coverValue = cv.base.bindMemory(to: UInt32.self, capacity: chunkCount)
         coverDepth = cd.base.bindMemory(to: UInt8.self, capacity: chunkCount)
-        ranges = try FIBWordPool(capacity: poolWords)
+        ranges = try FIBWordPool(capacity: poolWords, hugePages: hugePages)
         routeLists = try FIBWordPool(capacity: poolWords)
         scratchStarts = .allocate(capacity: chunkSize + 1)
         scratchValues = .allocate(capacity: chunkSize + 1)
@@ -194,11 +197,6 @@ public final class FIBRangeTable {
         store.set(prefix, length, adjacency)
     }
 
-    /// Adds a prefix given as `IPv4Prefix`.
-    public func add(_ prefix: IPv4Prefix, adjacency: UInt32) throws {
-        try add(prefix.address, length: prefix.length, adjacency: adjacency)
-    }
-
     /// Removes `address/length`; addresses it covered fall back to the longest
     /// remaining prefix that covers them (or to no route). Returns false when
     /// the prefix was not in the table.
@@ -235,8 +233,6 @@ public final class FIBRangeTable {
         return true
     }
 
-    @discardableResult
-    public func delete(_ prefix: IPv4Prefix) -> Bool { delete(prefix.address, length: prefix.length) }
 
     /// Packs the range pool: slides every range block down over the free
     /// blocks, in address order, and returns the pages above to the kernel.
@@ -262,6 +258,12 @@ public final class FIBRangeTable {
         ranges.compacted(to: next)
     }
 
+    /// `compact()` when freed blocks make up more than an eighth of the range
+    /// pool (a bulk load leaves 15-20%); under the barrier, as `compact()`.
+    public func compactAfterBulkLoad() {
+        if ranges.highWater - ranges.wordsInUse > ranges.highWater / 8 { compact() }
+    }
+
     /// Removes every prefix and gives all memory back to the kernel.
     public func removeAll() {
         for m in mappings { m.discard() }
@@ -283,6 +285,10 @@ public final class FIBRangeTable {
     public func referenceLookup(_ address: UInt32) -> UInt32 {
         store.longestMatch(address)?.adjacency ?? FIBTable.miss
     }
+
+    /// The longest stored prefix matching `address` and its adjacency, or nil
+    /// (from the prefix store, for `show fib ADDRESS`).
+    public func longestMatch(_ address: UInt32) -> FIBRoute? { store.longestRoute(address) }
 
     /// Every prefix, shortest first, then by address.
     public func routes() -> [FIBRoute] { store.all() }

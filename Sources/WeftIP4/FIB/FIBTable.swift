@@ -158,11 +158,6 @@ public final class FIBTable {
         }
     }
 
-    /// Adds a prefix given as `IPv4Prefix`.
-    public func add(_ prefix: IPv4Prefix, adjacency: UInt32) throws {
-        try add(prefix.address, length: prefix.length, adjacency: adjacency)
-    }
-
     /// Removes `address/length`; addresses it covered fall back to the longest
     /// remaining prefix that covers them (or to no route). Returns false when
     /// the prefix was not in the table.
@@ -214,8 +209,6 @@ public final class FIBTable {
         return true
     }
 
-    @discardableResult
-    public func delete(_ prefix: IPv4Prefix) -> Bool { delete(prefix.address, length: prefix.length) }
 
     /// Removes every prefix and gives all memory back to the kernel.
     public func removeAll() {
@@ -242,11 +235,7 @@ public final class FIBTable {
 
     /// The longest stored prefix matching `address` and its adjacency, or nil
     /// (from the prefix store: a handful of dictionary probes, for `show fib ADDRESS`).
-    public func longestMatch(_ address: UInt32) -> FIBRoute? {
-        guard let m = store.longestMatch(address) else { return nil }
-        return FIBRoute(prefix: IPv4Prefix(uncheckedAddress: address & FIBPrefixStore.mask(m.length), length: m.length),
-                        adjacency: m.adjacency)
-    }
+    public func longestMatch(_ address: UInt32) -> FIBRoute? { store.longestRoute(address) }
 
     /// Every prefix, shortest first, then by address.
     public func routes() -> [FIBRoute] { store.all() }

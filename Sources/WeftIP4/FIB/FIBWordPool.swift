@@ -31,9 +31,10 @@ struct FIBWordPool {
 
     /// - Parameter capacity: words of address space to reserve (at most 2^30,
     ///   since `FIBRangeLookup` keeps block offsets in 30 bits).
-    init(capacity: Int) throws {
+    init(capacity: Int, hugePages: Bool = false) throws {
         precondition(capacity > 0 && capacity <= 1 << 30)
-        mapping = try ZeroMapping(bytes: capacity * 4)
+        // 32 bytes of slack: FIBRangeLookup.countStarts reads a block's first 32 bytes.
+        mapping = try ZeroMapping(bytes: capacity * 4 + 32, hugePages: hugePages)
         self.capacity = capacity
         words = mapping.base.bindMemory(to: UInt32.self, capacity: capacity)
     }
