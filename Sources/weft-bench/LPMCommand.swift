@@ -384,7 +384,7 @@ struct LPMCommand: ParsableCommand {
         func mib(_ b: Int) -> String { f(Double(b) / 1048576, 2) + " MiB" }
         print("memory after build\(r.algorithm == "dxr" ? " + compact (\(f(r.compactSeconds * 1e3)) ms)" : ""): lookup \(r.lookupBytes) B (\(mib(r.lookupBytes))), control \(r.controlBytes) B (\(mib(r.controlBytes)), of which prefix store ~\(mib(r.prefixStoreBytes))); resident set grew \(mib(r.buildResidentGrowthBytes)) over the build; after the updates: lookup \(mib(r.lookupBytesAfterUpdates)), control \(mib(r.controlBytesAfterUpdates))")
         if let m = r.dxrMemory, let sh = r.dxrShape {
-            print("dxr: direct \(mib(m.directBytes)), ranges \(mib(m.rangeBytesInUse)) in use / \(mib(m.rangeBytesReserved)) high water; \(sh.ranges) ranges, chunks: \(sh.directChunks) direct, \(sh.shortChunks) short, \(sh.longChunks) long; control: route lists \(mib(m.routeListBytes)), per-chunk \(mib(m.chunkControlBytes)), free lists \(mib(m.freeListBytes))")
+            print("dxr: direct \(mib(m.directBytes)), ranges \(mib(m.rangeBytesInUse)) in use / \(mib(m.rangeBytesReserved)) high water; \(sh.ranges) ranges, chunks: \(sh.directChunks) direct, \(sh.shortChunks) short, \(sh.longChunks) long (\(sh.splitChunks) of them split per /24); control: route lists \(mib(m.routeListBytes)), per-chunk \(mib(m.chunkControlBytes)), free lists \(mib(m.freeListBytes))")
         }
         if r.updates > 0 {
             print("updates: \(r.updates) (deletes + re-adds of random routes) in \(f(r.updateSeconds * 1e3)) ms: \(f(r.updatesPerSecond / 1e6, 2)) M updates/s")

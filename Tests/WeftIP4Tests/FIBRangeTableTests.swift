@@ -242,8 +242,48 @@ final class FIBRangeTableTests: XCTestCase {
                     check(t, probes) { t.referenceLookup($0) }
                 }
                 XCTAssertEqual(t.shape.ranges, 139, "K=\(bits)")
+                XCTAssertEqual(t.shape.splitChunks, 1, "K=\(bits): past \(FIBRangeTable.splitThreshold) ranges the chunk is split per /24")
+                // Crowd the chunk's second /24: 10, then 40 /32s side by side (a range
+                // sub-block, then a dense one), checked at each step; then empty it again.
+                var crowd: [UInt32] = []
+                for k in 0..<40 {
+                    let a = base | 0x100 | UInt32(2 * k + 1)
+                    try t.add(a, length: 32, adjacency: (long ? 0x20_0000 : 500) + UInt32(k))
+                    crowd.append(a)
+                    if k == 9 || k == 39 {
+                        let probes = [base | 0x100, base | 0x1FF] + crowd.flatMap { [$0 - 1, $0, $0 + 1] } + starts.map { base | $0 }
+                        check(t, probes) { t.referenceLookup($0) }
+                    }
+                }
+                for a in crowd { t.delete(a, length: 32) }
+                for s in starts { t.delete(base | s, length: 32) }
+                XCTAssertEqual(t.memory.rangeBytesInUse, 0, "K=\(bits)")
+                XCTAssertEqual(t.lookup(base | starts[0]), FIBTable.miss)
             }
         }
+    }
+
+    /// A container node's table: per-node /24s side by side (every chunk
+    /// crowded, each /24 resolved by its sub-entry) and a /32 per pod in one
+    /// subnet (dense sub-blocks), with a covering /16 and a default route,
+    /// against the reference; then the pods leave one by one.
+    func testCrowdedChunksOfAContainerNode() throws {
+        let t = try FIBRangeTable()
+        var ref = ReferenceLPM()
+        func add(_ a: UInt32, _ l: Int, _ adj: UInt32) throws { try t.add(a, length: l, adjacency: adj); ref.add(a, l, adj) }
+        try add(0, 0, 1)
+        try add(0x0AF4_0000, 16, 2)                                        // 10.244.0.0/16
+        for node in 0..<256 { try add(0x0AF4_0000 | UInt32(node) << 8, 24, 100 + UInt32(node % 16)) }
+        for pod in 0..<600 { try add(0x0A02_0002 + UInt32(pod), 32, 1000 + UInt32(pod)) }   // 10.2.0.2 ...
+        XCTAssertGreaterThanOrEqual(t.shape.splitChunks, 5)
+        var rng = SplitMix64(seed: 5)
+        let probes = probeAddresses(ref.prefixes, count: 40_000, rng: &rng)
+        check(t, probes) { ref.lookup($0) }
+        for pod in stride(from: 0, to: 600, by: 1) where pod % 7 != 0 {
+            t.delete(0x0A02_0002 + UInt32(pod), length: 32)
+            ref.delete(0x0A02_0002 + UInt32(pod), 32)
+        }
+        check(t, probes) { ref.lookup($0) }
     }
 
     /// A chunk split into every possible range (K = 16: 65536 /32s with

@@ -7,6 +7,8 @@ import random
 import tempfile
 import time
 
+import pytest
+
 ROUTES = 1_000_000
 NET = "10.61.0.0/24"
 
@@ -34,7 +36,23 @@ def _fmt(a):
     return f"{a >> 24}.{a >> 16 & 255}.{a >> 8 & 255}.{a & 255}"
 
 
+def _rss_mib(node):
+    for line in open(f"/proc/{node.pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return -1.0
+
+
 def test_load_a_million_routes(node):
+    _load_a_million_routes(node)
+
+
+@pytest.mark.weftd_args("--fib-algorithm", "dxr")
+def test_load_a_million_routes_into_a_dxr_fib(node):
+    _load_a_million_routes(node)
+
+
+def _load_a_million_routes(node):
     node.create_network("bench", NET)
     routes = _routes(ROUTES)
     with tempfile.NamedTemporaryFile("w", suffix=".routes") as f:
@@ -46,7 +64,8 @@ def test_load_a_million_routes(node):
         out = node.ctl("route", "load", f.name, timeout=600)
         took = time.monotonic() - t0
     assert f"loaded {ROUTES} route(s)" in out.stdout, out.stdout
-    print(f"route load: {ROUTES} routes in {took:.1f} s ({ROUTES / took:.0f} routes/s)")
+    print(f"route load: {ROUTES} routes in {took:.1f} s ({ROUTES / took:.0f} routes/s), "
+          f"weftd resident {_rss_mib(node):.0f} MiB")
 
     def check(probes):
         for i in probes:

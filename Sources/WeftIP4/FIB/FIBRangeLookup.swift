@@ -7,9 +7,10 @@ import CShims
 /// **Direct table** (`direct`, 2^K `UInt32`, indexed by the top K bits):
 /// - bit 31 clear: the whole chunk resolves to one entry, `0` = no route,
 ///   otherwise adjacency + 1 (so the result is `entry - 1` without a branch);
-/// - bit 31 set: the chunk is split into ranges; bits 0...29 are the word
-///   offset of its range block in `ranges`, bit 30 says the block's next hops
-///   are 32-bit ("long") rather than 16-bit ("short").
+/// - bit 31 set: the chunk is split into ranges; bits 0...28 are the word
+///   offset of its block in `ranges`, bit 30 says the block's next hops are
+///   32-bit ("long") rather than 16-bit ("short"), bit 29 that the block is a
+///   **split block** (below) rather than a range block.
 ///
 /// **Range block** (n >= 2 ranges, sorted by start; range 0 starts at offset 0):
 /// - `UInt16` [0] = n - 1 (range 0's start is always 0, so its slot holds the count);
@@ -17,10 +18,22 @@ import CShims
 /// - short: `UInt16` [n..<2n] = adjacency + 1 of each range (n words in all);
 /// - long: from word ceil(n/2), `UInt32` adjacency + 1 of each range (ceil(n/2) + n words).
 ///
-/// Starts and next hops are kept apart (not interleaved) so that the binary
-/// search walks 2-byte keys (32 per cache line) and only the winner's next hop
-/// is read: 4 bytes per range when every next hop of the chunk is below
-/// 0xFFFF, 6 when not, instead of DXR's 4 or 8.
+/// Starts and next hops are kept apart (not interleaved) so that the search
+/// reads 2-byte keys (32 per cache line) and only the winner's next hop: 4
+/// bytes per range when every next hop of the chunk is below 0xFFFF, 6 when
+/// not, instead of DXR's 4 or 8.
+///
+/// **Split block** (a crowded chunk: more than `FIBRangeTable.splitThreshold`
+/// ranges, e.g. side-by-side /24s with different next hops, or a /32 per
+/// pod): word 0 = the chunk's range count (for `shape`), then one `UInt32`
+/// sub-entry per /24 of the chunk, then the sub-blocks. A sub-entry is, like
+/// a direct entry, either a resolved /24 (bit 31 clear) or bit 31 + the word
+/// offset of its sub-block from the split block's start (bits 0...28), bit 30
+/// long, bit 29 **dense**: 256 next hops indexed by the last octet (for more
+/// than 16 ranges in the /24). Otherwise the sub-block is a range block over
+/// the /24 (up to 16 ranges: the SWAR count). So a lookup never searches more
+/// than 16 ranges, at the price of a third dependent load in crowded chunks;
+/// offsets are relative, so `compact()` can move the whole block.
 @frozen
 public struct FIBRangeLookup {
     public let direct: UnsafePointer<UInt32>
@@ -35,7 +48,11 @@ public struct FIBRangeLookup {
 
     @usableFromInline static let rangedFlag: UInt32 = 0x8000_0000
     @usableFromInline static let longFlag: UInt32 = 0x4000_0000
-    @usableFromInline static let blockMask: UInt32 = 0x3FFF_FFFF
+    /// On a direct entry: the block is a split block.
+    @usableFromInline static let splitFlag: UInt32 = 0x2000_0000
+    /// On a sub-entry: the sub-block is 256 next hops.
+    @usableFromInline static let denseFlag: UInt32 = 0x2000_0000
+    @usableFromInline static let blockMask: UInt32 = 0x1FFF_FFFF
 
     @inlinable @inline(__always)
     public init(direct: UnsafePointer<UInt32>, ranges: UnsafeRawPointer, directBits: Int) {
@@ -55,10 +72,12 @@ public struct FIBRangeLookup {
         return search(e, address & offsetMask)
     }
 
-    /// Finds, in chunk entry `e`'s range block, the last range starting at or
-    /// below `offset`, and returns its next hop. Branch-free inside each of
-    /// three shapes; which shape runs depends on the block's range count, and
-    /// at K = 18 nearly every block takes the first (docs/fib.md):
+    /// Finds, in chunk entry `e`'s block, the last range starting at or below
+    /// `offset`, and returns its next hop: in a split block through the /24's
+    /// sub-entry (resolved, dense, or a range block of up to 16). A range
+    /// block is searched branch-free in one of three shapes; which one runs
+    /// depends on the block's range count, and at K = 18 nearly every block
+    /// takes the first (docs/fib.md):
     /// - up to 16 ranges (K >= 17): a SWAR count of the starts <= `offset`;
     /// - up to 32: five binary-search steps over a virtual array of 32 (slots
     ///   past the last read as the last);
@@ -69,6 +88,23 @@ public struct FIBRangeLookup {
     @inlinable @inline(__always)
     func search(_ e: UInt32, _ offset: UInt32) -> UInt32 {
         let block = ranges + Int(truncatingIfNeeded: e & FIBRangeLookup.blockMask) &<< 2
+        if e & FIBRangeLookup.splitFlag == 0 {
+            return FIBRangeLookup.searchBlock(block, long: e & FIBRangeLookup.longFlag != 0, offset, swar: swar)
+        }
+        let sub = block.load(fromByteOffset: (1 &+ Int(truncatingIfNeeded: offset &>> 8)) &<< 2, as: UInt32.self)
+        if sub & FIBRangeLookup.rangedFlag == 0 { return sub &- 1 }
+        let subBlock = block + Int(truncatingIfNeeded: sub & FIBRangeLookup.blockMask) &<< 2
+        let octet = Int(truncatingIfNeeded: offset & 0xFF)
+        if sub & FIBRangeLookup.denseFlag != 0 {
+            if sub & FIBRangeLookup.longFlag != 0 { return subBlock.load(fromByteOffset: octet &<< 2, as: UInt32.self) &- 1 }
+            return UInt32(truncatingIfNeeded: subBlock.load(fromByteOffset: octet &<< 1, as: UInt16.self)) &- 1
+        }
+        return FIBRangeLookup.searchBlock(subBlock, long: sub & FIBRangeLookup.longFlag != 0, offset & 0xFF, swar: true)
+    }
+
+    /// The next hop of the range holding `offset` in a range block.
+    @inlinable @inline(__always)
+    static func searchBlock(_ block: UnsafeRawPointer, long: Bool, _ offset: UInt32, swar: Bool) -> UInt32 {
         let last = Int(truncatingIfNeeded: block.load(as: UInt16.self))
         var low: Int
         if last < 16 && swar {
@@ -93,7 +129,7 @@ public struct FIBRangeLookup {
                 length &-= half
             }
         }
-        if e & FIBRangeLookup.longFlag != 0 {
+        if long {
             let hops = ((last &+ 2) &>> 1) &<< 2
             return block.load(fromByteOffset: hops &+ low &<< 2, as: UInt32.self) &- 1
         }
@@ -142,6 +178,10 @@ public struct FIBRangeLookup {
         let e = direct[Int(truncatingIfNeeded: address &>> chunkShift)]
         if e & FIBRangeLookup.rangedFlag != 0 {
             let block = ranges + Int(truncatingIfNeeded: e & FIBRangeLookup.blockMask) &<< 2
+            if e & FIBRangeLookup.splitFlag != 0 {
+                weft_prefetch(block + (1 &+ Int(truncatingIfNeeded: (address & offsetMask) &>> 8)) &<< 2)
+                return
+            }
             weft_prefetch(block)
             weft_prefetch(block + 64)
             weft_prefetch(block + 128)

@@ -6,8 +6,10 @@
 /// into 2^K chunks by the top K bits (`directBits`, 16...20). A direct table of
 /// 2^K `UInt32` entries either resolves a whole chunk to one adjacency or names
 /// the chunk's range block: the chunk's address ranges (maximal runs of
-/// addresses with the same longest match), sorted, found by binary search over
-/// their 16-bit starts. Range blocks live in a `FIBWordPool`.
+/// addresses with the same longest match), sorted, found by a branch-free
+/// search over their 16-bit starts; a chunk of more than `splitThreshold`
+/// ranges gets a split block (a sub-entry per /24) instead. Blocks live in a
+/// `FIBWordPool`.
 ///
 /// **Updates** rebuild only the chunks a change touches: a prefix longer than
 /// /K touches one chunk, a /L with L <= K the 2^(K-L) chunks it covers (of which
@@ -85,13 +87,13 @@ public final class FIBRangeTable {
     /// - Parameters:
     ///   - directBits: K, the address bits that index the direct table.
     ///   - poolWords: words of address space reserved for range blocks (and as
-    ///     much again for the control side's route lists), at most 2^30.
+    ///     much again for the control side's route lists), at most 2^29.
     ///   - hugePages: back the direct table and the range pool (the lookup
     ///     side) with transparent huge pages (`MADV_HUGEPAGE`).
     public init(directBits: Int = FIBRangeTable.defaultDirectBits, poolWords: Int = FIBRangeTable.defaultPoolWords,
                 hugePages: Bool = false) throws {
         precondition(FIBRangeTable.directBitsRange.contains(directBits), "directBits must be 16...20")
-        precondition((1...(1 << 30)).contains(poolWords), "poolWords must be 1...2^30")
+        precondition((1...(1 << 29)).contains(poolWords), "poolWords must be 1...2^29")
         self.directBits = directBits
         chunkCount = 1 << directBits
         chunkShift = 32 - directBits
@@ -342,6 +344,8 @@ public final class FIBRangeTable {
         public var directChunks: Int
         public var shortChunks: Int
         public var longChunks: Int
+        /// Of the short and long chunks, those with a split block.
+        public var splitChunks: Int = 0
         public var ranges: Int
     }
 
@@ -351,6 +355,7 @@ public final class FIBRangeTable {
             let e = direct[c]
             if e & FIBRangeLookup.rangedFlag == 0 { s.directChunks += 1; continue }
             if e & FIBRangeLookup.longFlag != 0 { s.longChunks += 1 } else { s.shortChunks += 1 }
+            if e & FIBRangeLookup.splitFlag != 0 { s.splitChunks += 1 }
             s.ranges += rangeCount(e)
         }
         return s
@@ -360,7 +365,87 @@ public final class FIBRangeTable {
 
     @inline(__always) private func rangeCount(_ entry: UInt32) -> Int {
         let block = Int(entry & FIBRangeLookup.blockMask)
+        if entry & FIBRangeLookup.splitFlag != 0 { return Int(ranges.words[block]) }
         return Int(UnsafeRawPointer(ranges.words + block).load(as: UInt16.self)) + 1
+    }
+
+    /// Chunks with more ranges than this get a split block (a sub-entry per
+    /// /24; see `FIBRangeLookup`) instead of one range block: a lookup then
+    /// never searches more than 16 ranges. 32 is where the five-step search
+    /// ends; measured in docs/fib.md ("Crowded chunks").
+    public static let splitThreshold = 32
+
+    /// Ranges `first..<end` of the chunk's sweep that meet the /24 `s`.
+    @inline(__always) private func subRanges(_ s: Int, from first: Int, count n: Int) -> (first: Int, end: Int) {
+        let lo = s << 8, hi = lo + 256
+        var i = first
+        while i + 1 < n && scratchStarts[i + 1] <= lo { i += 1 }
+        var j = i + 1
+        while j < n && scratchStarts[j] < hi { j += 1 }
+        return (i, j)
+    }
+
+    /// Words of a sub-block of `count` ranges (0: the sub-entry resolves it).
+    @inline(__always) private static func subBlockWords(_ count: Int, long: Bool) -> Int {
+        count == 1 ? 0 : count <= 16 ? blockWords(ranges: count, long: long) : (long ? 256 : 128)
+    }
+
+    /// Words of the split block of the chunk's `n` swept ranges.
+    private func splitBlockWords(_ n: Int, long: Bool) -> Int {
+        var words = 1 + (chunkSize >> 8), i = 0
+        for s in 0..<(chunkSize >> 8) {
+            let r = subRanges(s, from: i, count: n)
+            words += FIBRangeTable.subBlockWords(r.end - r.first, long: long)
+            i = r.first
+        }
+        return words
+    }
+
+    /// Writes the range block of ranges `first..<end` of the sweep at `raw`,
+    /// starts taken relative to `base`.
+    private func writeRangeBlock(_ raw: UnsafeMutableRawPointer, _ first: Int, _ end: Int, base: Int, long: Bool) {
+        let n = end - first, starts = scratchStarts, values = scratchValues
+        raw.storeBytes(of: UInt16(n - 1), as: UInt16.self)
+        for i in 1..<n { raw.storeBytes(of: UInt16(starts[first + i] - base), toByteOffset: 2 * i, as: UInt16.self) }
+        if long {
+            if n & 1 == 1 { raw.storeBytes(of: 0, toByteOffset: 2 * n, as: UInt16.self) }
+            let hops = (n + 1) / 2 * 4
+            for i in 0..<n { raw.storeBytes(of: values[first + i], toByteOffset: hops + 4 * i, as: UInt32.self) }
+        } else {
+            for i in 0..<n { raw.storeBytes(of: UInt16(values[first + i]), toByteOffset: 2 * (n + i), as: UInt16.self) }
+        }
+    }
+
+    /// Writes the split block of the chunk's `n` swept ranges at word `block`.
+    private func writeSplitBlock(_ block: Int, _ n: Int, long: Bool) {
+        let words = ranges.words + block
+        let subs = chunkSize >> 8
+        words[0] = UInt32(n)
+        var next = 1 + subs, i = 0
+        for s in 0..<subs {
+            let r = subRanges(s, from: i, count: n)
+            i = r.first
+            let count = r.end - r.first
+            if count == 1 { words[1 + s] = scratchValues[r.first]; continue }
+            let raw = UnsafeMutableRawPointer(words + next)
+            var entry = FIBRangeLookup.rangedFlag | (long ? FIBRangeLookup.longFlag : 0) | UInt32(next)
+            if count <= 16 {
+                writeRangeBlock(raw, r.first, r.end, base: s << 8, long: long)
+            } else {
+                entry |= FIBRangeLookup.denseFlag
+                var k = r.first
+                for octet in 0..<256 {
+                    while k + 1 < r.end && scratchStarts[k + 1] <= (s << 8) + octet { k += 1 }
+                    if long {
+                        raw.storeBytes(of: scratchValues[k], toByteOffset: 4 * octet, as: UInt32.self)
+                    } else {
+                        raw.storeBytes(of: UInt16(scratchValues[k]), toByteOffset: 2 * octet, as: UInt16.self)
+                    }
+                }
+            }
+            words[1 + s] = entry
+            next += FIBRangeTable.subBlockWords(count, long: long)
+        }
     }
 
     @inline(__always) private static func blockWords(ranges n: Int, long: Bool) -> Int {
@@ -416,7 +501,8 @@ public final class FIBRangeTable {
 
         var long = false
         for i in 0..<n where values[i] > 0xFFFF { long = true; break }
-        let words = FIBRangeTable.blockWords(ranges: n, long: long)
+        let split = n > FIBRangeTable.splitThreshold
+        let words = split ? splitBlockWords(n, long: long) : FIBRangeTable.blockWords(ranges: n, long: long)
         let old = direct[c]
         let needed = FIBWordPool.sizeClass(words), held = Int(rangeBlockClass[c])
         var block: Int
@@ -427,17 +513,13 @@ public final class FIBRangeTable {
             guard let b = ranges.allocate(words) else { return false }
             block = b
         }
-        let raw = UnsafeMutableRawPointer(ranges.words + block)
-        raw.storeBytes(of: UInt16(n - 1), as: UInt16.self)
-        for i in 1..<n { raw.storeBytes(of: UInt16(starts[i]), toByteOffset: 2 * i, as: UInt16.self) }
-        if long {
-            if n & 1 == 1 { raw.storeBytes(of: 0, toByteOffset: 2 * n, as: UInt16.self) }
-            let hops = (n + 1) / 2 * 4
-            for i in 0..<n { raw.storeBytes(of: values[i], toByteOffset: hops + 4 * i, as: UInt32.self) }
+        if split {
+            writeSplitBlock(block, n, long: long)
         } else {
-            for i in 0..<n { raw.storeBytes(of: UInt16(values[i]), toByteOffset: 2 * (n + i), as: UInt16.self) }
+            writeRangeBlock(UnsafeMutableRawPointer(ranges.words + block), 0, n, base: 0, long: long)
         }
-        let entry = FIBRangeLookup.rangedFlag | (long ? FIBRangeLookup.longFlag : 0) | UInt32(block)
+        let entry = FIBRangeLookup.rangedFlag | (long ? FIBRangeLookup.longFlag : 0)
+            | (split ? FIBRangeLookup.splitFlag : 0) | UInt32(block)
         if !inPlace {
             releaseBlock(of: c)
             rangeBlockClass[c] = UInt8(needed)

@@ -29,10 +29,10 @@ struct FIBWordPool {
     private(set) var wordsInUse = 0
     private var freeLists: [[UInt32]] = []
 
-    /// - Parameter capacity: words of address space to reserve (at most 2^30,
-    ///   since `FIBRangeLookup` keeps block offsets in 30 bits).
+    /// - Parameter capacity: words of address space to reserve (at most 2^29,
+    ///   since `FIBRangeLookup` keeps block offsets in 29 bits).
     init(capacity: Int, hugePages: Bool = false) throws {
-        precondition(capacity > 0 && capacity <= 1 << 30)
+        precondition(capacity > 0 && capacity <= 1 << 29)
         // 32 bytes of slack: FIBRangeLookup.countStarts reads a block's first 32 bytes.
         mapping = try ZeroMapping(bytes: capacity * 4 + 32, hugePages: hugePages)
         self.capacity = capacity
