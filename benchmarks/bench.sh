@@ -68,6 +68,8 @@ graph() {  # graph NAME ARGS...: one weft-bench graph call, JSON kept as graph-N
 
 if ((GRAPH)); then
   for s in l2 ip4 vxlan-encap vxlan-decap nat44 container; do graph "scenario-$s" "$s"; done
+  # The same routed scenarios on the other FIB structure (weftd.yaml fib_algorithm: dxr; docs/fib.md).
+  for s in ip4 container; do graph "scenario-$s-dxr" "$s" --fib dxr; done
   if ((QUICK)); then vectors="1 256" macs="1000 100000" routes="1000 100000" sessions="1000 100000"
   else vectors="1 4 16 64 256" macs="1000 10000 100000 1000000" routes="1000 10000 100000 1000000"
        sessions="1000 10000 100000 1000000"; fi

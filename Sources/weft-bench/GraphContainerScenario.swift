@@ -59,7 +59,7 @@ extension GraphCommand {
     var containerSetup: String {
         "\(macs) pods on c0 in bd 1 (gateway bvi1 10.1.0.1/\(ctPrefixLength)) -> \(ctRemotePods) remote pods in bd 2 "
             + "(gateway bvi2 10.2.0.1/\(ctPrefixLength)) behind \(ctTunnels) VXLAN tunnels (VNI \(Self.vxVNI)), "
-            + "\(ctDestinations) destinations, inner frames + 50 bytes outer"
+            + "\(ctDestinations) destinations, inner frames + 50 bytes outer, \(fib) FIB"
     }
 
     struct ContainerBench {
