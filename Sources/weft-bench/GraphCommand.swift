@@ -33,7 +33,7 @@ struct GraphCommand: ParsableCommand {
     @Option(help: "ip4: /24 routes in the FIB, through resolved next hops.")
     var routes = 1000
 
-    @Option(help: "Structure of the FIB tables in every scenario: dxr (weftd's default) or dir24-8.")
+    @Option(help: "Structure of the FIB tables in every scenario: dir24-8 (weftd's default) or dxr.")
     var fib: String = FIBAlgorithm.default.rawValue
 
     @Option(help: "ip4: resolved next-hop neighbours the routes are spread over; vxlan-*, container: tunnels.")
@@ -59,6 +59,9 @@ struct GraphCommand: ParsableCommand {
 
     @Option(help: "Capture every packet entering this node into a pcap file in /tmp while measuring (drained every 10 ms, as weftd does); counts go to stderr.")
     var captureNode: String?
+
+    /// The FIB structure chosen with --fib (validated).
+    var fibAlgorithm: FIBAlgorithm { FIBAlgorithm(rawValue: fib) ?? .default }
 
     func validate() throws {
         guard (1...256).contains(vector) else { throw ValidationError("--vector must be 1...256") }
@@ -183,9 +186,6 @@ struct GraphCommand: ParsableCommand {
     /// `routes` /24s (32.0.0.0/24, 32.0.1.0/24, ...) through `nextHops` resolved
     /// neighbours on the transmit interface, `destinations` packet templates
     /// (valid header checksums) cycling over the routes.
-    /// The FIB structure chosen with --fib (validated).
-    var fibAlgorithm: FIBAlgorithm { FIBAlgorithm(rawValue: fib) ?? .default }
-
     private func runIP4() throws -> RunResult {
         let l2 = L2Feature(macTableCapacity: 1 << 12)
         let ip4 = try IP4Feature(fibTables: 4, fibAlgorithm: fibAlgorithm, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)

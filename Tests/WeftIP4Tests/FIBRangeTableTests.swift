@@ -218,47 +218,50 @@ final class FIBRangeTableTests: XCTestCase {
         }
     }
 
-    /// One chunk split into n = 2...70 ranges, with short and with long next
-    /// hops, for every K: each search shape (SWAR up to 16 ranges, five fixed
-    /// steps up to 32, the loop above) is checked at every range start, one
-    /// below it, and the chunk's last address. The chunk lies at the top of
-    /// the address space for K = 17 and 18 so that offsets reach 2^15 - 1.
+    /// Every block size at its limits, for every K, with short and with long
+    /// next hops. /32s side by side at the start of a chunk (distinct
+    /// adjacencies, nothing covering them) give exactly k + 1 ranges after k
+    /// adds: range blocks of 2...32 ranges (the SWAR count up to 16 at K >= 17,
+    /// five fixed steps at 17...32), then split blocks from 33 on (the first
+    /// /24 dense). Then /32s side by side in the split chunk's second /24
+    /// give that /24 a range sub-block of 2...16 ranges and a dense one at 17.
+    /// Every state is checked at each range start, one below it, one above,
+    /// and the chunk's last address (for K = 17, offset 2^15 - 1, the
+    /// largest a SWAR lane holds); then everything is deleted in reverse,
+    /// checked at each step, and the pool must be empty.
     func testEverySearchShapeAtEveryRangeBoundary() throws {
         for bits in FIBRangeTable.directBitsRange {
             for long in [false, true] {
                 let t = try FIBRangeTable(directBits: bits)
                 let size = UInt32(1) << UInt32(32 - bits)
-                let base: UInt32 = bits == 17 || bits == 18 ? 0 &- size : 0x0A00_0000 & ~(size &- 1)
-                var starts: [UInt32] = []
-                for n in 1...69 {
-                    // n /32s spread over the chunk (distinct adjacencies): 2n+1 ranges at most,
-                    // fewer when a /32 sits at an edge. Checked after each add.
-                    let offset = UInt32(n) &* (size / 71) &+ UInt32(n % 3)
-                    let adj = (long ? 0x10_0000 : 100) + UInt32(n)
-                    try t.add(base | offset, length: 32, adjacency: adj)
-                    starts.append(offset)
-                    var probes = [base, base | (size &- 1)]
-                    for s in starts { probes += [base | s, base | (s &- 1), base | (s &+ 1)] }
+                let base: UInt32 = 0x0A00_0000
+                let hop: UInt32 = long ? 0x10_0000 : 100
+                var added: [UInt32] = []
+                func checkAll() {
+                    var probes = [base, base | (size &- 1), base &- 1, base &+ size]
+                    for a in added { probes += [a &- 1, a, a &+ 1] }
                     check(t, probes) { t.referenceLookup($0) }
                 }
-                XCTAssertEqual(t.shape.ranges, 139, "K=\(bits)")
-                XCTAssertEqual(t.shape.splitChunks, 1, "K=\(bits): past \(FIBRangeTable.splitThreshold) ranges the chunk is split per /24")
-                // Crowd the chunk's second /24: 10, then 40 /32s side by side (a range
-                // sub-block, then a dense one), checked at each step; then empty it again.
-                var crowd: [UInt32] = []
-                for k in 0..<40 {
-                    let a = base | 0x100 | UInt32(2 * k + 1)
-                    try t.add(a, length: 32, adjacency: (long ? 0x20_0000 : 500) + UInt32(k))
-                    crowd.append(a)
-                    if k == 9 || k == 39 {
-                        let probes = [base | 0x100, base | 0x1FF] + crowd.flatMap { [$0 - 1, $0, $0 + 1] } + starts.map { base | $0 }
-                        check(t, probes) { t.referenceLookup($0) }
-                    }
+                for k in 0..<40 {                                   // ranges k + 2: 2...41
+                    try t.add(base | UInt32(k), length: 32, adjacency: hop + UInt32(k))
+                    added.append(base | UInt32(k))
+                    XCTAssertEqual(t.shape.ranges, k + 2, "K=\(bits)")
+                    XCTAssertEqual(t.shape.splitChunks, k + 2 > FIBRangeTable.splitThreshold ? 1 : 0, "K=\(bits), \(k + 2) ranges")
+                    checkAll()
                 }
-                for a in crowd { t.delete(a, length: 32) }
-                for s in starts { t.delete(base | s, length: 32) }
+                for j in 0..<16 {                                   // the second /24: 2...17 ranges
+                    let a = base | 0x100 | UInt32(j)
+                    try t.add(a, length: 32, adjacency: hop + 1000 + UInt32(j))
+                    added.append(a)
+                    checkAll()
+                }
+                for a in added.reversed() {
+                    XCTAssertTrue(t.delete(a, length: 32))
+                    added.removeLast()
+                    checkAll()
+                }
                 XCTAssertEqual(t.memory.rangeBytesInUse, 0, "K=\(bits)")
-                XCTAssertEqual(t.lookup(base | starts[0]), FIBTable.miss)
+                XCTAssertEqual(t.shape.splitChunks, 0)
             }
         }
     }
@@ -266,7 +269,8 @@ final class FIBRangeTableTests: XCTestCase {
     /// A container node's table: per-node /24s side by side (every chunk
     /// crowded, each /24 resolved by its sub-entry) and a /32 per pod in one
     /// subnet (dense sub-blocks), with a covering /16 and a default route,
-    /// against the reference; then the pods leave one by one.
+    /// against the reference; then every pod leaves, checked every 25, so the
+    /// pods' /24s go dense -> range sub-block -> resolved.
     func testCrowdedChunksOfAContainerNode() throws {
         let t = try FIBRangeTable()
         var ref = ReferenceLPM()
@@ -277,13 +281,15 @@ final class FIBRangeTableTests: XCTestCase {
         for pod in 0..<600 { try add(0x0A02_0002 + UInt32(pod), 32, 1000 + UInt32(pod)) }   // 10.2.0.2 ...
         XCTAssertGreaterThanOrEqual(t.shape.splitChunks, 5)
         var rng = SplitMix64(seed: 5)
-        let probes = probeAddresses(ref.prefixes, count: 40_000, rng: &rng)
+        let probes = probeAddresses(ref.prefixes, count: 8_000, rng: &rng)
+            + (0..<700).map { 0x0A02_0000 + UInt32($0) }
         check(t, probes) { ref.lookup($0) }
-        for pod in stride(from: 0, to: 600, by: 1) where pod % 7 != 0 {
-            t.delete(0x0A02_0002 + UInt32(pod), length: 32)
+        for pod in 0..<600 {
+            XCTAssertTrue(t.delete(0x0A02_0002 + UInt32(pod), length: 32))
             ref.delete(0x0A02_0002 + UInt32(pod), 32)
+            if pod % 25 == 24 || (590..<600).contains(pod) { check(t, probes) { ref.lookup($0) } }
         }
-        check(t, probes) { ref.lookup($0) }
+        XCTAssertEqual(t.lookup(0x0A02_0005), 1, "with its pod gone, 10.2.0.5 falls back to the default route")
     }
 
     /// A chunk split into every possible range (K = 16: 65536 /32s with

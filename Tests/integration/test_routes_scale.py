@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from weftlib import Capture
+
 ROUTES = 1_000_000
 NET = "10.61.0.0/24"
 
@@ -43,16 +45,30 @@ def _rss_mib(node):
     return -1.0
 
 
-def test_load_a_million_routes(node):
-    _load_a_million_routes(node)
+def test_load_a_million_routes(node, container):
+    _load_a_million_routes(node, container, "dir24-8")
 
 
 @pytest.mark.weftd_args("--fib-algorithm", "dxr")
-def test_load_a_million_routes_into_a_dxr_fib(node):
-    _load_a_million_routes(node)
+def test_load_a_million_routes_into_a_dxr_fib(node, container):
+    _load_a_million_routes(node, container, "dxr")
 
 
-def _load_a_million_routes(node):
+def _forwarded_by_the_fib(node, c, routes, probes):
+    """A packet from container c to an address in each probed route makes weftd's ip4-lookup
+    (the FIB structure itself, not the prefix store `show fib` reads) pick the route's next
+    hop, which nobody owns: ip4-arp asks for it on the network, and c sees that request."""
+    for i in probes:
+        a, l = routes[i]
+        hop = f"10.61.0.{10 + i % 16}"
+        cap = Capture(c, "eth0", f"arp and arp[6:2] == 1 and arp dst host {hop}", count=1, timeout=5)
+        c.run(["ping", "-n", "-q", "-c", "1", "-W", "1", _fmt(a + (1 if l < 32 else 0))], check=False)
+        got, text = cap.result(timeout=10)
+        assert got >= 1, f"no ARP request for {hop} after a packet to {_fmt(a)}/{l}: {text!r}"
+
+
+def _load_a_million_routes(node, container, algorithm):
+    assert f"{algorithm} FIB" in node.log_path.read_text(), f"weftd did not start with a {algorithm} FIB"
     node.create_network("bench", NET)
     routes = _routes(ROUTES)
     with tempfile.NamedTemporaryFile("w", suffix=".routes") as f:
@@ -79,6 +95,9 @@ def _load_a_million_routes(node):
 
     probes = [0, 1, ROUTES // 3, ROUTES // 2, ROUTES - 1]
     check(probes)
+    c = container("c")
+    node.attach(c, "bench")
+    _forwarded_by_the_fib(node, c, routes, [2, ROUTES // 4, ROUTES - 2])
     # An address no route covers misses (10/8 holds only the network).
     assert node.ctl_json("show", "fib", "10.200.0.1") == []
 

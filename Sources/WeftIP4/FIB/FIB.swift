@@ -9,6 +9,12 @@
 /// exists"). Tables are created, changed and destroyed on the control thread
 /// under the worker barrier.
 public final class FIB {
+    /// Words reserved for each of a DXR table's two pools: 128 MiB of address
+    /// space each (`MAP_NORESERVE`), ten times what a million routes take
+    /// (13 MiB of ranges, 9 MiB of route lists), and together about what a
+    /// DIR-24-8 table reserves (64 MiB + 128 MiB of groups + 48 MiB of shadows).
+    public static let dxrPoolWords = 1 << 25
+
     /// Number of table indexes (0..<capacity).
     public let capacity: Int
     /// The structure of every table.
@@ -44,7 +50,7 @@ public final class FIB {
         guard (0..<capacity).contains(index), tables[index] == nil else { throw FIBError.invalidTableIndex(index) }
         let t: any ForwardingTable
         switch algorithm {
-        case .dxr: t = try FIBRangeTable()
+        case .dxr: t = try FIBRangeTable(poolWords: FIB.dxrPoolWords)
         case .dir248: t = try FIBTable(groupCapacity: groupCapacity, hugePages: hugePages)
         }
         tables[index] = t

@@ -68,7 +68,6 @@ struct FIBPrefixStore {
         return nil
     }
 
-    /// Every prefix, shortest first, then by address.
     /// The longest stored prefix matching `address`, as a route.
     func longestRoute(_ address: UInt32) -> FIBRoute? {
         guard let m = longestMatch(address) else { return nil }
@@ -76,6 +75,7 @@ struct FIBPrefixStore {
                         adjacency: m.adjacency)
     }
 
+    /// Every prefix, shortest first, then by address.
     func all() -> [FIBRoute] {
         var out: [FIBRoute] = []
         out.reserveCapacity(count)

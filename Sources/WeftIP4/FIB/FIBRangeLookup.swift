@@ -75,13 +75,12 @@ public struct FIBRangeLookup {
     /// Finds, in chunk entry `e`'s block, the last range starting at or below
     /// `offset`, and returns its next hop: in a split block through the /24's
     /// sub-entry (resolved, dense, or a range block of up to 16). A range
-    /// block is searched branch-free in one of three shapes; which one runs
-    /// depends on the block's range count, and at K = 18 nearly every block
-    /// takes the first (docs/fib.md):
+    /// block (at most 32 ranges: more are split) is searched branch-free in
+    /// one of two shapes; which one runs depends on the block's range count,
+    /// and at K = 18 nearly every block takes the first (docs/fib.md):
     /// - up to 16 ranges (K >= 17): a SWAR count of the starts <= `offset`;
     /// - up to 32: five binary-search steps over a virtual array of 32 (slots
-    ///   past the last read as the last);
-    /// - more: a binary search of ceil(log2 n) steps.
+    ///   past the last read as the last).
     /// A search whose step count follows the block size mispredicts its loop
     /// exit on most lookups: measured at 1M routes, that alone cost 55 against
     /// 32 cycles per lookup with scattered addresses.
@@ -109,7 +108,9 @@ public struct FIBRangeLookup {
         var low: Int
         if last < 16 && swar {
             low = FIBRangeLookup.countStarts(block, through: last, atOrBelow: offset)
-        } else if last < 32 {
+        } else {
+            // last < 32: a chunk of more ranges is split (FIBRangeTable.splitThreshold),
+            // and a sub-block holds at most 16.
             low = 0
             var half = 16
             while half > 0 {
@@ -119,15 +120,6 @@ public struct FIBRangeLookup {
                 half &>>= 1
             }
             low = low < last ? low : last
-        } else {
-            low = 0
-            var length = last &+ 1
-            while length > 1 {
-                let half = length &>> 1
-                let start = block.load(fromByteOffset: (low &+ half) &<< 1, as: UInt16.self)
-                low = UInt32(truncatingIfNeeded: start) <= offset ? low &+ half : low
-                length &-= half
-            }
         }
         if long {
             let hops = ((last &+ 2) &>> 1) &<< 2
@@ -151,11 +143,13 @@ public struct FIBRangeLookup {
         let lanes: UInt64 = 0x0001_0001_0001_0001
         let o = UInt64(truncatingIfNeeded: offset) &* lanes | high
         let l = UInt64(truncatingIfNeeded: last) &* lanes | high
-        let w = block.assumingMemoryBound(to: UInt64.self)
-        let m0 = (o &- w[0]) & (l &- 0x0003_0002_0001_7FFF) & high
-        let m1 = (o &- w[1]) & (l &- 0x0007_0006_0005_0004) & high
-        let m2 = (o &- w[2]) & (l &- 0x000B_000A_0009_0008) & high
-        let m3 = (o &- w[3]) & (l &- 0x000F_000E_000D_000C) & high
+        // Blocks are 4-byte aligned words: unaligned 64-bit loads (a plain mov on x86-64 and arm64).
+        let w0 = block.loadUnaligned(as: UInt64.self), w1 = block.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        let w2 = block.loadUnaligned(fromByteOffset: 16, as: UInt64.self), w3 = block.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
+        let m0 = (o &- w0) & (l &- 0x0003_0002_0001_7FFF) & high
+        let m1 = (o &- w1) & (l &- 0x0007_0006_0005_0004) & high
+        let m2 = (o &- w2) & (l &- 0x000B_000A_0009_0008) & high
+        let m3 = (o &- w3) & (l &- 0x000F_000E_000D_000C) & high
         // Each lane now holds 0...4 ones (after the shift); the multiply sums the lanes into the top one.
         let perLane = (m0 &>> 15) &+ (m1 &>> 15) &+ (m2 &>> 15) &+ (m3 &>> 15)
         return Int(truncatingIfNeeded: (perLane &* lanes) &>> 48)
@@ -165,7 +159,10 @@ public struct FIBRangeLookup {
     public static let directPrefetchDistance = 16
     /// How far ahead it reads the (by then prefetched) direct entry and
     /// prefetches the chunk's range block (its first three cache lines: a
-    /// long block of 30 ranges is 180 bytes).
+    /// long block of 32 ranges is 192 bytes), or, in a split block, the
+    /// address's sub-entry. The sub-block behind a sub-entry is not
+    /// prefetched: a third pipeline stage would cost every lookup, and crowded
+    /// chunks are rare in large tables and cache-resident in small ones.
     public static let rangePrefetchDistance = 8
 
     @inlinable @inline(__always)

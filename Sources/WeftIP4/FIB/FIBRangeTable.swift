@@ -371,8 +371,9 @@ public final class FIBRangeTable {
 
     /// Chunks with more ranges than this get a split block (a sub-entry per
     /// /24; see `FIBRangeLookup`) instead of one range block: a lookup then
-    /// never searches more than 16 ranges. 32 is where the five-step search
-    /// ends; measured in docs/fib.md ("Crowded chunks").
+    /// never searches more than 16 ranges in a split chunk. The lookup relies
+    /// on it: its five fixed steps cover range blocks of at most 32 ranges.
+    /// docs/fib.md, "Crowded chunks".
     public static let splitThreshold = 32
 
     /// Ranges `first..<end` of the chunk's sweep that meet the /24 `s`.

@@ -8,8 +8,9 @@ public enum FIBAlgorithm: String, CaseIterable, Sendable, Codable {
     /// (address space; resident as routes spread) and a pool of /24 groups.
     case dir248 = "dir24-8"
     /// `FIBRangeTable`: a 1 MiB direct table and searched range blocks; 14 MiB
-    /// and faster than rte_lpm at 1M routes, an empty VRF costs 1 MiB. Slower
-    /// where a chunk holds many ranges (hundreds of /32s side by side).
+    /// and faster than rte_lpm at 1M routes, 1 MiB for a table holding a
+    /// default route (DIR-24-8: 64 MiB). Slower where a chunk holds many
+    /// ranges (hundreds of /32s side by side).
     case dxr
 
     public static let `default`: FIBAlgorithm = .dir248
