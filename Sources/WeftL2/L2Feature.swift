@@ -50,11 +50,12 @@ public final class L2Feature {
         }
     }
 
-    /// A gateway (BVI) answers ARP for `ipv4` in its domain (under the barrier).
+    /// A gateway (BVI) answers ARP for `ipv4` in its domain, or for nothing
+    /// when `ipv4` is 0 (under the barrier).
     public func setGatewayAddress(_ interface: UInt32, ipv4: UInt32, interfaces: InterfaceTable) {
         arpTargets.removeAll(interface: interface)
         let domain = interfaces.bridgeDomain[Int(interface)]
-        if domain != InterfaceTable.noBridgeDomain { arpTargets.set(domain: domain, address: ipv4, interface: interface) }
+        if ipv4 != 0 && domain != InterfaceTable.noBridgeDomain { arpTargets.set(domain: domain, address: ipv4, interface: interface) }
     }
 
     /// Takes `interface` out of its bridge domain and forgets its MACs (under the barrier).

@@ -266,6 +266,32 @@ final class FIBRangeTableTests: XCTestCase {
         }
     }
 
+    /// A full pool refuses the add with `poolExhausted` (a message saying what
+    /// to do) and leaves the table exactly as it was: every earlier route still
+    /// looks up right, and the refused one is not there.
+    func testFullPoolRefusesTheAddAndChangesNothing() throws {
+        let t = try FIBRangeTable(directBits: 18, poolWords: 4096)
+        var ref = ReferenceLPM()
+        var refused: (UInt32, Int)?
+        for i in 0..<10_000 {
+            let a = 0x0B00_0000 | UInt32(i) << 8 | 0x80    // one /25 per /24: a range block per chunk
+            do {
+                try t.add(a, length: 25, adjacency: 0x10_0000 + UInt32(i))
+                ref.add(a, 25, 0x10_0000 + UInt32(i))
+            } catch let e as FIBError {
+                guard case .poolExhausted = e else { return XCTFail("unexpected \(e)") }
+                XCTAssertTrue(e.description.contains("remove routes"), e.description)
+                refused = (a, 25)
+                break
+            }
+        }
+        let (a, l) = try XCTUnwrap(refused, "4096 words never filled up")
+        XCTAssertNil(t.adjacency(of: a, length: l))
+        XCTAssertEqual(t.lookup(a), FIBTable.miss)
+        var rng = SplitMix64(seed: 3)
+        check(t, probeAddresses(ref.prefixes, count: 20_000, rng: &rng)) { ref.lookup($0) }
+    }
+
     /// A container node's table: per-node /24s side by side (every chunk
     /// crowded, each /24 resolved by its sub-entry) and a /32 per pod in one
     /// subnet (dense sub-blocks), with a covering /16 and a default route,

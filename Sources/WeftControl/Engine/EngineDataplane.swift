@@ -352,13 +352,16 @@ public final class EngineDataplane: Dataplane {
                 // Packets the BVI receives are looked up in this VRF's table (ip4-input sets fibIndex from it).
                 try ip4.setAddress(address, prefixLength: prefixLength, interface: index!, mac: MACAddress.value(mac), table: vrf)
             } catch {
-                // setAddress removed the old address first: its ARP owner goes with it.
-                if created { removeBVI(index!) } else { l2.arpTargets.removeAll(interface: index!) }
+                if created {
+                    removeBVI(index!)
+                } else {
+                    syncGatewayARPOwner(index!)   // setAddress removed the old address first
+                }
                 ip4.releaseTableIfUnused(vrf)
                 return .invalid("gateway \(IPv4.format(address))/\(prefixLength) of bridge domain \(id): \(error)")
             }
             if let previousVRF, previousVRF != vrf { ip4.releaseTableIfUnused(previousVRF) }
-            l2.setGatewayAddress(index!, ipv4: address, interfaces: interfaceTable)
+            syncGatewayARPOwner(index!)
             return nil
         }
         if let failure { throw failure }
@@ -372,6 +375,13 @@ public final class EngineDataplane: Dataplane {
     }
 
     /// Under the barrier: the BVI's address and routes, then the interface.
+    /// The BVI answers ARP in its domain for the address it holds now (none:
+    /// for none), whatever path changed it; under the barrier.
+    private func syncGatewayARPOwner(_ index: UInt32) {
+        let i = Int(index)
+        l2.setGatewayAddress(index, ipv4: ip4.interfaces.enabled[i] ? ip4.interfaces.address[i] : 0, interfaces: interfaceTable)
+    }
+
     private func removeBVI(_ index: UInt32) {
         let vrf = ip4.interfaces.enabled[Int(index)] ? ip4.interfaces.fibIndex[Int(index)] : 0
         nat.setInside(interface: index, false)

@@ -28,7 +28,9 @@ public enum FIBError: Error, Equatable, CustomStringConvertible {
         case .invalidGroupCapacity(let c): return "group capacity \(c) is not in 1...\(FIBTable.maxGroupCapacity)"
         case .noSuchTable(let i): return "no FIB table \(i)"
         case .invalidTableIndex(let i): return "FIB table index \(i) is out of range or in use"
-        case .poolExhausted(let pool, let w): return "the FIB's \(pool) pool is full (\(w) words reserved); create the table with a larger poolWords, or fewer routes"
+        case .poolExhausted(let pool, let w):
+            return "the DXR FIB table's \(pool) pool is full (\(w) words reserved): remove routes from this table, "
+                + "or run weftd with fib_algorithm: dir24-8 (FIBRangeTable users: a larger poolWords)"
         case .outOfMemory(let b): return "cannot map \(b) bytes for the FIB"
         }
     }
