@@ -29,8 +29,9 @@ import WeftPacket
 enum LatencyProbeFrame {
     static let trailerLength = 16
     static let magic: [UInt8] = Array("WLAT".utf8)
-    /// The magic as one big-endian word: what the receive path compares.
-    static let magicWord = UInt32(bigEndian: magic.withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) })
+    /// The magic ("WLAT") as one word in host order, a literal so that the
+    /// receive path compares against a constant (no lazy global per frame).
+    static let magicWord: UInt32 = 0x574C_4154
 
     struct Layout: Equatable {
         /// Offset of the 16-byte trailer.
@@ -44,18 +45,19 @@ enum LatencyProbeFrame {
     /// header, outer first. Allocates nothing: the receive path runs it per frame.
     @inline(__always)
     static func trailerOffset(_ f: UnsafeRawBufferPointer, length: Int, udp: (Int) -> Void = { _ in }) -> Int? {
+        guard let p = f.baseAddress else { return nil }
         var eth = 0
         for depth in 0..<2 {
             let ip = eth + Ethernet.headerLength
             guard length >= ip + IPv4.minHeaderLength + UDP.headerLength,
-                  UInt16(f[eth + 12]) << 8 | UInt16(f[eth + 13]) == Ethernet.typeIPv4,
+                  Ethernet.u16(p + eth, 12) == Ethernet.typeIPv4,
                   f[ip] >> 4 == 4, f[ip + IPv4.offsetProtocol] == IPv4.protocolUDP else { return nil }
-            let ihl = Int(f[ip] & 0x0f) * 4
-            let end = ip + (Int(f[ip + IPv4.offsetTotalLength]) << 8 | Int(f[ip + IPv4.offsetTotalLength + 1]))
+            let ihl = IPv4.headerLength(p + ip)
+            let end = ip + Int(IPv4.u16(p + ip, IPv4.offsetTotalLength))
             let u = ip + ihl
             guard ihl >= IPv4.minHeaderLength, end <= length, end >= u + UDP.headerLength + trailerLength else { return nil }
             udp(u)
-            let dport = UInt16(f[u + 2]) << 8 | UInt16(f[u + 3])
+            let dport = UDP.destinationPort(p + u)
             let inner = u + UDP.headerLength + VXLAN.headerLength
             if depth == 0, dport == VXLAN.defaultPort,
                end >= inner + Ethernet.headerLength + IPv4.minHeaderLength + UDP.headerLength + trailerLength {
@@ -90,7 +92,7 @@ enum LatencyProbeFrame {
     /// UDP checksums covering it zeroed. Returns the trailer's offset.
     static func prepare(_ frame: inout [UInt8]) -> Int? {
         guard let l = layout(frame) else { return nil }
-        for udp in l.udpHeaders { frame[udp + 6] = 0; frame[udp + 7] = 0 }
+        for udp in l.udpHeaders { frame[udp + UDP.offsetChecksum] = 0; frame[udp + UDP.offsetChecksum + 1] = 0 }
         frame.replaceSubrange(l.trailer..<l.trailer + 4, with: magic)
         for i in l.trailer + 4..<l.trailer + trailerLength { frame[i] = 0 }
         return l.trailer

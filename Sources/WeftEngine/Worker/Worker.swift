@@ -111,7 +111,7 @@ public final class Worker: @unchecked Sendable {
     private func blockUntilReadable() {
         let fds = [wakeFd] + inputs.flatMap(\.pollDescriptors)
         let rc = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), 10) }
-        if rc < 0 { usleep(1000) }  // poll itself failed (ENOMEM): do not spin
+        if rc == -ENOMEM { usleep(1000) }  // the shim could not allocate its pollfd array: do not spin
         weft_wake_drain(wakeFd)
     }
 }

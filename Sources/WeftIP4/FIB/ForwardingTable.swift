@@ -17,8 +17,11 @@ public enum FIBAlgorithm: String, CaseIterable, Sendable, Codable {
 }
 
 /// The control side of one FIB table, whatever its structure: what `FIB`,
-/// `IP4Feature` and the API need. Every change runs on the control thread
-/// under the worker barrier; workers read `view` only.
+/// `IP4Feature` and the API need. Changes run on the control thread under
+/// the worker barrier, except a neighbour's /32 host route, which the worker
+/// adds and removes itself when it learns or ages the neighbour (one writer at
+/// a time either way; that slow path, once per neighbour, may allocate and
+/// goes through this existential). Packets are looked up through `view` only.
 public protocol ForwardingTable: AnyObject {
     var algorithm: FIBAlgorithm { get }
     /// Number of prefixes.
