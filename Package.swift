@@ -95,7 +95,7 @@ let package = Package(
         // Packet builders (independent checksums) and EmbeddedGraph helpers shared by the node tests.
         .target(name: "WeftTestSupport", dependencies: ["WeftIO", "WeftEngine"], path: "Tests/WeftTestSupport"),
         .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine"]),
-        .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine"]),
+        .testTarget(name: "WeftPacketTests", dependencies: ["WeftPacket", "WeftEngine", "WeftTestSupport"]),
         .testTarget(name: "WeftL2Tests", dependencies: ["WeftTestSupport", "WeftL2", "WeftPacket", "WeftEngine", "WeftIO"]),
         .testTarget(name: "WeftControlTests", dependencies: ["WeftControl"]),
         .testTarget(name: "WeftCNITests", dependencies: ["WeftCNI"]),

@@ -68,6 +68,22 @@ int weft_afp_prepare(int version, uint32_t rx_block_size, uint32_t rx_block_coun
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_IGNORE_OUTGOING", e); }
 #endif
 
+    // V2: every frame carries a virtio-net header (GSO type and size, partial
+    // checksum start), and a frame too large for its slot (a GSO super-frame
+    // from a kernel with offloads on, up to 64 KB) is also queued whole on the
+    // socket for recv (TP_STATUS_COPY) instead of only being cut to the slot.
+    // Both must be set before the rings exist. The receive buffer bounds how
+    // many such copies may wait (the kernel cuts, and marks no copy, beyond it).
+    if (version == 2) {
+        if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_VNET_HDR", e); }
+        int thresh = 1;
+        if (setsockopt(fd, SOL_PACKET, PACKET_COPY_THRESH, &thresh, sizeof thresh) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_COPY_THRESH", e); }
+        int rcvbuf = 4 << 20;
+        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+            (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+        ring->vnet_hdr_len = WEFT_VNET_HDR_LEN;
+    }
+
     // Both versions take a tpacket_req3-shaped request; V2 reads only its first four fields.
     struct tpacket_req3 rx = {0};
     rx.tp_block_size = rx_block_size;
@@ -110,6 +126,11 @@ int weft_afp_prepare(int version, uint32_t rx_block_size, uint32_t rx_block_coun
     ring->tx_data_offset = version == 3 ? TPACKET3_HDRLEN - sizeof(struct sockaddr_ll)
                                         : TPACKET2_HDRLEN - sizeof(struct sockaddr_ll);
     return 0;
+}
+
+long weft_afp_recv_copy(int fd, void *buf, size_t cap) {
+    ssize_t n = recv(fd, buf, cap, MSG_DONTWAIT | MSG_TRUNC);
+    return n < 0 ? -errno : (long)n;
 }
 
 int weft_afp_bind(struct weft_afp_ring *ring, const char *ifname, char *err, size_t errlen) {

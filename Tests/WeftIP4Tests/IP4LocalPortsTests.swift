@@ -62,17 +62,18 @@ final class IP4LocalPortsTests: XCTestCase {
         g.run()
         XCTAssertEqual(sink.ports, [4789, 4789])
         XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-no-listener"), 1, "port 53: port unreachable")
-        // A UDP header that does not fit: not handed to the listener.
+        // A UDP header that does not fit: not handed to the listener, a UDP error (no answer).
         let short = Pkt.ether(dst: rMAC, src: hMAC, Pkt.ipv4(src: host, dst: router, payload: [0x12, 0xB5, 0x12, 0xB5]))
         g.inject([Pkt.padded(short)], on: p1)
         g.run()
         XCTAssertEqual(sink.ports.count, 2)
-        XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-no-listener"), 2)
+        XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-bad-length"), 1)
+        XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-no-listener"), 1)
         ip4.localPorts.unregister(port: 4789)
         g.inject([udp(4789)], on: p1)
         g.run()
         XCTAssertEqual(sink.ports.count, 2)
-        XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-no-listener"), 3)
+        XCTAssertEqual(g.graph.errorCount(node: "ip4-local", error: "udp-no-listener"), 2)
         XCTAssertEqual(g.buffersInFlight, 0)
     }
 }

@@ -155,7 +155,6 @@ final class IP4NodeTests: XCTestCase {
             ("IHL 15, frame too short for it", mutate { $0[0] = 0x4F }, "ip4-input/too-short"),
             ("bad checksum", mutate { $0[11] ^= 0x01 }, "ip4-input/bad-checksum"),
             ("total length below header", Pkt.ipv4(src: a, dst: b, payload: Pkt.udp([1]), totalLength: 19), "ip4-input/bad-length"),
-            ("TTL 0", Pkt.ipv4(src: a, dst: b, ttl: 0, payload: Pkt.udp([1])), "ip4-input/ttl-zero"),
             ("source 0.0.0.0", Pkt.ipv4(src: 0, dst: b, payload: Pkt.udp([1])), "ip4-input/source-unspecified"),
             ("source broadcast", Pkt.ipv4(src: 0xFFFF_FFFF, dst: b, payload: Pkt.udp([1])), "ip4-input/source-multicast"),
             ("source multicast", Pkt.ipv4(src: Pkt.ip("224.0.0.5"), dst: b, payload: Pkt.udp([1])), "ip4-input/source-multicast"),
@@ -223,6 +222,38 @@ final class IP4NodeTests: XCTestCase {
         let r = send([Pkt.ether(dst: r1MAC, src: aMAC, req)], on: p1)
         XCTAssertEqual(r.out[p1]?.count, 1)
         XCTAssertEqual(r.counters, ["icmp-echo/replies-sent": 1])
+    }
+
+    /// Issue 18.5: TTL 0 used to be dropped silently at ip4-input. Routed, it is
+    /// answered with time exceeded (as Linux and VPP do); for the router itself
+    /// it is received whatever its TTL (RFC 1812 5.3.1).
+    func testTTL0IsAnsweredLikeTTL1() {
+        let orig = udpFromA(to: b, ttl: 0, payload: 40)
+        var r = send([Pkt.ether(dst: r1MAC, src: aMAC, orig)], on: p1)
+        XCTAssertNil(r.out[p2], "not forwarded")
+        XCTAssertEqual(r.out[p1], [icmpErrorToA(type: 11, code: 0, about: orig)])
+        XCTAssertEqual(r.counters, ["ip4-rewrite/ttl-expired": 1, "ip4-icmp-error/time-exceeded-sent": 1])
+
+        let data: [UInt8] = [1, 2, 3, 4]
+        let req = Pkt.ipv4(src: a, dst: r1, proto: 1, ttl: 0, id: 0x77, payload: Pkt.icmp(type: 8, rest: 0x0001_0001, data))
+        r = send([Pkt.ether(dst: r1MAC, src: aMAC, req)], on: p1)
+        let reply = Pkt.ipv4(src: r1, dst: a, proto: 1, ttl: 64, id: 0x77, payload: Pkt.icmp(type: 0, rest: 0x0001_0001, data))
+        XCTAssertEqual(r.out[p1], [Pkt.ether(dst: aMAC, src: r1MAC, reply)])
+        XCTAssertEqual(r.counters, ["icmp-echo/replies-sent": 1])
+    }
+
+    /// Issue 18.6: a UDP length field that cannot be true is a UDP error (Linux
+    /// drops it, no answer), not "no listener" with a port unreachable.
+    func testUDPWithImpossibleLengthToTheRouterIsDroppedNotAnswered() {
+        func withUDPLength(_ n: UInt16) -> [UInt8] {
+            var u = Pkt.udp(sport: 4000, dport: 53, [1, 2, 3, 4, 5, 6, 7, 8])
+            u[4] = UInt8(n >> 8); u[5] = UInt8(n & 0xFF)
+            return Pkt.ether(dst: r1MAC, src: aMAC, Pkt.ipv4(src: a, dst: r1, proto: 17, payload: u))
+        }
+        let r = send([withUDPLength(17), withUDPLength(7), withUDPLength(0), withUDPLength(16)], on: p1)
+        XCTAssertEqual(r.counters, ["ip4-local/udp-bad-length": 3, "ip4-local/udp-no-listener": 1,
+                                    "ip4-icmp-error/unreachable-sent": 1], "16 = the whole payload: a valid length")
+        XCTAssertEqual(r.out[p1]?.count, 1)
     }
 
     func testDontFragmentAndTooBigSendsFragmentationNeeded() throws {

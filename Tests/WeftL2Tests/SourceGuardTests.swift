@@ -58,7 +58,6 @@ final class SourceGuardTests: XCTestCase {
             (arp(sha: macA, spa: Pkt.ip("10.1.0.1")), "l2-input/spoofed-arp"),
             (arp(sha: macX, spa: ipA, src: macA), "l2-input/spoofed-arp"),
             (Pkt.padded(LVLAN.tagged(dst: macB, src: macA)), "l2-input/guarded-vlan"),
-            (Array(ipFrame(src: macA, ip: ipA).prefix(30)) , "l2-input/spoofed-ip4"),
         ]
         for (frame, counter) in cases {
             let r = send(frame, on: guarded)
@@ -66,6 +65,41 @@ final class SourceGuardTests: XCTestCase {
             XCTAssertEqual(r.moved[counter], 1, "\(counter): \(r.moved)")
         }
         XCTAssertEqual(l2.macTable.entries(domain: 1).filter { $0.mac == macX }.count, 0, "a spoofed MAC is never learned")
+    }
+
+    /// Issue 18.6: a frame whose addresses cannot be read is malformed, not
+    /// spoofed (it used to count as spoofed-ip4 / spoofed-arp).
+    func testUnreadableFramesAreMalformedNotSpoofed() {
+        var hlen8 = arp(sha: macA, spa: ipA)
+        hlen8[18] = 8                                    // hardware address length 8
+        var ptype6 = arp(sha: macA, spa: ipA)
+        ptype6[16] = 0x86; ptype6[17] = 0xDD             // protocol type IPv6
+        let cases: [([UInt8], String)] = [
+            (Pkt.ether(dst: macB, src: macA, []), "l2-input/guard-malformed-ip4"),               // 14 bytes, IPv4 ethertype
+            (Array(ipFrame(src: macA, ip: ipA).prefix(30)), "l2-input/guard-malformed-ip4"),
+            (hlen8, "l2-input/guard-malformed-arp"),
+            (ptype6, "l2-input/guard-malformed-arp"),
+            (Array(arp(sha: macA, spa: ipA).prefix(14 + 20)), "l2-input/guard-malformed-arp"),
+        ]
+        for (frame, counter) in cases {
+            let r = send(frame, on: guarded)
+            XCTAssertFalse(r.delivered, counter)
+            XCTAssertEqual(r.moved, [counter: 1], counter)
+        }
+    }
+
+    /// A foreign source MAC flags the interface for the control plane (which
+    /// then looks whether the container changed its MAC); nothing else does.
+    func testForeignMACFlagsTheInterfaceOnce() {
+        XCTAssertEqual(l2.sourceGuard.takeMACMisses(), [])
+        _ = send(ipFrame(src: macA, ip: Pkt.ip("10.1.0.99")), on: guarded)
+        XCTAssertEqual(l2.sourceGuard.takeMACMisses(), [], "a wrong address is not a MAC change")
+        _ = send(ipFrame(src: macX, ip: ipA), on: guarded)
+        _ = send(ipFrame(src: macX, ip: ipA), on: guarded)
+        XCTAssertEqual(l2.sourceGuard.takeMACMisses(), [guarded])
+        XCTAssertEqual(l2.sourceGuard.takeMACMisses(), [], "taking clears")
+        _ = send(ipFrame(src: macX, ip: Pkt.ip("192.0.2.9")), on: open)
+        XCTAssertEqual(l2.sourceGuard.takeMACMisses(), [], "unguarded interfaces never flag")
     }
 
     func testUnguardedInterfacesAndClearedGuardsCarryAnything() {

@@ -1,3 +1,4 @@
+import WeftEngine
 import WeftIO
 
 /// What the node tests of every feature ask of the embedded graph: the named
@@ -20,10 +21,10 @@ extension EmbeddedGraph {
     }
 
     /// Sends `frames` in on `rx`, runs, returns the frames out per interface and the counter changes.
-    public func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
+    public func send(_ frames: [[UInt8]], on rx: UInt32, flags: BufferFlags = []) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
         pgOutput.clearCapture()
         let before = counters()
-        inject(frames, on: rx)
+        inject(frames, on: rx, flags: flags)
         run()
         return (pgOutput.captured, counterDelta(since: before))
     }

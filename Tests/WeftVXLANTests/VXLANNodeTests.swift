@@ -55,7 +55,9 @@ final class VXLANNodeTests: XCTestCase {
 
     func delta(_ before: [String: UInt64]) -> [String: UInt64] { g.counterDelta(since: before) }
 
-    func send(_ frames: [[UInt8]], on rx: UInt32) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) { g.send(frames, on: rx) }
+    func send(_ frames: [[UInt8]], on rx: UInt32, flags: BufferFlags = []) -> (out: [UInt32: [[UInt8]]], counters: [String: UInt64]) {
+        g.send(frames, on: rx, flags: flags)
+    }
 
     /// Counters that only report (not drops) on the paths under test.
     func drops(_ c: [String: UInt64]) -> [String: UInt64] {
@@ -237,11 +239,12 @@ final class VXLANNodeTests: XCTestCase {
         check(Array(repeating: encapsulated(frame, from: Pkt.ip("192.0.2.9")), count: n), "vxlan4-input/unknown-vtep")
         // Outer too short for UDP + VXLAN + 14 bytes of inner Ethernet.
         check(Array(repeating: Pkt.padded(encapsulated(Array(frame[0..<13]))), count: n), "vxlan4-input/truncated")
-        // UDP length claims more than the IPv4 packet holds.
+        // UDP length claims more than the IPv4 packet holds: a UDP error, caught
+        // by ip4-local before any UDP listener sees it.
         var long = encapsulated(frame)
         let udpLen = Int(long[38]) << 8 | Int(long[39]) + 1
         long[38] = UInt8(udpLen >> 8); long[39] = UInt8(udpLen & 0xFF)
-        check(Array(repeating: long, count: n), "vxlan4-input/truncated")
+        check(Array(repeating: long, count: n), "ip4-local/udp-bad-length")
         // Reserved flag bits are ignored on receipt (RFC 7348).
         let r = send([encapsulated(frame, flags: 0xFF)], on: up0)
         XCTAssertEqual(r.out[c1], [frame])
@@ -251,6 +254,51 @@ final class VXLANNodeTests: XCTestCase {
         let r = send([encapsulated(inner(dst: aMAC, src: bMAC), port: 4790)], on: up0)
         XCTAssertEqual(r.counters, ["ip4-local/udp-no-listener": 1, "ip4-icmp-error/unreachable-sent": 1])
         XCTAssertEqual(r.out[up0]?.count, 1, "ICMP port unreachable sent back")
+    }
+
+    /// A kernel `vxlan` device over a veth with checksum offload leaves the inner
+    /// TCP checksum partial (the pseudo-header sum only) and the packet socket
+    /// marks the whole frame TP_STATUS_CSUMNOTREADY: the mark must survive
+    /// decapsulation so the output completes the inner checksum (issue 18.1:
+    /// the flag used to be cleared here, and the pod got a broken SYN-ACK).
+    func testPartialInnerChecksumSurvivesDecapsulation() {
+        var seg = Pkt.tcp(src: b, dst: a, sport: 5201, dport: 40000, seq: 77, ack: 9, flags: 0x12, [1, 2, 3, 4, 5, 6, 7])
+        let complete = Pkt.ether(dst: aMAC, src: bMAC, Pkt.ipv4(src: b, dst: a, proto: 6, payload: seg))
+        // Partial: the field holds the folded pseudo-header sum, not the checksum.
+        let pseudo = ~Pkt.checksum(Pkt.be32(b) + Pkt.be32(a) + [0, 6] + Pkt.be16(UInt16(seg.count)))
+        seg[16] = UInt8(pseudo >> 8); seg[17] = UInt8(pseudo & 0xFF)
+        let partial = Pkt.ether(dst: aMAC, src: bMAC, Pkt.ipv4(src: b, dst: a, proto: 6, payload: seg))
+        XCTAssertNotEqual(partial, complete)
+        _ = send([inner(dst: bMAC, src: aMAC)], on: c1)  // learn aMAC on c1
+        let r = send([encapsulated(partial)], on: up0, flags: .l4ChecksumPending)
+        XCTAssertEqual(drops(r.counters), [:])
+        XCTAssertEqual(r.out[c1], [complete], "the inner TCP checksum is completed on the way out")
+    }
+
+    /// RFC 1122 4.1.3.4: a wrong non-zero UDP checksum is discarded; zero means
+    /// none; a frame the sender left partial has nothing to verify yet.
+    func testOuterUDPChecksumIsVerified() {
+        // An inner checksum already complete: completing it again changes nothing.
+        let frame = Pkt.ether(dst: aMAC, src: bMAC, Pkt.udpPacket(src: b, dst: a, sport: 7, dport: 40000))
+        _ = send([inner(dst: bMAC, src: aMAC)], on: c1)
+        func withChecksum(_ fix: (inout [UInt8]) -> Void) -> [UInt8] {
+            var u = Pkt.udpc(src: remote, dst: local, sport: 50000, dport: 4789, Self.vxlan(vni: 42) + frame)
+            fix(&u)
+            return Pkt.ether(dst: upMAC, src: remoteMAC, Pkt.ipv4(src: remote, dst: local, proto: 17, payload: u))
+        }
+        let good = withChecksum { _ in }
+        let bad = withChecksum { $0[7] ^= 0x5A }
+        let zero = withChecksum { $0[6] = 0; $0[7] = 0 }
+        XCTAssertNotEqual(Pkt.u16(Array(good[34...]), 6), 0)
+        var r = send([good, zero], on: up0)
+        XCTAssertEqual(drops(r.counters), [:])
+        XCTAssertEqual(r.out[c1], [frame, frame])
+        r = send([bad, bad, good], on: up0)
+        XCTAssertEqual(drops(r.counters), ["vxlan4-input/bad-udp-checksum": 2])
+        XCTAssertEqual(r.out[c1], [frame], "the bad ones are not decapsulated")
+        r = send([bad], on: up0, flags: .l4ChecksumPending)
+        XCTAssertEqual(drops(r.counters), [:], "a checksum not filled in yet is not checked")
+        XCTAssertEqual(r.out[c1], [frame])
     }
 
     func testOversizeInnerFrameIsDroppedUnderMTUExceeded() throws {

@@ -72,6 +72,14 @@ static inline void weft_v3_tx_submit(void *slot, uint32_t len) {
     __atomic_store_n(&h->tp_status, TP_STATUS_SEND_REQUEST, __ATOMIC_RELEASE);
 }
 
+/// virtio-net header (TAP queues, and AF_PACKET with PACKET_VNET_HDR): flags,
+/// gso_type, hdr_len, gso_size, csum_start, csum_offset.
+enum {
+    WEFT_VNET_HDR_LEN = 10, WEFT_VNET_F_NEEDS_CSUM = 1,
+    WEFT_VNET_GSO_NONE = 0, WEFT_VNET_GSO_TCPV4 = 1, WEFT_VNET_GSO_UDP = 3, WEFT_VNET_GSO_TCPV6 = 4,
+    WEFT_VNET_GSO_UDP_L4 = 5, WEFT_VNET_GSO_ECN = 0x80,
+};
+
 /// TPACKET_V2 slots: one tpacket2_hdr per fixed-size frame, status first.
 static inline uint32_t weft_v2_status(const void *h) {
     return __atomic_load_n(&((const struct tpacket2_hdr *)h)->tp_status, __ATOMIC_ACQUIRE);
@@ -84,6 +92,12 @@ static inline uint32_t weft_v2_len(const void *h) { return ((const struct tpacke
 static inline uint32_t weft_v2_mac(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_mac; }
 static inline uint16_t weft_v2_vlan_tci(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_vlan_tci; }
 static inline uint16_t weft_v2_vlan_tpid(const void *h) { return ((const struct tpacket2_hdr *)h)->tp_vlan_tpid; }
+/// The virtio-net header the kernel writes in front of each frame when the
+/// socket has PACKET_VNET_HDR (`ring->vnet_hdr_len` != 0): 10 bytes just
+/// before the MAC header (struct virtio_net_hdr, native byte order).
+static inline const void *weft_v2_vnet(const void *h) {
+    return (const uint8_t *)h + ((const struct tpacket2_hdr *)h)->tp_mac - WEFT_VNET_HDR_LEN;
+}
 static inline void weft_v2_tx_submit(void *slot, uint32_t len) {
     struct tpacket2_hdr *h = (struct tpacket2_hdr *)slot;
     h->tp_len = len;
@@ -99,6 +113,7 @@ enum {
     WEFT_TP_STATUS_VLAN_VALID = TP_STATUS_VLAN_VALID,
     WEFT_TP_STATUS_VLAN_TPID_VALID = TP_STATUS_VLAN_TPID_VALID,
     WEFT_TP_STATUS_LOSING = TP_STATUS_LOSING,
+    WEFT_TP_STATUS_COPY = TP_STATUS_COPY,
 };
 
 /// Pins the calling thread to one CPU. Returns 0 or -errno.
@@ -128,6 +143,7 @@ struct weft_afp_ring {
     uint32_t tx_frame_size;
     uint32_t tx_frame_count;
     uint32_t tx_data_offset;  // where frame bytes start inside a tx slot
+    uint32_t vnet_hdr_len;    // 10 with PACKET_VNET_HDR (V2 rings): every rx and tx frame has a virtio-net header in front
     uint8_t mac[6];
     int mtu;
 };
@@ -154,6 +170,12 @@ int weft_afp_bind(struct weft_afp_ring *ring, const char *ifname, char *err, siz
 /// Returns 0 or -errno (EAGAIN/ENOBUFS mean "try again later").
 int weft_afp_kick_tx(int fd);
 
+/// Reads the next frame of the socket's receive queue (not the ring): the
+/// whole frame the kernel could not fit in a ring slot (TP_STATUS_COPY, set
+/// on V2 rings with PACKET_COPY_THRESH), virtio-net header first. Returns its
+/// full length (larger than `cap` when cut), or -errno (-EAGAIN: none).
+long weft_afp_recv_copy(int fd, void *buf, size_t cap);
+
 /// Packets the kernel dropped because the rx ring was full (PACKET_STATISTICS,
 /// reset on read).
 uint32_t weft_afp_rx_drops(int fd);
@@ -161,7 +183,7 @@ uint32_t weft_afp_rx_drops(int fd);
 /// TAP devices (/dev/net/tun). Each queue is one file descriptor; every
 /// frame read or written starts with a 10-byte virtio-net header
 /// (struct virtio_net_hdr, native byte order).
-enum { WEFT_VNET_HDR_LEN = 10, WEFT_VNET_F_NEEDS_CSUM = 1, WEFT_TAP_MAX_QUEUES = 8 };
+enum { WEFT_TAP_MAX_QUEUES = 8 };
 
 /// Opens `queues` (1...WEFT_TAP_MAX_QUEUES) queues of TAP device `name` in
 /// the caller's current network namespace, creating the device if it does

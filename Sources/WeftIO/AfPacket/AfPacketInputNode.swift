@@ -7,6 +7,23 @@ import WeftPacket
 /// kernel's memory) and hands them to ethernet-input. Slots and blocks go
 /// back to the kernel as soon as they are read.
 ///
+/// GSO super-frames (V2 rings, which have PACKET_VNET_HDR and
+/// PACKET_COPY_THRESH): a kernel with offloads on may hand a veth one frame of
+/// up to 64 KB, e.g. a kernel `vxlan` device over a veth that has
+/// tx-udp_tnl-segmentation, or any host whose TSO is left on. Such a frame
+/// does not fit a ring slot; the kernel marks the slot TP_STATUS_COPY and
+/// queues the whole frame on the socket, where this node reads it (one recv
+/// into a 64 KB scratch area) and cuts it into frames of the sender's segment
+/// size (`GSOSegmentation`: TCP or UDP over IPv4, also inside VXLAN), each in
+/// its own pool buffer with complete checksums, before ethernet-input: the
+/// rest of the graph sees ordinary frames. A GSO frame that did fit a slot is
+/// cut the same way. The virtio-net header is checked first: a segment size
+/// of 0 or beyond the frame, a checksum start past it, or an unknown GSO type
+/// is `gso-bad-header`; a frame that is not IPv4 TCP/UDP (TCP over IPv6 is
+/// not segmented yet) is `gso-unsupported`; buffers are taken for all
+/// segments before any is written, so a pool running dry drops the whole
+/// super-frame (`no-buffers`), never half of it.
+///
 /// Sets: dataOffset, length, rxInterface, flags (.l4ChecksumPending when the
 /// kernel says the L4 checksum is partial, as veth senders leave it).
 /// A VLAN tag the kernel lifted into the ring header is put back in the frame.
@@ -20,12 +37,22 @@ public final class AfPacketInputNode: GraphNode {
         case frameTooLong = "frame-too-long"
         case truncated = "truncated"
         case kernelRingDrops = "kernel-ring-drops"
+        case gsoSegmented = "gso-segmented"
+        case gsoBadHeader = "gso-bad-header"
+        case gsoUnsupported = "gso-unsupported"
+        case gsoSegmentTooLarge = "gso-segment-too-large"
+        case copyMissing = "copy-missing"
         public var help: String {
             switch self {
             case .noBuffers: return "frames dropped: buffer pool empty"
             case .frameTooLong: return "frames longer than a buffer (GSO left on?)"
             case .truncated: return "frames cut short by the ring's snap length"
             case .kernelRingDrops: return "frames the kernel dropped: rx ring full (PACKET_STATISTICS)"
+            case .gsoSegmented: return "GSO super-frames received and cut into MTU-sized frames (not a drop)"
+            case .gsoBadHeader: return "GSO frames dropped: the virtio-net header lies (segment size 0 or past the frame, checksum start past it, unknown type)"
+            case .gsoUnsupported: return "GSO frames dropped: not IPv4 TCP/UDP (or VXLAN around it), or VLAN-tagged"
+            case .gsoSegmentTooLarge: return "GSO frames dropped: one segment would not fit a buffer (segment size above the MTU Weft supports)"
+            case .copyMissing: return "frames the kernel marked as queued whole (TP_STATUS_COPY) that the socket did not have"
             }
         }
     }
@@ -35,11 +62,22 @@ public final class AfPacketInputNode: GraphNode {
     let ports: AfPacketPorts
     var toEthernet = Int32(0)
     var errNoBuffers = UInt32(0), errTooLong = UInt32(0), errTruncated = UInt32(0), errKernelDrops = UInt32(0)
+    var errSegmented = UInt32(0), errBadHeader = UInt32(0), errUnsupported = UInt32(0), errSegmentTooLarge = UInt32(0)
+    var errCopyMissing = UInt32(0)
+    /// A whole frame read from the socket (virtio-net header + up to 64 KB).
+    static let scratchSize = 65_536 + 256
+    let scratch: UnsafeMutableRawPointer
+    /// Buffers taken for one super-frame's segments.
+    let segmentBuffers: UnsafeMutablePointer<UInt32>
 
     public init(ports: AfPacketPorts) {
         self.ports = ports
+        scratch = .allocate(byteCount: Self.scratchSize, alignment: 64)
+        segmentBuffers = .allocate(capacity: GSOSegmentation.maxSegments)
         super.init(registration: Self.registration)
     }
+
+    deinit { scratch.deallocate(); segmentBuffers.deallocate() }
 
     public override func didResolve(_ graph: Graph) {
         toEthernet = nextIndex(Next.ethernetInput)
@@ -47,6 +85,11 @@ public final class AfPacketInputNode: GraphNode {
         errTooLong = errorIndex(Error.frameTooLong)
         errTruncated = errorIndex(Error.truncated)
         errKernelDrops = errorIndex(Error.kernelRingDrops)
+        errSegmented = errorIndex(Error.gsoSegmented)
+        errBadHeader = errorIndex(Error.gsoBadHeader)
+        errUnsupported = errorIndex(Error.gsoUnsupported)
+        errSegmentTooLarge = errorIndex(Error.gsoSegmentTooLarge)
+        errCopyMissing = errorIndex(Error.copyMissing)
     }
 
     public override var pollDescriptors: [Int32] { ports.descriptors }
@@ -89,13 +132,21 @@ public final class AfPacketInputNode: GraphNode {
         let slotSize = Int(port.pointee.ring.rx_frame_size)
         let slots = port.pointee.ring.rx_frame_count
         var slot = port.pointee.rxBlock
+        let vnet = port.pointee.ring.vnet_hdr_len != 0
         var got = 0
         while got < budget {
             let h = ring + Int(slot) * slotSize
             let status = weft_v2_status(h)
             if status & UInt32(WEFT_TP_STATUS_USER) == 0 { break }
-            deliver(graph, port, src: h + Int(weft_v2_mac(h)), snap: Int(weft_v2_snaplen(h)), wire: Int(weft_v2_len(h)),
-                    status: status, tci: weft_v2_vlan_tci(h), tpid: weft_v2_vlan_tpid(h), &out, &traceBudget, &bytes)
+            let src = h + Int(weft_v2_mac(h))
+            if _slowPath(vnet && (status & UInt32(WEFT_TP_STATUS_COPY) != 0
+                                  || weft_v2_vnet(h).load(fromByteOffset: 1, as: UInt8.self) != UInt8(WEFT_VNET_GSO_NONE))) {
+                deliverLarge(graph, port, slotFrame: src, snap: Int(weft_v2_snaplen(h)), vnet: weft_v2_vnet(h), status: status,
+                             &out, &traceBudget, &bytes)
+            } else {
+                deliver(graph, port, src: src, snap: Int(weft_v2_snaplen(h)), wire: Int(weft_v2_len(h)),
+                        status: status, tci: weft_v2_vlan_tci(h), tpid: weft_v2_vlan_tpid(h), &out, &traceBudget, &bytes)
+            }
             weft_v2_release(h)
             slot = slot &+ 1 == slots ? 0 : slot &+ 1
             got &+= 1
@@ -175,8 +226,84 @@ public final class AfPacketInputNode: GraphNode {
         graph.put(bi, &out)
     }
 
+    /// A GSO frame (in the slot, or queued whole on the socket when the slot
+    /// was too small: TP_STATUS_COPY): checked, then cut into segments.
+    @inline(never)
+    private func deliverLarge(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, slotFrame: UnsafeMutableRawPointer,
+                              snap: Int, vnet slotVnet: UnsafeRawPointer, status: UInt32,
+                              _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) {
+        var frame = UnsafeRawPointer(slotFrame), length = snap, vnet = slotVnet
+        if status & UInt32(WEFT_TP_STATUS_COPY) != 0 {
+            let n = weft_afp_recv_copy(port.pointee.ring.fd, scratch, Self.scratchSize)
+            if n < WEFT_VNET_HDR_LEN { graph.count(errCopyMissing); return }
+            if n > Self.scratchSize { graph.count(errTruncated); return }
+            vnet = UnsafeRawPointer(scratch)
+            frame = UnsafeRawPointer(scratch + Int(WEFT_VNET_HDR_LEN))
+            length = n &- Int(WEFT_VNET_HDR_LEN)
+        }
+        let flags = vnet.load(as: UInt8.self)
+        let gsoType = vnet.load(fromByteOffset: 1, as: UInt8.self) & ~UInt8(WEFT_VNET_GSO_ECN)
+        let segmentSize = Int(vnet.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+        let checksumStart = Int(vnet.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+        let partial = flags & UInt8(WEFT_VNET_F_NEEDS_CSUM) != 0
+        if gsoType == UInt8(WEFT_VNET_GSO_NONE) {
+            // Queued whole only for its size: no GSO, just too long for a buffer (or a slot).
+            if length > BufferPool.maxDataLength { graph.count(errTooLong); return }
+            deliver(graph, port, src: UnsafeMutableRawPointer(mutating: frame), snap: length, wire: length,
+                    status: partial ? UInt32(WEFT_TP_STATUS_CSUM_NOT_READY) : 0, tci: 0, tpid: 0, &out, &traceBudget, &bytes)
+            return
+        }
+        if _slowPath(status & UInt32(WEFT_TP_STATUS_VLAN_VALID) != 0) { graph.count(errUnsupported); return }
+        let kind: GSOSegmentation.Kind
+        switch Int(gsoType) {
+        case WEFT_VNET_GSO_TCPV4: kind = .tcp4
+        case WEFT_VNET_GSO_UDP_L4: kind = .udp4
+        case WEFT_VNET_GSO_TCPV6, WEFT_VNET_GSO_UDP: graph.count(errUnsupported); return
+        default: graph.count(errBadHeader); return
+        }
+        if segmentSize == 0 || segmentSize >= length || (partial && checksumStart >= length) { graph.count(errBadHeader); return }
+        let layout: GSOSegmentation.Layout
+        switch GSOSegmentation.parse(frame, length: length, kind: kind, checksumStart: partial ? checksumStart : nil) {
+        case .success(let l): layout = l
+        case .failure(.unsupported): graph.count(errUnsupported); return
+        case .failure: graph.count(errBadHeader); return
+        }
+        if layout.headerLength &+ segmentSize > BufferPool.maxDataLength { graph.count(errSegmentTooLarge); return }
+        let n = GSOSegmentation.segmentCount(layout: layout, length: length, segmentSize: segmentSize)
+        if n > GSOSegmentation.maxSegments { graph.count(errBadHeader); return }
+        for k in 0..<n {
+            let bi = graph.buffers.alloc()
+            if _slowPath(bi == BufferPool.invalid) {
+                graph.buffers.free(segmentBuffers, count: k)
+                graph.count(errNoBuffers)
+                return
+            }
+            segmentBuffers[k] = bi
+        }
+        for k in 0..<n {
+            let bi = segmentBuffers[k]
+            let m = graph.metadata + Int(bi)
+            let len = GSOSegmentation.writeSegment(k, of: frame, length: length, layout: layout, segmentSize: segmentSize,
+                                                   to: graph.data(bi) + BufferPool.headroom)
+            m.pointee.dataOffset = UInt16(BufferPool.headroom)
+            m.pointee.length = UInt16(truncatingIfNeeded: len)
+            m.pointee.rxInterface = port.pointee.swIfIndex
+            m.pointee.flags = []
+            bytes &+= len
+            if _slowPath(traceBudget > 0) {
+                let id = graph.trace.select(m, node: index)
+                graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(port.pointee.swIfIndex), b: UInt64(len),
+                                            c: UInt64(status), d: UInt64(segmentSize) << 32 | UInt64(length)))
+                traceBudget -= 1
+            }
+            graph.put(bi, &out)
+        }
+        graph.count(errSegmented)
+    }
+
     public override func formatTrace(_ r: TraceRecord) -> String {
         let csum = r.c & UInt64(WEFT_TP_STATUS_CSUM_NOT_READY) != 0 ? " csum-partial" : ""
-        return "af-packet-input: sw_if_index \(r.a), \(r.b) bytes\(csum)"
+        let gso = r.d == 0 ? "" : ", segment of a \(r.d & 0xFFFF_FFFF)-byte GSO frame (segment size \(r.d >> 32))"
+        return "af-packet-input: sw_if_index \(r.a), \(r.b) bytes\(csum)\(gso)"
     }
 }

@@ -7,6 +7,9 @@ import WeftPacket
 /// Partial L4 checksums left by veth senders are completed first: the
 /// receiving veth would otherwise drop TCP (ping works, TCP breaks).
 ///
+/// On V2 rings every frame is preceded by a zeroed virtio-net header
+/// (PACKET_VNET_HDR, which the socket needs to receive GSO frames whole).
+///
 /// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending).
 public final class AfPacketOutputNode: GraphNode {
     public enum Error: String, NodeError {
@@ -70,8 +73,16 @@ public final class AfPacketOutputNode: GraphNode {
             let p = graph.data(bi) + Int(m.pointee.dataOffset)
             let len = Int(m.pointee.length)
             if _slowPath(m.pointee.flags.contains(.l4ChecksumPending)) { Checksum.completeEthernetL4(frame: p, length: len) }
-            (frame + Int(port.pointee.ring.tx_data_offset)).copyMemory(from: p, byteCount: len)
-            if v3 { weft_v3_tx_submit(frame, UInt32(len)) } else { weft_v2_tx_submit(frame, UInt32(len)) }
+            // With PACKET_VNET_HDR the kernel reads a virtio-net header first: all
+            // zero = one complete frame (no GSO, checksum already complete).
+            let vnet = Int(port.pointee.ring.vnet_hdr_len)
+            let data = frame + Int(port.pointee.ring.tx_data_offset)
+            if vnet != 0 {
+                data.storeBytes(of: 0, as: UInt64.self)
+                (data + 8).storeBytes(of: 0, as: UInt16.self)
+            }
+            (data + vnet).copyMemory(from: p, byteCount: len)
+            if v3 { weft_v3_tx_submit(frame, UInt32(len &+ vnet)) } else { weft_v2_tx_submit(frame, UInt32(len &+ vnet)) }
             port.pointee.txSlot = port.pointee.txSlot &+ 1 == port.pointee.ring.tx_frame_count ? 0 : port.pointee.txSlot &+ 1
             if !port.pointee.txPending {
                 port.pointee.txPending = true

@@ -31,9 +31,10 @@ public final class EmbeddedGraph {
                        outputNode: pgOutput.index, driverInstance: -1)!
     }
 
-    /// Queues `frames` as received on `rx`, all in one burst of up to 256.
-    public func inject(_ frames: [[UInt8]], on rx: UInt32) {
-        pgInput.add(PacketStream(frames: frames, rxInterface: rx))
+    /// Queues `frames` as received on `rx`, all in one burst of up to 256,
+    /// each with the metadata `flags` a driver would set.
+    public func inject(_ frames: [[UInt8]], on rx: UInt32, flags: BufferFlags = []) {
+        pgInput.add(PacketStream(frames: frames, rxInterface: rx, flags: flags))
     }
 
     /// Polls and dispatches until every stream is exhausted and nothing is pending.

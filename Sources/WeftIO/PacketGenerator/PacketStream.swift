@@ -16,6 +16,9 @@ public final class PacketStream {
     }
 
     public let rxInterface: UInt32
+    /// Set on every packet's metadata, as a driver would (e.g. `.l4ChecksumPending`
+    /// for a frame the packet socket marks TP_STATUS_CSUMNOTREADY).
+    public let flags: BufferFlags
     let templates: UnsafeMutableRawPointer
     let lengths: UnsafeMutablePointer<Int>
     let templateCount: Int
@@ -29,10 +32,12 @@ public final class PacketStream {
     public internal(set) var sequence: UInt64 = 0
 
     /// Replays `frames` in order, each once (`count` nil) or cycling until `count` packets.
-    public init(frames: [[UInt8]], rxInterface: UInt32, count: Int? = nil, burst: Int = Graph.vectorSize, increments: [Increment] = []) {
+    public init(frames: [[UInt8]], rxInterface: UInt32, count: Int? = nil, burst: Int = Graph.vectorSize, increments: [Increment] = [],
+                flags: BufferFlags = []) {
         precondition(!frames.isEmpty)
         precondition(burst >= 1 && burst <= Graph.vectorSize)
         self.rxInterface = rxInterface
+        self.flags = flags
         templateCount = frames.count
         templates = .allocate(byteCount: frames.count * BufferPool.bufferSize, alignment: 64)
         lengths = .allocate(capacity: frames.count)

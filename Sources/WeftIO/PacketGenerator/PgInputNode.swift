@@ -48,6 +48,7 @@ public final class PgInputNode: GraphNode {
     private func generate(_ graph: Graph, _ s: PacketStream, _ n: Int) -> Int {
         let md = graph.metadata
         let rx = s.rxInterface
+        let flags = s.flags
         var traceBudget = graph.trace.remaining(index)
         var made = 0
         var bytes = 0
@@ -61,7 +62,7 @@ public final class PgInputNode: GraphNode {
             m.pointee.dataOffset = UInt16(BufferPool.headroom)
             m.pointee.length = UInt16(truncatingIfNeeded: length)
             m.pointee.rxInterface = rx
-            m.pointee.flags = []
+            m.pointee.flags = flags
             bytes &+= length
             if _slowPath(traceBudget > 0) {
                 let id = graph.trace.select(m, node: index)

@@ -1,8 +1,11 @@
 import WeftEngine
+import WeftPacket
 
 /// pg-output: the transmit side of pg interfaces. Counts and frees each frame;
 /// with capture on it keeps a copy of the bytes per interface (tests compare
-/// them byte for byte). Capture allocates, so benchmarks leave it off.
+/// them byte for byte). Capture allocates, so benchmarks leave it off. Like
+/// every real output it completes a partial L4 checksum (`.l4ChecksumPending`)
+/// first, so tests see the bytes a device would have been handed.
 public final class PgOutputNode: GraphNode {
     public static let registration = NodeRegistration(name: "pg-output", next: NoNext.self, errors: NoError.self)
 
@@ -26,6 +29,9 @@ public final class PgOutputNode: GraphNode {
             txPackets[tx] &+= 1
             txBytes[tx] &+= UInt64(len)
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
+            if _slowPath(md[Int(bi)].flags.contains(.l4ChecksumPending)) {
+                Checksum.completeEthernetL4(frame: graph.current(bi), length: len)
+            }
             if captureEnabled {
                 let p = graph.current(bi)
                 captured[UInt32(tx), default: []].append(Array(UnsafeRawBufferPointer(start: p, count: len)))

@@ -4,13 +4,15 @@ import WeftPacket
 /// ip4-input: checks an IPv4 packet received on a routed (non-bridged)
 /// interface before anything trusts its header: version 4, IHL >= 5, header
 /// checksum, total length against the frame (a frame shorter than the total
-/// length is dropped; a longer one is Ethernet padding and is trimmed), TTL
-/// not 0, a unicast source (not 0.0.0.0, multicast, reserved or broadcast),
+/// length is dropped; a longer one is Ethernet padding and is trimmed), a
+/// unicast source (not 0.0.0.0, multicast, reserved or broadcast),
 /// a destination that is not multicast/limited broadcast (no multicast
 /// routing), and a frame addressed to the interface's MAC (or a group MAC):
 /// AF_PACKET receives promiscuously, and a router must not forward what was
 /// sent to another host on the segment. The TTL itself is checked where it
-/// is decremented (ip4-rewrite): packets for the router may arrive with TTL 1.
+/// is decremented (ip4-rewrite): a packet for the router itself is received
+/// whatever its TTL, even 0 (RFC 1812 5.3.1), and one to be forwarded with TTL
+/// 0 or 1 gets ICMP time exceeded there, as Linux and VPP send.
 ///
 /// A valid packet goes to ip4-lookup, or, when its receiving interface has an
 /// input feature (`IP4InterfaceTable.inputFeature`, e.g. nat44-in2out on a
@@ -32,7 +34,6 @@ public final class IP4InputNode: GraphNode {
         case badChecksum = "bad-checksum"
         case badLength = "bad-length"
         case truncated = "truncated"
-        case ttlZero = "ttl-zero"
         case sourceUnspecified = "source-unspecified"
         case sourceMulticast = "source-multicast"
         case destinationMulticast = "destination-multicast"
@@ -46,7 +47,6 @@ public final class IP4InputNode: GraphNode {
             case .badChecksum: return "IPv4 header checksum is wrong"
             case .badLength: return "total length smaller than the header length"
             case .truncated: return "frame shorter than the IPv4 total length"
-            case .ttlZero: return "TTL is 0"
             case .sourceUnspecified: return "source address 0.0.0.0"
             case .sourceMulticast: return "source address multicast, reserved or broadcast"
             case .destinationMulticast: return "destination multicast or 255.255.255.255 (no multicast routing)"
@@ -135,11 +135,10 @@ public final class IP4InputNode: GraphNode {
             if _slowPath(Int(IPv4.u16(ip, IPv4.offsetTotalLength)) < IPv4.minHeaderLength) { return 6 }
         }
         if _slowPath(Int(IPv4.u16(ip, IPv4.offsetTotalLength)) > l3len) { return 7 }
-        if _slowPath(ip.load(fromByteOffset: IPv4.offsetTTL, as: UInt8.self) == 0) { return 8 }
         let src = IPv4.source(ip)
-        if _slowPath(src == 0) { return 9 }
-        if _slowPath(IPv4.isMulticastOrReserved(src)) { return 10 }
-        if _slowPath(IPv4.isMulticastOrReserved(IPv4.destination(ip))) { return 11 }
+        if _slowPath(src == 0) { return 8 }
+        if _slowPath(IPv4.isMulticastOrReserved(src)) { return 9 }
+        if _slowPath(IPv4.isMulticastOrReserved(IPv4.destination(ip))) { return 10 }
         return 0
     }
 

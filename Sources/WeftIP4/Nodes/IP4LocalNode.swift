@@ -2,7 +2,9 @@ import WeftEngine
 import WeftPacket
 
 /// ip4-local: packets addressed to one of the router's own addresses. ICMP
-/// goes to icmp-echo. UDP whose header fits and whose destination port is
+/// goes to icmp-echo. UDP whose length field is impossible (below 8, or
+/// beyond the IP payload) is dropped as `udp-bad-length` with no answer, as
+/// Linux counts it a UDP error. Other UDP whose destination port is
 /// registered in `IP4Feature.localPorts` goes to the node registered for the
 /// port (vxlan4-input for 4789), with the buffer unchanged (l3Offset still
 /// at the IPv4 header); other UDP gets ICMP port unreachable and every other
@@ -19,11 +21,13 @@ public final class IP4LocalNode: GraphNode {
 
     public enum Error: String, NodeError {
         case fragment = "fragment"
+        case udpBadLength = "udp-bad-length"
         case udpNoListener = "udp-no-listener"
         case unknownProtocol = "unknown-protocol"
         public var help: String {
             switch self {
             case .fragment: return "fragment addressed to the router (no reassembly)"
+            case .udpBadLength: return "UDP to the router with a length field below 8 or beyond the IP payload (dropped)"
             case .udpNoListener: return "UDP to the router: no listener (ICMP port unreachable sent)"
             case .unknownProtocol: return "protocol not handled by the router (ICMP protocol unreachable sent)"
             }
@@ -34,7 +38,7 @@ public final class IP4LocalNode: GraphNode {
 
     let ports: IP4LocalPorts
     var toICMP = Int32(0), toICMPError = Int32(0)
-    var errFragment = UInt32(0), errUDP = UInt32(0), errProtocol = UInt32(0)
+    var errFragment = UInt32(0), errUDPLength = UInt32(0), errUDP = UInt32(0), errProtocol = UInt32(0)
     /// Listener node of the previous vector's last UDP packet: the cursor starts there.
     var lastListener = Int32(-1)
 
@@ -47,6 +51,7 @@ public final class IP4LocalNode: GraphNode {
         toICMP = nextIndex(Next.icmp)
         toICMPError = nextIndex(Next.icmpError)
         errFragment = errorIndex(Error.fragment)
+        errUDPLength = errorIndex(Error.udpBadLength)
         errUDP = errorIndex(Error.udpNoListener)
         errProtocol = errorIndex(Error.unknownProtocol)
     }
@@ -71,16 +76,16 @@ public final class IP4LocalNode: GraphNode {
             if proto == IPv4.protocolUDP {
                 let hl = IPv4.headerLength(ip)
                 let l3len = Int(m.pointee.dataOffset) &+ Int(m.pointee.length) &- Int(m.pointee.l3Offset)
-                if _fastPath(l3len >= hl &+ UDP.headerLength) {
-                    let target = listeners[Int(UDP.destinationPort(ip + hl))]
-                    if _fastPath(target >= 0) {
-                        if _slowPath(target != udpOut.target) {
-                            graph.close(&udpOut)
-                            udpOut = NextCursor(to: target)
-                        }
-                        graph.put(bi, &udpOut)
-                        continue
+                let udpLen = l3len >= hl &+ UDP.headerLength ? Int(UDP.length(ip + hl)) : 0
+                if _slowPath(udpLen < UDP.headerLength || udpLen > l3len &- hl) { graph.drop(bi, error: errUDPLength); continue }
+                let target = listeners[Int(UDP.destinationPort(ip + hl))]
+                if _fastPath(target >= 0) {
+                    if _slowPath(target != udpOut.target) {
+                        graph.close(&udpOut)
+                        udpOut = NextCursor(to: target)
                     }
+                    graph.put(bi, &udpOut)
+                    continue
                 }
                 graph.count(errUDP)
                 m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codePortUnreachable)

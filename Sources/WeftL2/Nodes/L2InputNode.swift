@@ -22,6 +22,8 @@ public final class L2InputNode: GraphNode {
         case spoofedMAC = "spoofed-mac"
         case spoofedIPv4 = "spoofed-ip4"
         case spoofedARP = "spoofed-arp"
+        case malformedIPv4 = "guard-malformed-ip4"
+        case malformedARP = "guard-malformed-arp"
         case guardedVLAN = "guarded-vlan"
         case policed = "policed"
         public var help: String {
@@ -31,6 +33,8 @@ public final class L2InputNode: GraphNode {
             case .spoofedMAC: return "container frames from a MAC not its own"
             case .spoofedIPv4: return "container IPv4 packets from an address not its own"
             case .spoofedARP: return "container ARP claiming an address not its own"
+            case .malformedIPv4: return "container frame with the IPv4 ethertype too short for an IPv4 header (the source guard cannot read its source)"
+            case .malformedARP: return "container ARP that is not Ethernet/IPv4 (hardware type 1, length 6; protocol 0x0800, length 4) or is cut short"
             case .guardedVLAN: return "VLAN-tagged frames from a container (not allowed: the tag would hide the addresses)"
             case .policed: return "container frames over its egress bandwidth limit (egressRate/egressBurst)"
             }
@@ -45,6 +49,7 @@ public final class L2InputNode: GraphNode {
     var toLearn = Int32(0), toFwd = Int32(0)
     var errSourceMulticast = UInt32(0), errNoDomain = UInt32(0)
     var errSpoofedMAC = UInt32(0), errSpoofedIPv4 = UInt32(0), errSpoofedARP = UInt32(0), errVLAN = UInt32(0)
+    var errMalformedIPv4 = UInt32(0), errMalformedARP = UInt32(0)
     var errPoliced = UInt32(0)
 
     public init(domains: BridgeDomainTable, sourceGuard: SourceGuardTable = SourceGuardTable(),
@@ -63,26 +68,34 @@ public final class L2InputNode: GraphNode {
         errSpoofedMAC = errorIndex(Error.spoofedMAC)
         errSpoofedIPv4 = errorIndex(Error.spoofedIPv4)
         errSpoofedARP = errorIndex(Error.spoofedARP)
+        errMalformedIPv4 = errorIndex(Error.malformedIPv4)
+        errMalformedARP = errorIndex(Error.malformedARP)
         errVLAN = errorIndex(Error.guardedVLAN)
         errPoliced = errorIndex(Error.policed)
     }
 
     /// The counter a guarded frame violates, or nil when it may pass. IPv4 from
-    /// 0.0.0.0 (DHCP) and ARP from 0.0.0.0 (probes, RFC 5227) are allowed.
+    /// 0.0.0.0 (DHCP) and ARP from 0.0.0.0 (probes, RFC 5227) are allowed. A
+    /// frame whose addresses cannot be read (too short, an ARP of another
+    /// hardware or protocol type) is malformed, not spoofed: it gets its own
+    /// counter, so the operator is not sent looking for an impostor.
     @inline(__always)
     private func violation(_ p: UnsafeMutableRawPointer, length: Int, allowedMAC: UInt64, allowedIPv4: UInt32) -> UInt32? {
         if Ethernet.source(p) != allowedMAC { return errSpoofedMAC }
         let type = Ethernet.u16(p, 12)
         if type == Ethernet.typeIPv4 {
             guard allowedIPv4 != 0 else { return nil }
-            guard length >= Ethernet.headerLength + 20 else { return errSpoofedIPv4 }
+            guard length >= Ethernet.headerLength + 20 else { return errMalformedIPv4 }
             let src = UInt32(bigEndian: (p + Ethernet.headerLength + 12).loadUnaligned(as: UInt32.self))
             return src == allowedIPv4 || src == 0 ? nil : errSpoofedIPv4
         }
         if type == Ethernet.typeARP {
             guard allowedIPv4 != 0 else { return nil }
             // Sender hardware address (offset 8) and sender protocol address (offset 14) of the ARP body.
-            guard length >= Ethernet.headerLength + 28 else { return errSpoofedARP }
+            guard length >= Ethernet.headerLength + 28 else { return errMalformedARP }
+            // htype 1, ptype 0x0800, hlen 6, plen 4: the only layout whose addresses sit where read below.
+            guard (p + Ethernet.headerLength).loadUnaligned(as: UInt32.self) == UInt32(0x0001_0800).bigEndian,
+                  Ethernet.u16(p, Ethernet.headerLength + 4) == 0x0604 else { return errMalformedARP }
             let sha = Ethernet.mac(at: p + Ethernet.headerLength + 8)
             let spa = UInt32(bigEndian: (p + Ethernet.headerLength + 14).loadUnaligned(as: UInt32.self))
             return sha == allowedMAC && (spa == allowedIPv4 || spa == 0) ? nil : errSpoofedARP
@@ -96,7 +109,7 @@ public final class L2InputNode: GraphNode {
         let ifBD = graph.interfaces.bridgeDomain
         let exists = domains.exists
         let learning = domains.learning
-        let guardMAC = sourceGuard.mac, guardIPv4 = sourceGuard.ipv4
+        let guardMAC = sourceGuard.mac, guardIPv4 = sourceGuard.ipv4, guardMiss = sourceGuard.macMiss
         let buckets = policer.egress, hz = policer.hz
         var now = UInt64(0)  // read once per vector, at the first policed frame
         let tracing = graph.trace.enabled
@@ -113,6 +126,7 @@ public final class L2InputNode: GraphNode {
             let length = Int(m.pointee.length) &- (Int(m.pointee.l2Offset) &- Int(m.pointee.dataOffset))
             if guardMAC[rx] != 0,
                let error = violation(p, length: length, allowedMAC: guardMAC[rx], allowedIPv4: guardIPv4[rx]) {
+                if error == errSpoofedMAC { guardMiss[rx] = 1 }
                 graph.drop(bi, error: error)
                 continue
             }
