@@ -119,7 +119,7 @@ def test_hostile_input_table(node, container):
         ("header checksum wrong", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, bad_checksum=True))], "ip4-input/bad-checksum"),
         ("total length 12 (below the header)", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=12))], "ip4-input/bad-length"),
         ("total length 400, frame carries 36", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=400))], "ip4-input/truncated"),
-        ("TTL 0", o, [to_gw(ipv4(oip, fip, good_udp, ttl=0))], "ip4-input/ttl-zero"),
+        ("TTL 0 to another network (answered: ICMP time exceeded)", o, [to_gw(ipv4(oip, fip, good_udp, ttl=0))], "ip4-rewrite/ttl-expired"),
         ("source 0.0.0.0", o, [to_gw(ipv4("0.0.0.0", OPEN_GW, good_udp))], "ip4-input/source-unspecified"),
         ("source 224.0.0.5 (multicast)", o, [to_gw(ipv4("224.0.0.5", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
         ("source 255.255.255.255", o, [to_gw(ipv4("255.255.255.255", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
