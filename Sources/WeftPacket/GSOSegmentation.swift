@@ -115,20 +115,17 @@ public enum GSOSegmentation {
             if !last { flags &= ~(tcpFIN | tcpPSH) }
             if index > 0 { flags &= ~tcpCWR }
             l4.storeBytes(of: flags, toByteOffset: 13, as: UInt8.self)
-            storeL4Checksum(ip: ip, l4: l4, length: l4Length, proto: IPv4.protocolTCP, field: 16)
         } else {
             IPv4.store16(UInt16(truncatingIfNeeded: l4Length), l4, UDP.offsetLength)
-            storeL4Checksum(ip: ip, l4: l4, length: l4Length, proto: IPv4.protocolUDP, field: UDP.offsetChecksum)
         }
+        Checksum.completeIPv4L4(ip: ip, length: total - layout.l3)
         if layout.outerL3 >= 0 {
             let oip = out + layout.outerL3
             rewriteIPv4(oip, totalLength: total - layout.outerL3, index: index)
             let udp = oip + IPv4.headerLength(oip)
             let udpLength = total - (layout.outerL3 + IPv4.headerLength(oip))
             IPv4.store16(UInt16(truncatingIfNeeded: udpLength), udp, UDP.offsetLength)
-            if UDP.checksum(udp) != 0 {
-                storeL4Checksum(ip: oip, l4: udp, length: udpLength, proto: IPv4.protocolUDP, field: UDP.offsetChecksum)
-            }
+            if UDP.checksum(udp) != 0 { Checksum.completeIPv4L4(ip: oip, length: total - layout.outerL3) }
         }
         return total
     }
@@ -161,11 +158,4 @@ public enum GSOSegmentation {
         IPv4.setHeaderChecksum(ip, headerLength: IPv4.headerLength(ip))
     }
 
-    static func storeL4Checksum(ip: UnsafeRawPointer, l4: UnsafeMutableRawPointer, length: Int, proto: UInt8, field: Int) {
-        (l4 + field).storeBytes(of: 0, as: UInt16.self)
-        let pseudo = Checksum.sum(ip + IPv4.offsetSource, 8) &+ UInt32(proto) &+ UInt32(length)
-        var c = Checksum.finish(Checksum.sum(l4, length, initial: pseudo))
-        if proto == IPv4.protocolUDP && c == 0 { c = 0xFFFF }
-        IPv4.store16(c, l4, field)
-    }
 }
