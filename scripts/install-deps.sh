@@ -21,6 +21,8 @@ PACKAGES=(
   # reference CNI plugins (host-local, tuning, bridge...; in /usr/lib/cni) for
   # weft-cni's delegated IPAM, chaining tests and benchmarks/cni.sh
   containernetworking-plugins
+  # Tests/integration/libcni: a Go driver linking Debian's libcni (what runtimes link)
+  golang-go golang-github-appc-cni-dev
   python3
 )
 

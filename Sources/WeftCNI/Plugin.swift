@@ -267,10 +267,16 @@ struct Commands {
         }
 
         let weftd = Weftd(socket: conf.socket, unreachableCode: CNIError.notAvailable)
-        let reply = try weftd.send("GET", attachmentPath)
+        // POST .../refresh, not GET: weftd first re-reads the interface's MAC,
+        // so a MAC a later plugin set (tuning's "mac") is followed before we
+        // compare, even if the pod has not sent a frame since.
+        let reply = try weftd.send("POST", attachmentPath + "/refresh")
         if reply.status == 404 {
             throw CNIError(CNIError.checkFailed,
                            "weftd has no attachment \(invocation.containerId)/\(invocation.ifName); the pod is not on network \(conf.network) (DEL and ADD it again)")
+        }
+        if reply.status == 409, let detail = reply.error, detail.code == "mac_not_followed" {
+            throw CNIError(CNIError.checkFailed, "weftd: \(detail.message)")
         }
         guard reply.ok else { throw Weftd.error(reply, doing: "reading attachment \(invocation.containerId)/\(invocation.ifName)") }
         let attachment = try reply.decode(AttachmentInfo.self)
@@ -280,6 +286,10 @@ struct Commands {
         if attachment.network != conf.network { throw mismatch("weftd's network", attachment.network, conf.network) }
         if attachment.netns != invocation.netns { throw mismatch("weftd's netns", attachment.netns, invocation.netns) }
         if attachment.address != expectedAddress { throw mismatch("weftd's address", attachment.address, expectedAddress) }
+        // The MAC weftd's source guard lets the pod send from.
+        if let mac = expected["mac"]?.string, mac.lowercased() != attachment.mac.lowercased() {
+            throw mismatch("the MAC weftd lets the pod send from", attachment.mac, mac.lowercased())
+        }
         // The bandwidth capability, when the runtime passes it: weftd must enforce exactly that.
         if conf.hasBandwidth, attachment.bandwidth != conf.bandwidth {
             throw mismatch("weftd's bandwidth limit", attachment.bandwidth?.summary ?? "none", conf.bandwidth?.summary ?? "none")

@@ -101,6 +101,11 @@ struct Weftd: ParsableCommand {
             watchTimer.setEventHandler { _ = try? executor.runSync { watch.sweep() } }
             watchTimer.resume()
         }
+        // A container that changed its MAC (CNI chaining): l2-input flags it, this follows it.
+        let guardTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "weft.source-guard"))
+        guardTimer.schedule(deadline: .now() + .milliseconds(250), repeating: .milliseconds(250))
+        guardTimer.setEventHandler { _ = try? executor.runSync { attachments.sourceGuardFollower.poll() } }
+        guardTimer.resume()
         log.info("weftd listening on \(cfg.socketPath); worker on CPU \(settings.workerCPU.map(String.init) ?? "any"), \(cfg.pollMode.rawValue) polling, \(cfg.fibAlgorithm.rawValue) FIB")
 
         // Orderly stop: no new requests, finish queued control work, stop the worker.
@@ -124,8 +129,9 @@ struct Weftd: ParsableCommand {
             }
             source.resume()
         }
-        withExtendedLifetime((signals, instanceLock, watchTimer)) { stopped.wait() }
+        withExtendedLifetime((signals, instanceLock, watchTimer, guardTimer)) { stopped.wait() }
         watchTimer.cancel()
+        guardTimer.cancel()
     }
 }
 

@@ -144,6 +144,9 @@ final class APIServerTests: XCTestCase {
         XCTAssertEqual(try errorBody(badNetns).field, "netns")
 
         XCTAssertEqual(try send("GET", "/v1/attachments/c1/eth0").status, 200)
+        XCTAssertEqual(try send("POST", "/v1/attachments/c1/eth0/refresh").status, 200)
+        XCTAssertEqual(try send("GET", "/v1/attachments/c1/eth0/refresh").status, 405)
+        XCTAssertEqual(try errorBody(try send("POST", "/v1/attachments/c9/eth0/refresh")).code, "attachment_not_found")
         XCTAssertEqual(try send("DELETE", "/v1/networks/blue").status, 409)
         XCTAssertEqual(try send("DELETE", "/v1/attachments/c1/eth0").status, 204)
         let gone = try send("DELETE", "/v1/attachments/c1/eth0")

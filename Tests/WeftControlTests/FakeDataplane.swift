@@ -60,6 +60,19 @@ final class FakeDataplane: Dataplane {
         return index
     }
 
+    func setSourceGuard(hostIfName: String, sourceGuard: SourceGuardSpec) throws {
+        guard interfacesByName[hostIfName] != nil else { throw DataplaneError.notFound("no interface \(hostIfName)") }
+        calls.append("setSourceGuard \(hostIfName)")
+        sourceGuards[hostIfName] = sourceGuard
+    }
+
+    /// What l2-input would have flagged (spoofed-mac), taken by the next call.
+    var sourceGuardMisses: [String] = []
+    func takeSourceGuardMisses() -> [String] {
+        defer { sourceGuardMisses = [] }
+        return sourceGuardMisses
+    }
+
     /// Bandwidth limits per interface name (setBandwidth).
     var bandwidths: [String: BandwidthLimits] = [:]
     var failSetBandwidth: DataplaneError?

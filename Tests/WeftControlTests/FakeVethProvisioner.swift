@@ -58,4 +58,14 @@ final class FakeVethProvisioner: VethProvisioner {
     }
 
     func containerLinkExists(netnsPath: String, ifName: String) -> Bool { taps["\(netnsPath)|\(ifName)"] != nil }
+
+    /// MACs set inside containers after the attachment, by "netns|ifName"
+    /// (what `tuning` or `ip link set address` would do).
+    var changedMACs: [String: [UInt8]] = [:]
+
+    func containerLinkMAC(netnsPath: String, ifName: String) throws -> [UInt8]? {
+        if let mac = changedMACs["\(netnsPath)|\(ifName)"] { return mac }
+        if let tap = taps["\(netnsPath)|\(ifName)"] { return tap.mac }
+        return links.values.first { $0.netnsPath == netnsPath && $0.containerIfName == ifName }?.mac
+    }
 }

@@ -117,3 +117,43 @@ def test_chain_weft_then_tuning(node, container, cni, tmp_path):
     for pod in (a, b):
         assert cni.delete(conf, pod.cid, pod.ns.path).ok  # tuning first, then weft
     assert leftovers(node, a, b) == nothing_left(node, a, b)
+
+
+def test_chain_tuning_mac_is_followed(node, container, cni, tmp_path):
+    """tuning's "mac" sets a new MAC on eth0 after weft's ADD. Before, the source guard kept
+    weft's MAC and dropped everything the pod sent as l2-input/spoofed-mac while CHECK passed.
+    Now weftd follows the interface's new MAC (at the pod's first frame, or at CHECK) and
+    CHECK compares what weftd lets the pod send from with the chain's result."""
+    new_mac = "02:aa:bb:cc:dd:01"
+    tuning = {"type": "tuning", "dataDir": str(tmp_path / "tuning"), "mac": new_mac}
+    conf = cni.conflist("chainmac", [cni.weft(network="chainmac", subnet=SUBNET), tuning], "1.0.0")
+    a, b = container("a"), container("b")
+    r = cni.add(conf, a.cid, a.ns.path)
+    assert r.ok, r
+    assert r.json["interfaces"][1]["mac"] == new_mac, r.json
+    assert a.ns.mac("eth0") == new_mac
+    plain = cni.conflist("chainmac", [cni.weft(network="chainmac", subnet=SUBNET)], "1.0.0")
+    assert cni.add(plain, b.cid, b.ns.path).ok
+    # The pod's first frames (ARP) are dropped until weftd looks at eth0; then it follows.
+    wait_ping_ok(a, b.ip())
+    wait_ping_ok(a, "10.95.0.1")
+    att = node.attachment(a.cid)
+    assert att["mac"] == new_mac, att
+    assert cni.check(conf, a.cid, a.ns.path).ok
+
+    # A MAC changed by hand to something the chain's result does not say: CHECK fails, naming it.
+    a.run(["ip", "link", "set", "eth0", "address", "02:aa:bb:cc:dd:02"])
+    err = cni.check(conf, a.cid, a.ns.path).error()
+    assert err["code"] == 101 and "02:aa:bb:cc:dd:02" in err["msg"] and new_mac in err["msg"], err
+    # A pod may not take another pod's MAC: weftd refuses to follow, the guard holds, CHECK says why.
+    a.run(["ip", "link", "set", "eth0", "address", b.ns.mac("eth0")])
+    err = cni.check(conf, a.cid, a.ns.path).error()
+    assert err["code"] == 101 and "has that MAC" in err["msg"], err
+    before = node.error_counters().get("l2-input/spoofed-mac", 0)
+    assert ping(a, b.ip(), count=2).received == 0
+    assert node.error_counters().get("l2-input/spoofed-mac", 0) > before
+    assert node.attachment(a.cid)["mac"] == "02:aa:bb:cc:dd:02"
+
+    assert cni.delete(conf, a.cid, a.ns.path).ok
+    assert cni.delete(plain, b.cid, b.ns.path).ok
+    assert leftovers(node, a, b) == nothing_left(node, a, b)

@@ -78,6 +78,10 @@ public final class APIRouter {
             try attachments.detach(containerId: path[1], ifName: path[2])
             return .noContent
 
+        case let path where path.count == 4 && path[0] == "attachments" && path[3] == "refresh":
+            try allow(["POST"], request)
+            return .json(try attachments.refresh(containerId: path[1], ifName: path[2]))
+
         case ["interfaces"]:
             try allow(["GET", "POST"], request)
             if method == "GET" { return .json(dataplane.interfaces()) }

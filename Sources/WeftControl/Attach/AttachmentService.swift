@@ -13,9 +13,12 @@ public final class AttachmentService {
     /// What an attach request that does not say gets (weftd.yaml default_attach, default_driver).
     public var defaultAttach: AttachMode = .veth
     public var defaultDriver: PortDriver = .afPacket
+    /// Moves a guard to a MAC the container set itself (weftd polls it; `refresh` asks it).
+    public let sourceGuardFollower: SourceGuardFollower
 
     public init(store: StateStore, dataplane: Dataplane, provisioner: VethProvisioner, log: WeftLogger = .shared) {
         self.store = store; self.dataplane = dataplane; self.provisioner = provisioner; self.log = log
+        sourceGuardFollower = SourceGuardFollower(store: store, dataplane: dataplane, provisioner: provisioner, log: log)
     }
 
     public func list() throws -> [AttachmentInfo] {
@@ -31,6 +34,22 @@ public final class AttachmentService {
         }
         let open = openInterfaces()[record.hostIfName]
         return AttachmentInfo(record, swIfIndex: open?.index, hostMac: open?.mac)
+    }
+
+    /// Re-reads the container interface's MAC and follows a change (CNI
+    /// chaining) at once, instead of at the pod's next frame: weft-cni CHECK
+    /// asks before it compares. 409 when the new MAC is refused.
+    public func refresh(containerId: String, ifName: String) throws -> AttachmentInfo {
+        guard let record = try store.attachment(containerId: containerId, ifName: ifName) else {
+            throw Self.notFound(containerId: containerId, ifName: ifName)
+        }
+        let (current, outcome) = try sourceGuardFollower.follow(record)
+        if case .refused(let reason) = outcome {
+            throw ControlError(.conflict, code: "mac_not_followed",
+                               message: "\(containerId)/\(ifName) changed its MAC inside the container and weftd does not follow it: \(reason); set another MAC or detach and attach again")
+        }
+        let open = openInterfaces()[current.hostIfName]
+        return AttachmentInfo(current, swIfIndex: open?.index, hostMac: open?.mac)
     }
 
     public func attach(_ request: CreateAttachmentRequest) throws -> AttachmentInfo {

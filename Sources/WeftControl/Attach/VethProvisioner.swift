@@ -24,6 +24,10 @@ public protocol VethProvisioner: AnyObject {
     func deleteTap(netnsPath: String, ifName: String) throws -> Bool
     /// Whether link `ifName` exists inside `netnsPath`.
     func containerLinkExists(netnsPath: String, ifName: String) -> Bool
+    /// The current MAC of link `ifName` inside `netnsPath` (it may have
+    /// changed since the attachment: CNI chaining, `ip link set address`);
+    /// nil when the namespace or the link is gone.
+    func containerLinkMAC(netnsPath: String, ifName: String) throws -> [UInt8]?
     /// Every link name in weftd's namespace, from one dump; nil when it
     /// cannot be listed (then ask per link with `linkExists`).
     func linkNames() -> Set<String>?

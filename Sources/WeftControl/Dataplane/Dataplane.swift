@@ -188,6 +188,13 @@ public protocol Dataplane: AnyObject {
     /// `mac` is the device's. Returns the new sw_if_index.
     func addTapInterface(name: String, bridgeDomain: UInt32, queueFds: [Int32], mac: [UInt8], mtu: Int,
                          sourceGuard: SourceGuardSpec?) throws -> UInt32
+    /// Replaces the source guard of interface `hostIfName` (an attachment's
+    /// whose container changed its MAC). .notFound when it is not in the dataplane.
+    func setSourceGuard(hostIfName: String, sourceGuard: SourceGuardSpec) throws
+    /// Guarded interfaces that sent a frame from a MAC not theirs since the
+    /// last call (dropped as l2-input/spoofed-mac): candidates for a look at
+    /// the container's interface. Cheap; call it often on the control thread.
+    func takeSourceGuardMisses() -> [String]
     /// Closes the interface, flushes its MACs and removes it from its bridge domain.
     func removeInterface(hostIfName: String) throws
     /// Polices interface `hostIfName` (an attachment's) to `limits`

@@ -93,6 +93,25 @@ public final class NetnsWorker: @unchecked Sendable {
         }
     }
 
+    /// The MAC link `ifName` inside `netnsPath` has now; nil when the
+    /// namespace or the link is gone. Throws when weftd cannot look.
+    public func containerLinkMAC(netnsPath: String, ifName: String) throws -> [UInt8]? {
+        do {
+            return try queue.sync { home in
+                let fd = try call { weft_netns_open(netnsPath, $0, $1) }
+                defer { close(fd) }
+                return try Self.inside(fd, label: netnsPath, home: home) {
+                    var mac = [UInt8](repeating: 0, count: 6)
+                    _ = try call { weft_link_mac(ifName, &mac, $0, $1) }
+                    return mac
+                }
+            }
+        } catch {
+            if Self.isAbsent(error) { return nil }
+            throw error
+        }
+    }
+
     /// Every link name in weftd's namespace: one RTM_GETLINK dump
     /// (if_nameindex), instead of one lookup per attachment in a sweep.
     public func linkNames() -> Set<String>? {

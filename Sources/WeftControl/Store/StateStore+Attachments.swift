@@ -14,6 +14,16 @@ extension StateStore {
         }
     }
 
+    /// Records the MAC the container's interface has now (it changed it after
+    /// the attachment; SourceGuardFollower). False when the attachment is gone.
+    @discardableResult
+    public func updateAttachmentMAC(containerId: String, ifName: String, mac: String) throws -> Bool {
+        try database.write { db in
+            try AttachmentRecord.filter(Column("container_id") == containerId && Column("if_name") == ifName)
+                .updateAll(db, Column("mac").set(to: mac)) > 0
+        }
+    }
+
     public func leases(network: String) throws -> [LeaseRecord] {
         try database.read { db in try LeaseRecord.filter(Column("network") == network).fetchAll(db) }
     }
