@@ -48,6 +48,9 @@ pytestmark = pytest.mark.skipif(_REFUSED is not None, reason=_REFUSED or "")
 def _veth(node_ns: Netns, host, node_end: str) -> None:
     run(["ip", "-n", host.ns.name, "link", "add", "eth0", "type", "veth",
          "peer", "name", node_end, "netns", node_ns.name])
+    # Offloads off, deliberately and only here: an XDP frame is one page, so the host's 64 KB
+    # TSO super-frames cannot reach an AF_XDP socket whole, and Weft's AF_XDP path has no GSO
+    # receive (the AF_PACKET one does: test_uplink/test_vxlan run with offloads on). Issue 19.
     node_ns.run(["ethtool", "-K", node_end, "tso", "off", "gso", "off"])
     host.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
     node_ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{node_end}.disable_ipv6=1"])

@@ -17,9 +17,6 @@ def _veth(node_ns, host, node_end: str) -> None:
     """veth host:eth0 <-> node:node_end, created straight into the two namespaces (never in ours)."""
     run(["ip", "-n", host.ns.name, "link", "add", "eth0", "type", "veth",
          "peer", "name", node_end, "netns", node_ns.name])
-    # TSO/GSO off on both ends, as for weftd's own veths: AF_PACKET sees what the stack hands it.
-    node_ns.run(["ethtool", "-K", node_end, "tso", "off", "gso", "off"])
-    host.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
     node_ns.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{node_end}.disable_ipv6=1"])
     run(["ip", "-n", node_ns.name, "link", "set", node_end, "up"])
     run(["ip", "-n", host.ns.name, "link", "set", "eth0", "up"])

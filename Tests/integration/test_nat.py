@@ -30,8 +30,6 @@ def outside(node, container):
     try:
         run(["ip", "-n", out.ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", end,
              "netns", node.node.name])
-        node.node.run(["ethtool", "-K", end, "tso", "off", "gso", "off"])
-        out.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
         node.node.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{end}.disable_ipv6=1"])
         run(["ip", "-n", node.node.name, "link", "set", end, "up"])
         out.run(["ip", "link", "set", "eth0", "up"])
