@@ -69,15 +69,7 @@ public enum Checksum {
     /// when the frame is not IPv4 TCP/UDP or is truncated (left unchanged).
     @discardableResult
     public static func completeEthernetL4(frame: UnsafeMutableRawPointer, length: Int) -> Bool {
-        guard length >= Ethernet.headerLength else { return false }
-        var l3 = Ethernet.headerLength
-        var type = Ethernet.u16(frame, 12)
-        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ {
-            guard length >= Ethernet.headerLength + Ethernet.vlanTagLength else { return false }
-            type = Ethernet.u16(frame, 16)
-            l3 = Ethernet.headerLength + Ethernet.vlanTagLength
-        }
-        guard type == Ethernet.typeIPv4, length > l3 else { return false }
+        guard let l3 = Ethernet.ipv4Offset(frame, length: length) else { return false }
         return completeIPv4L4(ip: frame + l3, length: length - l3)
     }
 }

@@ -34,6 +34,27 @@ public enum Ethernet {
         UInt16(bigEndian: (p + offset).loadUnaligned(as: UInt16.self))
     }
 
+    /// Offset of the IPv4 header behind the Ethernet header at `from` (one
+    /// VLAN tag allowed), or nil when the frame is not IPv4 or is too short
+    /// for its header (version 4, IHL in range). The one walk from an
+    /// Ethernet frame to its IPv4 header for checksum and GSO code.
+    @inlinable @inline(__always)
+    public static func ipv4Offset(_ frame: UnsafeRawPointer, length: Int, from: Int = 0) -> Int? {
+        guard from &+ headerLength <= length else { return nil }
+        var l3 = from &+ headerLength
+        var type = u16(frame, from &+ 12)
+        if type == typeVLAN || type == typeQinQ {
+            guard l3 &+ vlanTagLength <= length else { return nil }
+            type = u16(frame, from &+ 16)
+            l3 &+= vlanTagLength
+        }
+        guard type == typeIPv4, l3 &+ 20 <= length else { return nil }
+        let vihl = frame.load(fromByteOffset: l3, as: UInt8.self)
+        let hl = Int(vihl & 0x0F) &* 4
+        guard vihl >> 4 == 4, hl >= 20, l3 &+ hl <= length else { return nil }
+        return l3
+    }
+
     /// Group bit: broadcast and multicast destinations.
     @inlinable @inline(__always)
     public static func isGroup(_ mac: UInt64) -> Bool { (mac >> 40) & 1 == 1 }

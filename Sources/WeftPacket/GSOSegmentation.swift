@@ -55,7 +55,7 @@ public enum GSOSegmentation {
     /// is the virtio-net header's csum_start (the L4 header the sender's
     /// checksum starts at), or nil when unknown; when given it must match.
     public static func parse(_ frame: UnsafeRawPointer, length: Int, kind: Kind, checksumStart: Int?) -> Result<Layout, Refusal> {
-        guard var l3 = ipv4Offset(frame, length: length, from: 0) else { return .failure(.unsupported) }
+        guard var l3 = Ethernet.ipv4Offset(frame, length: length, from: 0) else { return .failure(.unsupported) }
         var outer = -1
         var proto = frame.load(fromByteOffset: l3 + IPv4.offsetProtocol, as: UInt8.self)
         var l4 = l3 + IPv4.headerLength(frame + l3)
@@ -63,7 +63,7 @@ public enum GSOSegmentation {
         // A VXLAN frame: the checksum start (or the protocol) says the L4 header is further in.
         if proto == IPv4.protocolUDP && (checksumStart.map { $0 > l4 } ?? (kind == .tcp4)) {
             let inner = l4 + UDP.headerLength + VXLAN.headerLength
-            guard let innerL3 = ipv4Offset(frame, length: length, from: inner) else { return .failure(.unsupported) }
+            guard let innerL3 = Ethernet.ipv4Offset(frame, length: length, from: inner) else { return .failure(.unsupported) }
             outer = l3
             l3 = innerL3
             proto = frame.load(fromByteOffset: l3 + IPv4.offsetProtocol, as: UInt8.self)
@@ -133,24 +133,6 @@ public enum GSOSegmentation {
     @usableFromInline static let tcpFIN: UInt8 = 0x01
     @usableFromInline static let tcpPSH: UInt8 = 0x08
     @usableFromInline static let tcpCWR: UInt8 = 0x80
-
-    /// Offset of an IPv4 header behind the Ethernet header at `from` (one tag
-    /// allowed), or nil when the frame is not IPv4 or is too short for it.
-    static func ipv4Offset(_ frame: UnsafeRawPointer, length: Int, from: Int) -> Int? {
-        guard from + Ethernet.headerLength <= length else { return nil }
-        var l3 = from + Ethernet.headerLength
-        var type = Ethernet.u16(frame, from + 12)
-        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ {
-            guard l3 + Ethernet.vlanTagLength <= length else { return nil }
-            type = Ethernet.u16(frame, from + 16)
-            l3 += Ethernet.vlanTagLength
-        }
-        guard type == Ethernet.typeIPv4, l3 + IPv4.minHeaderLength <= length,
-              frame.load(fromByteOffset: l3, as: UInt8.self) >> 4 == 4 else { return nil }
-        let hl = IPv4.headerLength(frame + l3)
-        guard hl >= IPv4.minHeaderLength, l3 + hl <= length else { return nil }
-        return l3
-    }
 
     static func rewriteIPv4(_ ip: UnsafeMutableRawPointer, totalLength: Int, index: Int) {
         IPv4.store16(UInt16(truncatingIfNeeded: totalLength), ip, IPv4.offsetTotalLength)

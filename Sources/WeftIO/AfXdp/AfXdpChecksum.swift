@@ -20,21 +20,12 @@ public enum AfXdpChecksum {
     /// partial. Returns true when it changed the frame.
     @inlinable @inline(__always)
     public static func completeIfPartial(frame: UnsafeMutableRawPointer, length: Int) -> Bool {
-        guard length >= 34 else { return false }
-        var l3 = 14
-        var type = Ethernet.u16(frame, 12)
-        if type == Ethernet.typeVLAN || type == Ethernet.typeQinQ {
-            type = Ethernet.u16(frame, 16)
-            l3 = 18
-        }
-        guard type == Ethernet.typeIPv4, length >= l3 &+ 20 else { return false }
+        guard let l3 = Ethernet.ipv4Offset(frame, length: length) else { return false }
         let ip = frame + l3
-        let vihl = ip.load(as: UInt8.self)
-        guard vihl >> 4 == 4 else { return false }
-        let ihl = Int(vihl & 0x0F) &* 4
+        let ihl = Int(ip.load(as: UInt8.self) & 0x0F) &* 4
         let total = Int(Ethernet.u16(ip, 2))
         let proto = ip.load(fromByteOffset: 9, as: UInt8.self)
-        guard proto == 6 || proto == 17, ihl >= 20, total >= ihl, l3 &+ total <= length else { return false }
+        guard proto == 6 || proto == 17, total >= ihl, l3 &+ total <= length else { return false }
         guard Ethernet.u16(ip, 6) & 0x3FFF == 0 else { return false }  // a fragment: no L4 header to trust
         let l4 = ip + ihl
         let l4len = total &- ihl
