@@ -110,44 +110,91 @@ def test_hostile_input_table(node, container):
         return eth(gw, src, ethertype, payload)
 
     good_udp = udp(40000, 9)
-    # (hostile input, sender, frames, the counter that must grow by N per frame)
+
+    def udp_len(length: int) -> bytes:   # a UDP header whose length field says `length`
+        return struct.pack("!HHHH", 40000, 9, length, 0) + b"hostile"
+
+    # Each malformed row is sent twice: by pod o (no guard: the frame reaches the node behind
+    # the guard) and by pod g (the default: the guard sees it first). `build(src_mac, src_ip)`
+    # makes the frames; the two counters are what must grow by N for o and for g (None: the
+    # kernel drops it before weftd; "-": not sent by that pod). `quiet`: counters (by prefix)
+    # that must NOT move, e.g. no ICMP answer to a broken UDP header.
     rows = [
-        ("IPv4 ethertype, no IPv4 header (14-byte frame)", o, [to_gw(b"")], "ip4-input/too-short"),
-        ("IPv4 header cut at 12 bytes", o, [to_gw(ipv4(oip, OPEN_GW, good_udp)[:12])], "ip4-input/too-short"),
-        ("version 6 in an IPv4 ethertype", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, version=6))], "ip4-input/bad-version"),
-        ("IHL 4 (header shorter than 20 bytes)", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, ihl=4))], "ip4-input/bad-header-length"),
-        ("header checksum wrong", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, bad_checksum=True))], "ip4-input/bad-checksum"),
-        ("total length 12 (below the header)", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=12))], "ip4-input/bad-length"),
-        ("total length 400, frame carries 36", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, total=400))], "ip4-input/truncated"),
-        ("TTL 0 to another network (answered: ICMP time exceeded)", o, [to_gw(ipv4(oip, fip, good_udp, ttl=0))], "ip4-rewrite/ttl-expired"),
-        ("source 0.0.0.0", o, [to_gw(ipv4("0.0.0.0", OPEN_GW, good_udp))], "ip4-input/source-unspecified"),
-        ("source 224.0.0.5 (multicast)", o, [to_gw(ipv4("224.0.0.5", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
-        ("source 255.255.255.255", o, [to_gw(ipv4("255.255.255.255", OPEN_GW, good_udp))], "ip4-input/source-multicast"),
-        ("destination 239.1.2.3 to the gateway's MAC", o, [to_gw(ipv4(oip, "239.1.2.3", good_udp))], "ip4-input/destination-multicast"),
-        ("TTL 1 to another network (answered: ICMP time exceeded)", o, [to_gw(ipv4(oip, fip, good_udp, ttl=1))], "ip4-rewrite/ttl-expired"),
-        ("destination without a route (answered: ICMP unreachable)", o, [to_gw(ipv4(oip, "192.0.2.77", good_udp))], "ip4-lookup/no-route"),
-        ("UDP to a closed port of the gateway", o, [to_gw(ipv4(oip, OPEN_GW, good_udp))], "ip4-local/udp-no-listener"),
-        ("fragment addressed to the gateway", o, [to_gw(ipv4(oip, OPEN_GW, good_udp, frag=0x2000))], "ip4-local/fragment"),
-        ("unknown IP protocol 253 to the gateway", o, [to_gw(ipv4(oip, OPEN_GW, b"\0" * 8, proto=253))], "ip4-local/unknown-protocol"),
-        ("ICMP echo with a wrong checksum", o, [to_gw(ipv4(oip, OPEN_GW, icmp(8, bad_checksum=True), proto=1))], "icmp-echo/bad-checksum"),
-        ("ICMP echo cut to 4 bytes", o, [to_gw(ipv4(oip, OPEN_GW, icmp(8)[:4], proto=1))], "icmp-echo/too-short"),
-        ("ICMP timestamp request (not echo)", o, [to_gw(ipv4(oip, OPEN_GW, icmp(13), proto=1))], "icmp-echo/not-echo-request"),
-        ("ARP cut to 10 bytes", o, [eth(BCAST, om, 0x0806, arp(1, om, oip, bytes(6), OPEN_GW)[:10])], "arp-input/too-short"),
-        ("ARP hardware type 6", o, [eth(BCAST, om, 0x0806, arp(1, om, oip, bytes(6), OPEN_GW, htype=6))], "arp-input/not-ethernet-ipv4"),
-        ("ARP operation 9", o, [eth(BCAST, om, 0x0806, arp(9, om, oip, bytes(6), OPEN_GW))], "arp-input/bad-operation"),
-        ("ARP request from a sender outside the subnet", o, [eth(BCAST, om, 0x0806, arp(1, om, "192.0.2.9", bytes(6), OPEN_GW))], "arp-input/sender-off-subnet"),
-        ("ARP claiming the gateway's own address", o, [eth(BCAST, om, 0x0806, arp(1, om, OPEN_GW, bytes(6), OPEN_GW))], "arp-input/address-conflict"),
-        ("multicast source MAC", o, [eth(gw, mac("01:00:5e:00:00:05"), 0x0800, ipv4(oip, OPEN_GW, good_udp))], "l2-input/source-multicast"),
+        ("IPv4 ethertype, no IPv4 header (14-byte frame)", lambda m, a: [to_gw(b"", src=m)],
+         "ip4-input/too-short", "l2-input/guard-malformed-ip4", ()),
+        ("IPv4 header cut at 12 bytes", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp)[:12], src=m)],
+         "ip4-input/too-short", "l2-input/guard-malformed-ip4", ()),
+        ("version 6 in an IPv4 ethertype", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, version=6), src=m)],
+         "ip4-input/bad-version", "ip4-input/bad-version", ()),
+        ("IHL 4 (header shorter than 20 bytes)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, ihl=4), src=m)],
+         "ip4-input/bad-header-length", "ip4-input/bad-header-length", ()),
+        ("header checksum wrong", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, bad_checksum=True), src=m)],
+         "ip4-input/bad-checksum", "ip4-input/bad-checksum", ()),
+        ("total length 12 (below the header)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, total=12), src=m)],
+         "ip4-input/bad-length", "ip4-input/bad-length", ()),
+        ("total length 400, frame carries 36", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, total=400), src=m)],
+         "ip4-input/truncated", "ip4-input/truncated", ()),
+        ("TTL 0 to another network (answered: ICMP time exceeded)", lambda m, a: [to_gw(ipv4(a, fip, good_udp, ttl=0), src=m)],
+         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", ()),
+        ("TTL 0 echo request to the gateway itself (answered: RFC 1812 5.3.1)",
+         lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8), proto=1, ttl=0), src=m)],
+         "icmp-echo/replies-sent", "icmp-echo/replies-sent", ()),
+        ("source 0.0.0.0", lambda m, a: [to_gw(ipv4("0.0.0.0", OPEN_GW, good_udp), src=m)],
+         "ip4-input/source-unspecified", "ip4-input/source-unspecified", ()),
+        ("source 224.0.0.5 (multicast)", lambda m, a: [to_gw(ipv4("224.0.0.5", OPEN_GW, good_udp), src=m)],
+         "ip4-input/source-multicast", "l2-input/spoofed-ip4", ()),
+        ("source 255.255.255.255", lambda m, a: [to_gw(ipv4("255.255.255.255", OPEN_GW, good_udp), src=m)],
+         "ip4-input/source-multicast", "l2-input/spoofed-ip4", ()),
+        ("destination 239.1.2.3 to the gateway's MAC", lambda m, a: [to_gw(ipv4(a, "239.1.2.3", good_udp), src=m)],
+         "ip4-input/destination-multicast", "ip4-input/destination-multicast", ()),
+        ("TTL 1 to another network (answered: ICMP time exceeded)", lambda m, a: [to_gw(ipv4(a, fip, good_udp, ttl=1), src=m)],
+         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", ()),
+        ("destination without a route (answered: ICMP unreachable)", lambda m, a: [to_gw(ipv4(a, "192.0.2.77", good_udp), src=m)],
+         "ip4-lookup/no-route", "ip4-lookup/no-route", ()),
+        ("UDP to a closed port of the gateway (answered: port unreachable)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp), src=m)],
+         "ip4-local/udp-no-listener", "ip4-local/udp-no-listener", ()),
+        ("UDP length field 7 (below the header), to the gateway: no ICMP",
+         lambda m, a: [to_gw(ipv4(a, OPEN_GW, udp_len(7)), src=m)],
+         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener")),
+        ("UDP length field 200, IP payload 15, to the gateway: no ICMP",
+         lambda m, a: [to_gw(ipv4(a, OPEN_GW, udp_len(200)), src=m)],
+         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener")),
+        ("fragment addressed to the gateway", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, frag=0x2000), src=m)],
+         "ip4-local/fragment", "ip4-local/fragment", ()),
+        ("unknown IP protocol 253 to the gateway", lambda m, a: [to_gw(ipv4(a, OPEN_GW, b"\0" * 8, proto=253), src=m)],
+         "ip4-local/unknown-protocol", "ip4-local/unknown-protocol", ()),
+        ("ICMP echo with a wrong checksum", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8, bad_checksum=True), proto=1), src=m)],
+         "icmp-echo/bad-checksum", "icmp-echo/bad-checksum", ()),
+        ("ICMP echo cut to 4 bytes", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8)[:4], proto=1), src=m)],
+         "icmp-echo/too-short", "icmp-echo/too-short", ()),
+        ("ICMP timestamp request (not echo)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(13), proto=1), src=m)],
+         "icmp-echo/not-echo-request", "icmp-echo/not-echo-request", ()),
+        ("ARP cut to 10 bytes", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, a, bytes(6), OPEN_GW)[:10])],
+         "arp-input/too-short", "l2-input/guard-malformed-arp", ()),
+        ("ARP hardware type 6", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, a, bytes(6), OPEN_GW, htype=6))],
+         "arp-input/not-ethernet-ipv4", "l2-input/guard-malformed-arp", ()),
+        ("ARP operation 9", lambda m, a: [eth(BCAST, m, 0x0806, arp(9, m, a, bytes(6), OPEN_GW))],
+         "arp-input/bad-operation", "arp-input/bad-operation", ()),
+        ("ARP request from a sender outside the subnet", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, "192.0.2.9", bytes(6), OPEN_GW))],
+         "arp-input/sender-off-subnet", "l2-input/spoofed-arp", ()),
+        ("ARP claiming the gateway's own address", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, OPEN_GW, bytes(6), OPEN_GW))],
+         "arp-input/address-conflict", "l2-input/spoofed-arp", ()),
+        ("multicast source MAC", lambda m, a: [eth(gw, mac("01:00:5e:00:00:05"), 0x0800, ipv4(a, OPEN_GW, good_udp))],
+         "l2-input/source-multicast", "l2-input/source-multicast", ()),
         # The receiving veth's VLAN untagging (before packet taps) frees it: weftd never sees it.
-        ("VLAN tag cut short (0x8100 + 2 bytes): dropped by the kernel first", o, [eth(gw, om, 0x8100, b"\0\1")], None),
-        ("guarded pod: someone else's source MAC", g, [eth(gw, mac("02:00:00:00:66:66"), 0x0800, ipv4(gip, OPEN_GW, good_udp))], "l2-input/spoofed-mac"),
-        ("guarded pod: someone else's IPv4 source", g, [eth(gw, gm, 0x0800, ipv4("10.94.0.250", OPEN_GW, good_udp))], "l2-input/spoofed-ip4"),
-        ("guarded pod: ARP with someone else's sender address", g, [eth(BCAST, gm, 0x0806, arp(1, gm, "10.94.0.250", bytes(6), OPEN_GW))], "l2-input/spoofed-arp"),
-        ("guarded pod: VLAN-tagged frame", g, [eth(gw, gm, 0x8100, b"\0\x05\x08\0" + ipv4(gip, OPEN_GW, good_udp))], "l2-input/guarded-vlan"),
+        ("VLAN tag cut short (0x8100 + 2 bytes): dropped by the kernel first", lambda m, a: [eth(gw, m, 0x8100, b"\0\1")],
+         None, None, ()),
+        ("someone else's source MAC", lambda m, a: [eth(gw, mac("02:00:00:00:66:66"), 0x0800, ipv4(a, OPEN_GW, good_udp))],
+         "-", "l2-input/spoofed-mac", ()),
+        ("someone else's IPv4 source", lambda m, a: [eth(gw, m, 0x0800, ipv4("10.94.0.250", OPEN_GW, good_udp))],
+         "-", "l2-input/spoofed-ip4", ()),
+        ("ARP with someone else's sender address", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, "10.94.0.250", bytes(6), OPEN_GW))],
+         "-", "l2-input/spoofed-arp", ()),
+        ("VLAN-tagged frame", lambda m, a: [eth(gw, m, 0x8100, b"\0\x05\x08\0" + ipv4(a, OPEN_GW, good_udp))],
+         "-", "l2-input/guarded-vlan", ()),
     ]
 
-    results, failures = [], []
-    for what, sender, frames, counter in rows:
+    def run_row(what, sender, frames, counter, quiet):
         before = node.error_counters()
         _send(sender, frames)
         deadline = time.monotonic() + 3
@@ -160,11 +207,24 @@ def test_hostile_input_table(node, container):
         after = node.error_counters()
         delta = after.get(counter, 0) - before.get(counter, 0) if counter else 0
         others = {k: v - before.get(k, 0) for k, v in after.items() if k != counter and v != before.get(k, 0)}
-        results.append((what, counter, delta, others))
         if counter and delta != N:
-            failures.append(f"{what}: {counter} moved by {delta}, expected {N}; others: {others}")
+            failures.append(f"{what} ({sender.name}): {counter} moved by {delta}, expected {N}; others: {others}")
         if counter is None and others:
-            failures.append(f"{what}: expected to be dropped before weftd, but counters moved: {others}")
+            failures.append(f"{what} ({sender.name}): expected to be dropped before weftd, but counters moved: {others}")
+        loud = {k: v for k, v in others.items() if k.startswith(quiet)} if quiet else {}
+        if loud:
+            failures.append(f"{what} ({sender.name}): these must not move, but did: {loud}")
+        return delta, others
+
+    results, failures = [], []
+    for what, build, open_counter, guarded_counter, quiet in rows:
+        cells = []
+        for sender, smac, sip, counter in ((o, om, oip, open_counter), (g, gm, gip, guarded_counter)):
+            if counter == "-":
+                cells.append(None)
+                continue
+            cells.append((counter, *run_row(what, sender, build(smac, sip), counter, quiet)))
+        results.append((what, cells))
     # The honest pods were never cut off.
     wait_ping_ok(o, f.ip())
     wait_ping_ok(g, OPEN_GW)
@@ -250,11 +310,17 @@ def _raw_status(node, request: bytes) -> tuple[int, str]:
 
 
 def _table(results, api) -> str:
-    lines = [f"| # | hostile frame ({N} sent) | counter | moved by | other counters that moved |",
-             "|---|---|---|---|---|"]
-    for i, (what, counter, delta, others) in enumerate(results, 1):
+    def cell(c):
+        if c is None:
+            return "not sent", "", ""
+        counter, delta, others = c
         other = ", ".join(f"{k} +{v}" for k, v in sorted(others.items())) or "-"
-        lines.append(f"| {i} | {what} | {f'`{counter}`' if counter else 'none'} | {delta} | {other} |")
+        return (f"`{counter}`" if counter else "none (kernel)"), str(delta), other
+    lines = [f"| # | hostile frame ({N} sent) | pod without guard: counter | moved | others that moved "
+             f"| guarded pod (default): counter | moved | others that moved |",
+             "|---|---|---|---|---|---|---|---|"]
+    for i, (what, (unguarded, guarded)) in enumerate(results, 1):
+        lines.append(f"| {i} | {what} | " + " | ".join(cell(unguarded)) + " | " + " | ".join(cell(guarded)) + " |")
     lines += ["", "| # | bad API request | HTTP status | counter | error code: message |", "|---|---|---|---|---|"]
     for i, (what, status, want, text) in enumerate(api, 1):
         mark = "" if status == want else f" (expected {want})"
