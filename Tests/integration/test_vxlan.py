@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,57 @@ def test_kernel_vxlan_device_as_remote_vtep(node, container, kernel_vtep, tmp_pa
     bad = {k: v for k, v in moved.items() if k.startswith("vxlan4") or "gso-bad" in k or "gso-unsupported" in k
            or k.endswith("/truncated") or k.endswith("frame-too-long")}
     assert not bad, f"no drops expected on the VXLAN path: {bad}"
+
+
+def test_outer_udp_checksum_is_verified(node, container, kernel_vtep):
+    """VXLAN whose outer UDP checksum is wrong (and not zero) is dropped as
+    vxlan4-input/bad-udp-checksum and not decapsulated (RFC 1122 4.1.3.4; Linux verifies before
+    vxlan sees it). The same frame with the right checksum, and with checksum 0 (none), is."""
+    import struct
+
+    from test_hostile_input import BCAST, arp, checksum, eth, ip, ipv4, mac
+
+    ea, kv, h = kernel_vtep
+    node.ctl("uplink", "set", ea, "--address", f"{ADDR_A}/24")
+    node.create_network("ov", SUBNET, "--vni", str(VNI), "--range-start", "10.99.0.10", "--range-end", "10.99.0.99")
+    node.ctl_json("tunnel", "add", "--network", "ov", "--remote", ADDR_B)
+    a1 = container("a1")
+    node.attach(a1, "ov")
+    wait_ping_ok(a1, "10.99.0.200")   # the tunnel works both ways with the kernel's own frames
+
+    uplink_mac = mac(next(i["mac"] for i in node.interfaces() if i["name"] == ea))
+    kv_mac = mac(kv.ns.mac("eth0"))
+
+    def frame(udp_checksum: str, sender: str) -> bytes:
+        """An ARP request from `sender` (behind the kernel VTEP) for a1, in VXLAN with the
+        outer UDP checksum right, wrong or zero."""
+        inner = eth(BCAST, mac("02:00:00:00:77:01"), 0x0806,
+                    arp(1, mac("02:00:00:00:77:01"), sender, bytes(6), a1.ip()))
+        vxlan = struct.pack("!BBHI", 0x08, 0, 0, VNI << 8) + inner
+        length = 8 + len(vxlan)
+        header = struct.pack("!HHHH", 40000, 4789, length, 0)
+        pseudo = ip(ADDR_B) + ip(ADDR_A) + struct.pack("!BBH", 0, 17, length)
+        right = checksum(pseudo + header + vxlan) or 0xFFFF
+        value = {"right": right, "wrong": right ^ 0x5555, "zero": 0}[udp_checksum]
+        return eth(uplink_mac, kv_mac, 0x0800, ipv4(ADDR_B, ADDR_A, header[:6] + struct.pack("!H", value) + vxlan))
+
+    def a1_heard(sender: str) -> bool:
+        """a1's kernel answered an ARP request from `sender`: it keeps a neighbour entry for it."""
+        return "lladdr" in a1.run(["ip", "-4", "neigh", "show", sender]).stdout
+
+    def bad_checksums() -> int:
+        return node.error_counters().get("vxlan4-input/bad-udp-checksum", 0)
+
+    def send(udp_checksum: str, sender: str) -> None:
+        kv.run([sys.executable, str(Path(__file__).with_name("rawsend.py")), "eth0", "5", frame(udp_checksum, sender).hex()])
+
+    before = bad_checksums()
+    send("wrong", "10.99.0.203")
+    wait_until(lambda: bad_checksums() - before >= 5, 5, what="5 frames with a wrong checksum counted")
+    time.sleep(0.5)
+    assert bad_checksums() - before == 5
+    assert not a1_heard("10.99.0.203"), "a frame with a wrong outer UDP checksum was decapsulated"
+    for udp_checksum, sender in (("right", "10.99.0.201"), ("zero", "10.99.0.202")):
+        send(udp_checksum, sender)
+        wait_until(lambda: a1_heard(sender), 5, what=f"a1 to hear the ARP in VXLAN with a {udp_checksum} checksum")
+    assert bad_checksums() - before == 5
