@@ -1,3 +1,5 @@
+import WeftEngine
+
 /// Software segmentation of a GSO super-frame (what a NIC's TSO/USO engine
 /// does, and Linux's `skb_segment`): one Ethernet frame carrying up to 64 KB
 /// of TCP or UDP payload behind one set of headers is cut into frames of at
@@ -19,10 +21,8 @@
 /// Pure functions over bytes: no buffers, no allocation; the caller owns the
 /// memory (af-packet-input writes each segment straight into a pool buffer).
 public enum GSOSegmentation {
-    public enum Kind: UInt8, Sendable {
-        case tcp4 = 1
-        case udp4 = 5
-    }
+    /// The engine's GSO type (BufferMetadata.gsoType); tcp4 and udpL4 are cut here.
+    public typealias Kind = GSOType
 
     /// Where the headers of a super-frame are, found by `parse`.
     public struct Layout: Equatable, Sendable {
@@ -55,6 +55,7 @@ public enum GSOSegmentation {
     /// is the virtio-net header's csum_start (the L4 header the sender's
     /// checksum starts at), or nil when unknown; when given it must match.
     public static func parse(_ frame: UnsafeRawPointer, length: Int, kind: Kind, checksumStart: Int?) -> Result<Layout, Refusal> {
+        guard kind == .tcp4 || kind == .udpL4 else { return .failure(.unsupported) }
         guard var l3 = Ethernet.ipv4Offset(frame, length: length, from: 0) else { return .failure(.unsupported) }
         var outer = -1
         var proto = frame.load(fromByteOffset: l3 + IPv4.offsetProtocol, as: UInt8.self)

@@ -73,7 +73,7 @@ final class GSOSegmentationTests: XCTestCase {
     func testUDPGSOMakesDatagrams() throws {
         let data = payload(3000)
         let frame = Pkt.ether(dst: macB, src: macA, Pkt.ipv4(src: a, dst: b, proto: 17, id: 9, payload: Pkt.udpc(src: a, dst: b, sport: 1, dport: 2, data)))
-        let segs = try segment(frame, kind: .udp4, mss: 1200, checksumStart: 34)
+        let segs = try segment(frame, kind: .udpL4, mss: 1200, checksumStart: 34)
         XCTAssertEqual(segs.count, 3)
         for (k, r) in [0..<1200, 1200..<2400, 2400..<3000].enumerated() {
             let want = Pkt.ether(dst: macB, src: macA, Pkt.ipv4(src: a, dst: b, proto: 17, id: 9 &+ UInt16(k),
@@ -115,7 +115,7 @@ final class GSOSegmentationTests: XCTestCase {
         XCTAssertNil(refusal(tcp, .tcp4, 34))
         XCTAssertEqual(refusal(tcp, .tcp4, 40), .inconsistent, "checksum start not at the TCP header")
         XCTAssertEqual(refusal(tcp, .tcp4, 9000), .inconsistent, "checksum start past the end")
-        XCTAssertEqual(refusal(tcp, .udp4, 34), .inconsistent, "UDP GSO of a TCP packet")
+        XCTAssertEqual(refusal(tcp, .udpL4, 34), .inconsistent, "UDP GSO of a TCP packet")
         XCTAssertEqual(refusal(Array(tcp.prefix(40)), .tcp4, 34), .unsupported, "TCP header cut")
         XCTAssertEqual(refusal(Pkt.ether(dst: macB, src: macA, type: 0x86DD, [UInt8](repeating: 0x60, count: 60)), .tcp4, nil), .unsupported)
     }

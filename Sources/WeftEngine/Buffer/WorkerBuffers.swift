@@ -4,6 +4,7 @@
 /// `BufferPool.invalid` and drops what it was about to receive.
 public final class WorkerBuffers {
     public let pool: BufferPool
+    @usableFromInline let metadata: UnsafeMutablePointer<BufferMetadata>
     @usableFromInline let cache: UnsafeMutablePointer<UInt32>
     @usableFromInline var cached: Int = 0
     @usableFromInline let capacity: Int
@@ -14,6 +15,7 @@ public final class WorkerBuffers {
 
     public init(pool: BufferPool, capacity: Int = 1024) {
         self.pool = pool
+        metadata = pool.metadata
         self.capacity = capacity
         batch = capacity / 2
         cache = .allocate(capacity: capacity)
@@ -37,11 +39,42 @@ public final class WorkerBuffers {
         return cache[cached]
     }
 
+    /// Frees `bi` and, when it heads a chain, every buffer after it.
     @inlinable @inline(__always)
     public func free(_ bi: UInt32) {
+        let m = metadata + Int(bi)
+        if _slowPath(m.pointee.nextBuffer != BufferPool.invalid || m.pointee.gsoSize != 0) {
+            freeChain(bi)
+            return
+        }
+        freeOne(bi)
+    }
+
+    @inlinable @inline(__always)
+    func freeOne(_ bi: UInt32) {
         if _slowPath(cached == capacity) { spill() }
         cache[cached] = bi
         cached &+= 1
+    }
+
+    /// A chain, or a GSO frame: restores the free-buffer invariant of the
+    /// large-frame fields (BufferMetadata) on each buffer it frees.
+    @usableFromInline @inline(never)
+    func freeChain(_ head: UInt32) {
+        var bi = head
+        var left = pool.count   // a corrupted (cyclic) chain cannot loop forever
+        while bi != BufferPool.invalid && left > 0 {
+            let m = metadata + Int(bi)
+            let next = m.pointee.nextBuffer
+            m.pointee.nextBuffer = BufferPool.invalid
+            m.pointee.chainLength = 0
+            m.pointee.gsoSize = 0
+            m.pointee.gsoType = 0
+            m.pointee.l4Offset = 0
+            freeOne(bi)
+            bi = next
+            left &-= 1
+        }
     }
 
     public func free(_ indices: UnsafePointer<UInt32>, count: Int) {

@@ -176,16 +176,44 @@ public final class Graph {
         errorCounters[Int(error)] &+= n
     }
 
-    /// Copies buffer `bi` (metadata and valid bytes) into a new buffer.
-    /// Returns `BufferPool.invalid` when the pool is empty.
+    /// Copies buffer `bi` (metadata and valid bytes; a whole chain when `bi`
+    /// heads one) into new buffers. Returns `BufferPool.invalid` when the pool
+    /// cannot give them all (nothing is taken then).
     @inlinable
     public func clone(_ bi: UInt32) -> UInt32 {
+        if _slowPath(metadata[Int(bi)].isChained) { return cloneChain(bi) }
         let c = buffers.alloc()
         if c == BufferPool.invalid { return c }
         metadata[Int(c)] = metadata[Int(bi)]
         let off = Int(metadata[Int(bi)].dataOffset)
         (data(c) + off).copyMemory(from: data(bi) + off, byteCount: Int(metadata[Int(bi)].length))
         return c
+    }
+
+    @usableFromInline @inline(never)
+    func cloneChain(_ head: UInt32) -> UInt32 {
+        let n = BufferChain.count(head, metadata: metadata)
+        guard n <= BufferChain.maxBuffers else { return BufferPool.invalid }
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: BufferChain.maxBuffers) { copies in
+            for i in 0..<n {
+                let c = buffers.alloc()
+                if c == BufferPool.invalid {
+                    for j in 0..<i { buffers.free(copies[j]) }
+                    return BufferPool.invalid
+                }
+                copies[i] = c
+            }
+            var bi = head
+            for i in 0..<n {
+                let c = copies[i]
+                metadata[Int(c)] = metadata[Int(bi)]
+                let off = Int(metadata[Int(bi)].dataOffset)
+                (data(c) + off).copyMemory(from: data(bi) + off, byteCount: Int(metadata[Int(bi)].length))
+                bi = metadata[Int(bi)].nextBuffer
+                metadata[Int(c)].nextBuffer = i &+ 1 < n ? copies[i &+ 1] : BufferPool.invalid
+            }
+            return copies[0]
+        }
     }
 
     @usableFromInline

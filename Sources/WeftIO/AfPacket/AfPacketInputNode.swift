@@ -257,7 +257,7 @@ public final class AfPacketInputNode: GraphNode {
         let kind: GSOSegmentation.Kind
         switch Int(gsoType) {
         case WEFT_VNET_GSO_TCPV4: kind = .tcp4
-        case WEFT_VNET_GSO_UDP_L4: kind = .udp4
+        case WEFT_VNET_GSO_UDP_L4: kind = .udpL4
         case WEFT_VNET_GSO_TCPV6, WEFT_VNET_GSO_UDP: graph.count(errUnsupported); return
         default: graph.count(errBadHeader); return
         }

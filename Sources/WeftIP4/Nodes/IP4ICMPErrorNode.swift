@@ -2,7 +2,7 @@ import WeftEngine
 import WeftPacket
 
 /// ip4-icmp-error: turns the packet in hand into the ICMP error its sender
-/// asked for (metadata `reserved0`: time exceeded, destination unreachable,
+/// asked for (metadata `scratch`: time exceeded, destination unreachable,
 /// fragmentation needed with the next-hop MTU) and sends it back to the
 /// packet's source through ip4-lookup. In the same buffer, 28 bytes in front
 /// of the original IP header: a new IPv4 header (source = the receiving
@@ -14,7 +14,7 @@ import WeftPacket
 /// the router built (RFC 1812 4.3.2.7), and at most
 /// `IP4Feature.icmpErrorsPerSecond` are sent (RFC 1812 4.3.2.8).
 ///
-/// Uses: l3Offset, rxInterface, flags, `reserved0`. Sets: l3Offset,
+/// Uses: l3Offset, rxInterface, flags, `scratch`. Sets: l3Offset,
 /// dataOffset, length (= the new IP packet), flags (+ip4LocallyOriginated,
 /// -multicast).
 public final class IP4ICMPErrorNode: GraphNode {

@@ -11,7 +11,7 @@ import WeftPacket
 /// protocol ICMP protocol unreachable. Fragments are dropped: there is no
 /// reassembly.
 ///
-/// Uses: l3Offset, dataOffset, length. Sets: the ICMP error to send (`reserved0`).
+/// Uses: l3Offset, dataOffset, length. Sets: the ICMP error to send (`scratch`).
 public final class IP4LocalNode: GraphNode {
     public enum Next: String, NodeNext {
         case icmp = "icmp-echo"

@@ -10,7 +10,7 @@ import WeftPacket
 /// has no route is dropped (no ICMP error about our own packets).
 ///
 /// Uses: l3Offset, fibIndex, flags(.ip4LocallyOriginated). Sets: adjacency,
-/// the ICMP error to send (metadata `reserved0`, see IP4Metadata.swift).
+/// the ICMP error to send (metadata `scratch`, see IP4Metadata.swift).
 public final class IP4LookupNode: GraphNode {
     public enum Next: String, NodeNext {
         case rewrite = "ip4-rewrite"

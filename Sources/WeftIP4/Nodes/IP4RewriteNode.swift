@@ -19,7 +19,7 @@ import WeftPacket
 ///   forwarded (RFC 1812 5.3.4).
 ///
 /// Uses: adjacency, l3Offset, dataOffset, length, flags. Sets: dataOffset,
-/// length, l2Offset, txInterface; the ICMP error to send (`reserved0`).
+/// length, l2Offset, txInterface; the ICMP error to send (`scratch`).
 public final class IP4RewriteNode: GraphNode {
     public enum Next: String, NodeNext {
         case icmpError = "ip4-icmp-error"
@@ -101,7 +101,7 @@ public final class IP4RewriteNode: GraphNode {
             if _slowPath(total > mtu) {
                 if !local && IPv4.u16(ip, IPv4.offsetFragment) & IPv4.flagDontFragment != 0 {
                     graph.count(errFrag)
-                    m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codeFragmentationNeeded, data: UInt32(mtu))
+                    m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codeFragmentationNeeded, data: UInt16(clamping: mtu))
                     graph.enqueue(bi, to: toICMPError)
                 } else {
                     graph.drop(bi, error: errMTU)
