@@ -9,7 +9,7 @@ export WEFT_BIN ?= $(CURDIR)/.build/release
 CNI_BIN_DIR  ?= /opt/cni/bin
 CNI_CONF_DIR ?= /etc/cni/net.d
 
-.PHONY: all deps build test unit-test integration-test demo bench install clean fuzz test-asan test-tsan soak
+.PHONY: all deps build test unit-test integration-test demo bench bench-tcp install clean fuzz test-asan test-tsan soak
 
 all: build
 
@@ -36,6 +36,11 @@ demo: deps build
 # report with plots in benchmarks/results/; about 20 minutes on 2 cores.
 bench: deps build
 	benchmarks/bench.sh
+
+# Bulk TCP pod to pod only (part of make bench): iperf3 through the Linux bridge (TSO on and off)
+# and weftd af-packet / af-xdp / tap, medians of 5 runs; about 5 minutes.
+bench-tcp: deps build
+	$(PYTHON) benchmarks/tcp.py
 
 # weft-cni as CNI type "weft", and its network configuration (an existing
 # conflist is kept: it may have been edited).

@@ -10,7 +10,9 @@
 #      sizes 64, IMIX and 1518: throughput, NDR (binary search) and latency at 10/50/90% of NDR;
 #      then routed (kernel, testpmd, weftd), VXLAN encap/decap and NAT44 (kernel, weftd; testpmd
 #      and OVS listed as not applicable, with the reason) at 64 bytes, each with NDR and latency.
-#   4. benchmarks/report.py: benchmarks/results/<date>-<host>-bench.md with the tables and PNG
+#   4. benchmarks/tcp.py: bulk TCP pod to pod (iperf3, 1 and 4 streams), Linux bridge with and
+#      without TSO/GSO beside weftd af-packet, af-xdp and tap (medians, ratios, CPU per GB).
+#   5. benchmarks/report.py: benchmarks/results/<date>-<host>-bench.md with the tables and PNG
 #      plots (gnuplot) in benchmarks/results/<date>-<host>-bench/, and a short summary on stdout.
 #
 # Needs root, the release build (make build) and scripts/install-deps.sh. The e2e part builds and
@@ -107,11 +109,21 @@ if ((E2E)); then
   done
 fi
 
+# Bulk TCP pod to pod (benchmarks/tcp.py): Linux bridge with and without TSO/GSO beside weftd's
+# attach modes, one and four streams; its own table, appended to the report (issue 19's baseline).
+if ((E2E)); then
+  if ((QUICK)); then tcp_args=(--runs 1 --seconds 2 --streams 1); else tcp_args=(--runs 5 --seconds 5 --streams 1,4); fi
+  log "tcp: benchmarks/tcp.py ${tcp_args[*]}"
+  python3 "$REPO/benchmarks/tcp.py" "${tcp_args[@]}" -o "$WORK/tcp.md" --json "$WORK/tcp.json" >/dev/null 2>"$WORK/tcp.log" \
+    || log "tcp: a datapath carried no TCP: $(tail -2 "$WORK/tcp.log" | tr '\n' ' ')"
+fi
+
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta"
 echo "elapsed_s=$(($(date +%s) - START))" >>"$WORK/meta"
 DEST=$RESULTS/$STAMP-bench.md
 ((SAVE)) || DEST=$WORK/report.md
 mkdir -p "$(dirname "$DEST")"
 python3 "$REPO/benchmarks/report.py" "$WORK" "$DEST"
+if [[ -s $WORK/tcp.md ]]; then { echo; sed 's/^# /## /' "$WORK/tcp.md"; } >>"$DEST"; fi
 if ((SAVE)); then log "saved $DEST and its plots in ${DEST%.md}/"; else cat "$DEST"; fi
 log "elapsed $(($(date +%s) - START)) s"
