@@ -268,7 +268,11 @@ int weft_tap_open(const char *name, int queues, int persist, int *fds, char *err
         if (!existed) created = 1;
         int hdr = WEFT_VNET_HDR_LEN;
         if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) { rc = -errno; step = "TUNSETVNETHDRSZ"; opened++; goto fail; }
-        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)TUN_F_CSUM) < 0) { rc = -errno; step = "TUNSETOFFLOAD"; opened++; goto fail; }
+        // Checksum offload and TCPv4 segmentation: the pod's TCP hands over 64 KB super-frames
+        // (tap-input reads them into buffer chains; tap-output writes them whole, l2-output
+        // has gso-segment cut them for any other port). No TSO6 or USO yet: nothing here
+        // segments those, so the pod's kernel keeps doing it.
+        if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)(TUN_F_CSUM | TUN_F_TSO4)) < 0) { rc = -errno; step = "TUNSETOFFLOAD"; opened++; goto fail; }
         if (opened == 0 && ioctl(fd, TUNSETPERSIST, (unsigned long)(persist ? 1 : 0)) < 0) {
             rc = -errno; step = "TUNSETPERSIST"; opened++; goto fail;
         }

@@ -1,7 +1,8 @@
 import WeftEngine
 
 /// The L2 bridging feature: its tables and nodes, registered into a graph
-/// together (ethernet-input, l2-input, l2-learn, l2-fwd, l2-flood, l2-output).
+/// together (ethernet-input, l2-input, l2-learn, l2-fwd, l2-flood, l2-output,
+/// gso-segment).
 public final class L2Feature {
     public let domains: BridgeDomainTable
     public let macTable: MacTable
@@ -24,6 +25,7 @@ public final class L2Feature {
         graph.register(L2FwdNode(table: macTable, arpTargets: arpTargets))
         graph.register(L2FloodNode(domains: domains))
         graph.register(L2OutputNode(policer: policer))
+        graph.register(GSOSegmentNode())
     }
 
     /// Worker housekeeping: ages a slice of the MAC table (the whole table

@@ -9,6 +9,7 @@
 #include <linux/if_ether.h>
 #include <errno.h>
 #include <unistd.h>
+#include <sys/uio.h>
 
 /// Time-stamp counter: per-node clocks in `show runtime`.
 static inline uint64_t weft_rdtsc(void) {
@@ -188,8 +189,9 @@ enum { WEFT_TAP_MAX_QUEUES = 8 };
 /// Opens `queues` (1...WEFT_TAP_MAX_QUEUES) queues of TAP device `name` in
 /// the caller's current network namespace, creating the device if it does
 /// not exist: IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, checksum
-/// offload only (TUN_F_CSUM: the kernel may hand over partial checksums but
-/// never a GSO super-frame), O_NONBLOCK. `persist` nonzero keeps the device
+/// offload and TCPv4 segmentation (TUN_F_CSUM | TUN_F_TSO4: the kernel may
+/// hand over partial checksums and TCPv4 GSO super-frames up to 64 KB, and
+/// takes them back whole), O_NONBLOCK. `persist` nonzero keeps the device
 /// when the last queue closes (so it outlives a weftd restart). Writes the fds
 /// to `fds`. Returns 0 or -errno; on failure nothing stays open (a device this
 /// call created is gone again).
@@ -206,6 +208,18 @@ static inline long weft_fd_read(int fd, void *buf, size_t len) {
 }
 static inline long weft_fd_write(int fd, const void *buf, size_t len) {
     long n = write(fd, buf, len);
+    return n < 0 ? -(long)errno : n;
+}
+/// A frame read into a buffer, and what does not fit it into a second area
+/// (a TAP's GSO super-frame): readv(2) with two vectors, bytes or -errno.
+static inline long weft_fd_read2(int fd, void *buf, size_t len, void *rest, size_t restLen) {
+    struct iovec v[2] = { { buf, len }, { rest, restLen } };
+    long n = readv(fd, v, 2);
+    return n < 0 ? -(long)errno : n;
+}
+/// A frame in pieces (a buffer chain behind its virtio-net header): writev(2).
+static inline long weft_fd_writev(int fd, const struct iovec *v, int count) {
+    long n = writev(fd, v, count);
     return n < 0 ? -(long)errno : n;
 }
 

@@ -207,7 +207,8 @@ public final class EngineDataplane: Dataplane {
             guard let i = interfaceTable.add(name: name, driver: "tap", mac: mac, mtu: mtu,
                                              outputNode: tapOutput.index, driverInstance: slot) else { return nil }
             guard l2.attach(i, to: bridgeDomain, interfaces: interfaceTable) else { interfaceTable.remove(i); return nil }
-            interfaceTable.setDetails(i, mode: "vnet-hdr csum-offload", queues: queueFds.count, rxRingSize: 0, txRingSize: 0)
+            interfaceTable.setDetails(i, mode: "vnet-hdr csum-offload tso4", queues: queueFds.count, rxRingSize: 0, txRingSize: 0)
+            interfaceTable.takesLargeFrames[Int(i)] = 1   // tap-output writes chains and GSO frames whole
             if let sourceGuard { applySourceGuard(i, sourceGuard) }
             tapPorts.activate(slot, swIfIndex: i)
             return i

@@ -44,6 +44,39 @@ public enum BufferChain {
         }
     }
 
+    /// Appends `length` more bytes from `src` to the single buffer `head`
+    /// (already holding the frame's start), as a chain behind it. False when
+    /// the pool cannot give every buffer needed (nothing is taken then, and
+    /// `head` is left as it was). No allocation.
+    public static func extend(_ head: UInt32, from src: UnsafeRawPointer, length: Int, buffers: WorkerBuffers) -> Bool {
+        let n = (length &+ segmentCapacity &- 1) / segmentCapacity
+        precondition(n < maxBuffers && buffers.pool.metadata[Int(head)].nextBuffer == BufferPool.invalid)
+        if n == 0 { return true }
+        let pool = buffers.pool, md = pool.metadata
+        return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxBuffers) { taken in
+            for i in 0..<n {
+                let bi = buffers.alloc()
+                if bi == BufferPool.invalid {
+                    for j in 0..<i { buffers.free(taken[j]) }
+                    return false
+                }
+                taken[i] = bi
+            }
+            var copied = 0, previous = head
+            for i in 0..<n {
+                let bi = taken[i], k = min(segmentCapacity, length &- copied)
+                pool.data(bi).copyMemory(from: src + copied, byteCount: k)
+                md[Int(bi)].dataOffset = 0
+                md[Int(bi)].length = UInt16(k)
+                md[Int(previous)].nextBuffer = bi
+                previous = bi
+                copied &+= k
+            }
+            md[Int(head)].chainLength = UInt32(length)
+            return true
+        }
+    }
+
     /// As `copy(from:length:buffers:)`, with the buffers already taken (`count`
     /// of them, `buffersNeeded(length)`): no allocation at all.
     @inlinable

@@ -107,10 +107,14 @@ public final class PacketCapture: @unchecked Sendable {
             }
             if limit != 0 && already &+ copied >= limit { stopped.store(true, ordering: .relaxed); break }
             if h &- t >= slotCount { lost &+= 1; continue }
-            let wire = Int(m.pointee.length)
-            let cap = wire < snaplen ? wire : snaplen
+            // A chain (a GSO super-frame) is what it is on the wire: its whole length, its
+            // bytes up to the snaplen gathered from the buffers after the first.
+            let wire = m.pointee.totalLength
+            let cap = min(wire, snaplen, Self.slotBytes)
             let s = h & mask
-            (data + s &* Self.slotBytes).copyMemory(from: graph.current(bi), byteCount: cap)
+            let first = min(cap, Int(m.pointee.length))
+            (data + s &* Self.slotBytes).copyMemory(from: graph.current(bi), byteCount: first)
+            if _slowPath(cap > first) { gatherTail(graph, m.pointee.nextBuffer, into: data + s &* Self.slotBytes + first, cap &- first) }
             slots[s] = Slot(seconds: seconds, microseconds: micros, capturedLength: UInt32(cap), wireLength: UInt32(wire))
             h &+= 1
             copied &+= 1
@@ -120,6 +124,17 @@ public final class PacketCapture: @unchecked Sendable {
             capturedCount.add(copied, ordering: .relaxed)
         }
         if lost > 0 { overrunCount.add(lost, ordering: .relaxed) }
+    }
+
+    private func gatherTail(_ graph: Graph, _ start: UInt32, into dst: UnsafeMutableRawPointer, _ bytes: Int) {
+        var bi = start, done = 0
+        while bi != BufferPool.invalid && done < bytes {
+            let m = graph.metadata[Int(bi)]
+            let k = min(Int(m.length), bytes &- done)
+            (dst + done).copyMemory(from: graph.data(bi) + Int(m.dataOffset), byteCount: k)
+            done &+= k
+            bi = m.nextBuffer
+        }
     }
 
     // MARK: consumer (one control-side thread)

@@ -23,6 +23,10 @@ public final class InterfaceTable {
     /// sends a frame out of a member of the group it came in on (VXLAN
     /// tunnels are group 1: what arrives from one tunnel never leaves on another).
     public let splitHorizonGroup: UnsafeMutablePointer<UInt8>
+    /// 1 when the interface's output node takes buffer chains and GSO
+    /// super-frames whole (tap-output: the kernel segments, or not at all);
+    /// l2-output hands such frames for any other interface to gso-segment.
+    public let takesLargeFrames: UnsafeMutablePointer<UInt8>
 
     public struct Description: Sendable {
         public var name: String
@@ -55,6 +59,7 @@ public final class InterfaceTable {
         txBytes = .allocate(capacity: n); txBytes.initialize(repeating: 0, count: n)
         drops = .allocate(capacity: n); drops.initialize(repeating: 0, count: n)
         splitHorizonGroup = .allocate(capacity: n); splitHorizonGroup.initialize(repeating: 0, count: n)
+        takesLargeFrames = .allocate(capacity: n); takesLargeFrames.initialize(repeating: 0, count: n)
         // Index 0 is never handed out: it reads as "no interface" in metadata.
         descriptions = [Description(name: "local0", driver: "local", mac: [0, 0, 0, 0, 0, 0], mtu: 0)]
     }
@@ -62,7 +67,7 @@ public final class InterfaceTable {
     deinit {
         bridgeDomain.deallocate(); outputNode.deallocate(); driverInstance.deallocate(); up.deallocate(); mtu.deallocate()
         rxPackets.deallocate(); rxBytes.deallocate(); txPackets.deallocate(); txBytes.deallocate(); drops.deallocate()
-        splitHorizonGroup.deallocate()
+        splitHorizonGroup.deallocate(); takesLargeFrames.deallocate()
     }
 
     /// Adds an interface (admin up) and returns its index, or nil when full.
@@ -79,6 +84,7 @@ public final class InterfaceTable {
         driverInstance[i] = instance
         bridgeDomain[i] = InterfaceTable.noBridgeDomain
         splitHorizonGroup[i] = 0
+        takesLargeFrames[i] = 0
         up[i] = true
         self.mtu[i] = UInt16(clamping: mtu)
         for c in [rxPackets, rxBytes, txPackets, txBytes, drops] { c[i] = 0 }
@@ -103,6 +109,7 @@ public final class InterfaceTable {
         driverInstance[i] = -1
         bridgeDomain[i] = InterfaceTable.noBridgeDomain
         splitHorizonGroup[i] = 0
+        takesLargeFrames[i] = 0
     }
 
     public func index(named name: String) -> UInt32? {

@@ -8,11 +8,19 @@ import WeftPacket
 /// tap-input: reads frames from each TAP queue straight into pool buffers
 /// (the kernel's one copy; no ring to copy out of), non-blocking, until the
 /// queue is empty or the vector is full. The 10-byte virtio-net header lands
-/// in the buffer's headroom just before the frame, so one read(2) per frame
+/// in the buffer's headroom just before the frame, so one read per frame
 /// and no second copy. A header asking for a checksum (NEEDS_CSUM) marks the
 /// buffer `.l4ChecksumPending`; the output side completes it.
 ///
-/// Sets: dataOffset, length, rxInterface, flags.
+/// The TAP offers TCPv4 segmentation (weft_tap_open), so the pod's TCP hands
+/// over 64 KB GSO super-frames. The read is a readv whose second vector is a
+/// 64 KB scratch: a frame longer than the buffer continues there and is
+/// copied behind the buffer as a chain (BufferChain), with the header's GSO
+/// fields in the metadata (gsoSize, gsoType, l4Offset = csum_start). Small
+/// frames never touch the scratch.
+///
+/// Sets: dataOffset, length, rxInterface, flags; for chains and GSO frames
+/// nextBuffer, chainLength, gsoSize, gsoType, l4Offset.
 public final class TapInputNode: GraphNode {
     public enum Next: String, NodeNext {
         case ethernetInput = "ethernet-input"
@@ -22,14 +30,16 @@ public final class TapInputNode: GraphNode {
         case noBuffers = "no-buffers"
         case runt = "runt"
         case frameTooLong = "frame-too-long"
-        case gsoFrame = "gso-frame"
+        case gsoFrames = "gso-frames"
+        case gsoBadHeader = "gso-bad-header"
         case queueGone = "queue-gone"
         public var help: String {
             switch self {
             case .noBuffers: return "reads skipped: buffer pool empty"
             case .runt: return "reads shorter than a virtio-net header and an Ethernet header"
-            case .frameTooLong: return "frames filling the whole buffer (maybe cut short): dropped"
-            case .gsoFrame: return "GSO super-frames (the device never offers GSO; should stay 0)"
+            case .frameTooLong: return "frames longer than 64 KB (filling buffer and scratch, maybe cut short): dropped"
+            case .gsoFrames: return "GSO super-frames received (counted, not dropped)"
+            case .gsoBadHeader: return "GSO frames whose virtio-net header is not TCPv4 with a partial checksum at a TCP header, or whose segment size is 0: dropped"
             case .queueGone: return "queues whose reads failed for good (device deleted with its namespace); no longer read"
             }
         }
@@ -39,7 +49,11 @@ public final class TapInputNode: GraphNode {
 
     let ports: TapPorts
     var toEthernet = Int32(0)
-    var errNoBuffers = UInt32(0), errRunt = UInt32(0), errTooLong = UInt32(0), errGSO = UInt32(0), errGone = UInt32(0)
+    var errNoBuffers = UInt32(0), errRunt = UInt32(0), errTooLong = UInt32(0), errGSO = UInt32(0), errGSOHeader = UInt32(0)
+    var errGone = UInt32(0)
+    /// Where the rest of a super-frame lands (see the type's doc).
+    let scratch: UnsafeMutableRawPointer
+    static let scratchSize = BufferChain.maxFrameLength
     /// A buffer kept from the last read that found the queue empty: an idle
     /// queue costs a read(2), not an alloc/free pair as well.
     var spare = BufferPool.invalid
@@ -49,15 +63,19 @@ public final class TapInputNode: GraphNode {
 
     public init(ports: TapPorts) {
         self.ports = ports
+        scratch = .allocate(byteCount: Self.scratchSize, alignment: 64)
         super.init(registration: Self.registration)
     }
+
+    deinit { scratch.deallocate() }
 
     public override func didResolve(_ graph: Graph) {
         toEthernet = nextIndex(Next.ethernetInput)
         errNoBuffers = errorIndex(Error.noBuffers)
         errRunt = errorIndex(Error.runt)
         errTooLong = errorIndex(Error.frameTooLong)
-        errGSO = errorIndex(Error.gsoFrame)
+        errGSO = errorIndex(Error.gsoFrames)
+        errGSOHeader = errorIndex(Error.gsoBadHeader)
         errGone = errorIndex(Error.queueGone)
     }
 
@@ -89,7 +107,7 @@ public final class TapInputNode: GraphNode {
                 if _slowPath(bi == BufferPool.invalid) { graph.count(errNoBuffers); break }
             }
             let start = graph.data(bi) + Self.readOffset
-            let n = weft_fd_read(fd, start, Self.readLength)
+            let n = weft_fd_read2(fd, start, Self.readLength, scratch, Self.scratchSize)
             if n <= 0 {
                 spare = bi
                 if _slowPath(n != -Int(EAGAIN) && n != -Int(EINTR)) {
@@ -102,13 +120,15 @@ public final class TapInputNode: GraphNode {
             }
             let frameLength = n &- Int(WEFT_VNET_HDR_LEN)
             if _slowPath(frameLength < Ethernet.headerLength) { spare = bi; graph.count(errRunt); continue }
-            if _slowPath(n == Self.readLength) { spare = bi; graph.count(errTooLong); continue }
+            if _slowPath(n == Self.readLength &+ Self.scratchSize) { spare = bi; graph.count(errTooLong); continue }
             let hdrFlags = start.load(as: UInt8.self)
             let gsoType = (start + 1).load(as: UInt8.self)
-            if _slowPath(gsoType != 0) { spare = bi; graph.count(errGSO); continue }
             let m = graph.metadata + Int(bi)
+            if _slowPath(gsoType != 0 || n > Self.readLength) {
+                if !takeLarge(graph, bi, m, header: start, read: n) { spare = bi; continue }
+            }
             m.pointee.dataOffset = UInt16(BufferPool.headroom)
-            m.pointee.length = UInt16(truncatingIfNeeded: frameLength)
+            m.pointee.length = UInt16(truncatingIfNeeded: min(frameLength, BufferPool.maxDataLength))
             m.pointee.rxInterface = UInt32(rx)
             m.pointee.flags = hdrFlags & UInt8(WEFT_VNET_F_NEEDS_CSUM) != 0 ? .l4ChecksumPending : []
             bytes &+= frameLength
@@ -124,6 +144,38 @@ public final class TapInputNode: GraphNode {
         graph.interfaces.rxPackets[rx] &+= UInt64(got)
         graph.interfaces.rxBytes[rx] &+= UInt64(bytes)
         return got
+    }
+
+    /// A GSO frame, or a frame longer than the buffer: checks the header,
+    /// chains the scratch's part behind the buffer, fills the GSO fields.
+    /// False (counted) when the frame is dropped; the buffer is then unchanged.
+    @inline(never)
+    private func takeLarge(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>,
+                           header: UnsafeRawPointer, read n: Int) -> Bool {
+        let gsoType = header.load(fromByteOffset: 1, as: UInt8.self) & ~UInt8(WEFT_VNET_GSO_ECN)
+        if gsoType != 0 {
+            let needsChecksum = header.load(as: UInt8.self) & UInt8(WEFT_VNET_F_NEEDS_CSUM) != 0
+            let segmentSize = Int(header.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+            let checksumStart = Int(header.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
+            let checksumOffset = Int(header.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+            let frameLength = n &- Int(WEFT_VNET_HDR_LEN)
+            guard gsoType == UInt8(WEFT_VNET_GSO_TCPV4), needsChecksum, segmentSize > 0, checksumOffset == 16,
+                  checksumStart >= Ethernet.headerLength &+ 20, checksumStart <= 255,
+                  checksumStart &+ 20 <= min(frameLength, BufferPool.maxDataLength) else {
+                graph.count(errGSOHeader)
+                return false
+            }
+            m.pointee.gsoSize = UInt16(segmentSize)
+            m.pointee.gsoType = GSOType.tcp4.rawValue
+            m.pointee.l4Offset = UInt8(checksumStart)
+            graph.count(errGSO)
+        }
+        if n > Self.readLength, !BufferChain.extend(bi, from: scratch, length: n &- Self.readLength, buffers: graph.buffers) {
+            m.pointee.gsoSize = 0; m.pointee.gsoType = 0; m.pointee.l4Offset = 0
+            graph.count(errNoBuffers)
+            return false
+        }
+        return true
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String {

@@ -78,7 +78,11 @@ public final class EthernetInputNode: GraphNode {
                 flags.insert(.vlanTagged)
             }
             let rx = Int(m.pointee.rxInterface)
-            if _slowPath(len &- l3 > Int(ifMTU[rx])) { graph.drop(bi, error: errTooLong); continue }
+            // A chain's whole length counts, unless it is a GSO super-frame, whose
+            // segments (gso-segment, or the receiving kernel) are what meets the MTU.
+            if _slowPath(m.pointee.totalLength &- l3 > Int(ifMTU[rx])) && m.pointee.gsoSize == 0 {
+                graph.drop(bi, error: errTooLong); continue
+            }
             if p.load(as: UInt8.self) & 1 == 1 { flags.insert(.multicast) }
             m.pointee.flags = flags
             m.pointee.etherType = type

@@ -132,7 +132,7 @@ public final class L2InputNode: GraphNode {
             }
             if _slowPath(buckets[rx].bytesPerSecond != 0) {
                 if now == 0 { now = policer.clock() }
-                if !PolicerTable.conform(buckets + rx, bytes: length, now: now, hz: hz) {
+                if !PolicerTable.conform(buckets + rx, bytes: length &+ Int(m.pointee.chainLength), now: now, hz: hz) {
                     graph.drop(bi, error: errPoliced)
                     continue
                 }
