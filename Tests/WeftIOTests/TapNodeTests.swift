@@ -191,8 +191,17 @@ final class TapNodeTests: XCTestCase {
         }
         XCTAssertEqual(got.count, 7)
         XCTAssertEqual(got, expected)
+
+        // The trace shows the GSO fields at input and the cut at gso-segment.
+        g.graph.trace.arm(node: tapInput.index, count: 1)
+        write(peerA, Self.gsoHeader + frame)
+        pump()
+        _ = readLarge(peerB)
+        let lines = g.graph.trace.snapshot().map { g.graph.nodes[Int($0.node)].formatTrace($0) }
+        XCTAssertTrue(lines.contains("tap-input: sw_if_index \(ifA), \(frame.count) bytes csum-partial gso tcp4 segment 1448"), "\(lines)")
+        XCTAssertTrue(lines.contains("gso-segment: \(frame.count) bytes into 7 segments of 1448"), "\(lines)")
         for seg in got { XCTAssertLessThanOrEqual(seg.count - 10 - 14, 1500) }
-        XCTAssertEqual(g.graph.errorCount(node: "gso-segment", error: "segmented"), 7)
+        XCTAssertEqual(g.graph.errorCount(node: "gso-segment", error: "segmented"), 14)
         XCTAssertEqual(g.buffersInFlight, 1)
     }
 

@@ -11,6 +11,22 @@ public enum BufferChain {
     /// Bytes one later (non-first) buffer of a chain holds.
     public static let segmentCapacity = BufferPool.bufferSize
 
+    /// Takes `n` buffers into `out`, all or none: false (nothing taken) when
+    /// the pool runs dry part way. The one way a multi-buffer frame (a chain,
+    /// a clone, the segments of a super-frame) gets its buffers.
+    @inlinable
+    public static func take(_ n: Int, into out: UnsafeMutablePointer<UInt32>, buffers: WorkerBuffers) -> Bool {
+        for i in 0..<n {
+            let bi = buffers.alloc()
+            if _slowPath(bi == BufferPool.invalid) {
+                buffers.free(out, count: i)
+                return false
+            }
+            out[i] = bi
+        }
+        return true
+    }
+
     /// Buffers a frame of `length` bytes needs.
     @inlinable
     public static func buffersNeeded(_ length: Int) -> Int {
@@ -32,14 +48,7 @@ public enum BufferChain {
         precondition(length >= 0 && length <= maxFrameLength, "BufferChain.copy: \(length) bytes")
         let n = buffersNeeded(length)
         return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxBuffers) { taken in
-            for i in 0..<n {
-                let bi = buffers.alloc()
-                if bi == BufferPool.invalid {
-                    for j in 0..<i { buffers.free(taken[j]) }
-                    return BufferPool.invalid
-                }
-                taken[i] = bi
-            }
+            guard take(n, into: taken.baseAddress!, buffers: buffers) else { return BufferPool.invalid }
             return link(taken.baseAddress!, count: n, from: src, length: length, pool: buffers.pool, metadata: buffers.pool.metadata)
         }
     }
@@ -54,14 +63,7 @@ public enum BufferChain {
         if n == 0 { return true }
         let pool = buffers.pool, md = pool.metadata
         return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: maxBuffers) { taken in
-            for i in 0..<n {
-                let bi = buffers.alloc()
-                if bi == BufferPool.invalid {
-                    for j in 0..<i { buffers.free(taken[j]) }
-                    return false
-                }
-                taken[i] = bi
-            }
+            guard take(n, into: taken.baseAddress!, buffers: buffers) else { return false }
             var copied = 0, previous = head
             for i in 0..<n {
                 let bi = taken[i], k = min(segmentCapacity, length &- copied)

@@ -195,14 +195,7 @@ public final class Graph {
         let n = BufferChain.count(head, metadata: metadata)
         guard n <= BufferChain.maxBuffers else { return BufferPool.invalid }
         return withUnsafeTemporaryAllocation(of: UInt32.self, capacity: BufferChain.maxBuffers) { copies in
-            for i in 0..<n {
-                let c = buffers.alloc()
-                if c == BufferPool.invalid {
-                    for j in 0..<i { buffers.free(copies[j]) }
-                    return BufferPool.invalid
-                }
-                copies[i] = c
-            }
+            guard BufferChain.take(n, into: copies.baseAddress!, buffers: buffers) else { return BufferPool.invalid }
             var bi = head
             for i in 0..<n {
                 let c = copies[i]

@@ -271,15 +271,7 @@ public final class AfPacketInputNode: GraphNode {
         if layout.headerLength &+ segmentSize > BufferPool.maxDataLength { graph.count(errSegmentTooLarge); return }
         let n = GSOSegmentation.segmentCount(layout: layout, length: length, segmentSize: segmentSize)
         if n > GSOSegmentation.maxSegments { graph.count(errBadHeader); return }
-        for k in 0..<n {
-            let bi = graph.buffers.alloc()
-            if _slowPath(bi == BufferPool.invalid) {
-                graph.buffers.free(segmentBuffers, count: k)
-                graph.count(errNoBuffers)
-                return
-            }
-            segmentBuffers[k] = bi
-        }
+        guard BufferChain.take(n, into: segmentBuffers, buffers: graph.buffers) else { graph.count(errNoBuffers); return }
         for k in 0..<n {
             let bi = segmentBuffers[k]
             let m = graph.metadata + Int(bi)

@@ -135,7 +135,8 @@ public final class TapInputNode: GraphNode {
             got &+= 1
             if _slowPath(traceBudget > 0) {
                 let id = graph.trace.select(m, node: index)
-                graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(rx), b: UInt64(frameLength), c: UInt64(hdrFlags)))
+                graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(rx), b: UInt64(frameLength), c: UInt64(hdrFlags),
+                                            d: UInt64(m.pointee.gsoSize) | UInt64(m.pointee.gsoType) << 16))
                 traceBudget -= 1
             }
             graph.put(bi, &out)
@@ -180,6 +181,8 @@ public final class TapInputNode: GraphNode {
 
     public override func formatTrace(_ r: TraceRecord) -> String {
         let csum = r.c & UInt64(WEFT_VNET_F_NEEDS_CSUM) != 0 ? " csum-partial" : ""
-        return "tap-input: sw_if_index \(r.a), \(r.b) bytes\(csum)"
+        let size = r.d & 0xFFFF, type = GSOType(rawValue: UInt8(truncatingIfNeeded: r.d >> 16)) ?? .none
+        let gso = size != 0 ? " gso \(type) segment \(size)" : ""
+        return "tap-input: sw_if_index \(r.a), \(r.b) bytes\(csum)\(gso)"
     }
 }

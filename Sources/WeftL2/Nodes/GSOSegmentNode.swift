@@ -82,15 +82,7 @@ public final class GSOSegmentNode: GraphNode {
         guard layout.headerLength &+ segmentSize <= BufferPool.maxDataLength else { graph.drop(bi, error: errBad); return }
         let n = GSOSegmentation.segmentCount(layout: layout, length: length, segmentSize: segmentSize)
         guard n <= GSOSegmentation.maxSegments else { graph.drop(bi, error: errBad); return }
-        for k in 0..<n {
-            let s = graph.buffers.alloc()
-            if s == BufferPool.invalid {
-                graph.buffers.free(segments, count: k)
-                graph.drop(bi, error: errNoBuffers)
-                return
-            }
-            segments[k] = s
-        }
+        guard BufferChain.take(n, into: segments, buffers: graph.buffers) else { graph.drop(bi, error: errNoBuffers); return }
         let target = graph.interfaces.outputNode[Int(m.pointee.txInterface)]
         let traced = m.pointee.flags.contains(.traced)
         for k in 0..<n {
