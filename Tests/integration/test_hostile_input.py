@@ -3,8 +3,10 @@ send, and every class of bad API request, each with the one counter or error it 
 
 Frames are crafted here byte by byte and sent from inside a container namespace with an
 AF_PACKET socket (rawsend.py), N copies each; the named error counter must grow by exactly N.
-Other counters that moved are recorded too. With WEFT_HOSTILE_TABLE=FILE the results are
-written as the markdown table of docs/hostile-input.md."""
+Every malformed frame is sent by an unguarded pod and by a pod with the default source guard.
+Other counters that moved are recorded too, and what came back to the sending pod (its kernel's
+ICMP input counters), which is asserted. With WEFT_HOSTILE_TABLE=FILE the results are written
+as the markdown tables of docs/hostile-input.md."""
 
 from __future__ import annotations
 
@@ -74,12 +76,27 @@ def arp(op: int, sha: bytes, spa: str, tha: bytes, tpa: str, htype: int = 1, pty
 
 BCAST = b"\xff" * 6
 
+# What comes back to the sending pod: its own kernel's ICMP input counters (/proc/net/snmp is
+# per network namespace); a message with a bad checksum shows as InCsumErrors, not as its type.
+# InErrors is left out: Linux also counts there every intact ICMP error quoting a UDP port that
+# no socket holds (__udp4_lib_err), which is what each answered UDP row here gets back.
+ECHO_REPLY, TIME_EXCEEDED, UNREACHABLE = "InEchoReps", "InTimeExcds", "InDestUnreachs"
+ICMP_IN_NAMES = {ECHO_REPLY: "ICMP echo reply", TIME_EXCEEDED: "ICMP time exceeded",
+                 UNREACHABLE: "ICMP unreachable", "InCsumErrors": "ICMP with a bad checksum"}
+
 
 # -- the rig ----------------------------------------------------------------------------------
 
 
 def _send(container, frames: list[bytes], count: int = N) -> None:
     container.run([sys.executable, RAWSEND, "eth0", str(count), *(f.hex() for f in frames)])
+
+
+def _icmp_in(container) -> dict[str, int]:
+    """The pod kernel's ICMP input counters (`Icmp: In*` of /proc/net/snmp) but InMsgs and InErrors."""
+    head, values = [line.split()[1:] for line in container.run(["cat", "/proc/net/snmp"]).stdout.splitlines()
+                    if line.startswith("Icmp:")]
+    return {k: int(v) for k, v in zip(head, values) if k.startswith("In") and k not in ("InMsgs", "InErrors")}
 
 
 def _neighbour_mac(container, address: str) -> bytes:
@@ -118,93 +135,100 @@ def test_hostile_input_table(node, container):
     # the guard) and by pod g (the default: the guard sees it first). `build(src_mac, src_ip)`
     # makes the frames; the two counters are what must grow by N for o and for g (None: the
     # kernel drops it before weftd; "-": not sent by that pod). `quiet`: counters (by prefix)
-    # that must NOT move, e.g. no ICMP answer to a broken UDP header.
+    # that must NOT move, e.g. no ICMP answer to a broken UDP header. `back`: the ICMP message
+    # the sending pod's kernel must receive N of (None: nothing at all may come back).
     rows = [
         ("IPv4 ethertype, no IPv4 header (14-byte frame)", lambda m, a: [to_gw(b"", src=m)],
-         "ip4-input/too-short", "l2-input/guard-malformed-ip4", ()),
+         "ip4-input/too-short", "l2-input/guard-malformed-ip4", (), None),
         ("IPv4 header cut at 12 bytes", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp)[:12], src=m)],
-         "ip4-input/too-short", "l2-input/guard-malformed-ip4", ()),
+         "ip4-input/too-short", "l2-input/guard-malformed-ip4", (), None),
         ("version 6 in an IPv4 ethertype", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, version=6), src=m)],
-         "ip4-input/bad-version", "ip4-input/bad-version", ()),
+         "ip4-input/bad-version", "ip4-input/bad-version", (), None),
         ("IHL 4 (header shorter than 20 bytes)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, ihl=4), src=m)],
-         "ip4-input/bad-header-length", "ip4-input/bad-header-length", ()),
+         "ip4-input/bad-header-length", "ip4-input/bad-header-length", (), None),
         ("header checksum wrong", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, bad_checksum=True), src=m)],
-         "ip4-input/bad-checksum", "ip4-input/bad-checksum", ()),
+         "ip4-input/bad-checksum", "ip4-input/bad-checksum", (), None),
         ("total length 12 (below the header)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, total=12), src=m)],
-         "ip4-input/bad-length", "ip4-input/bad-length", ()),
+         "ip4-input/bad-length", "ip4-input/bad-length", (), None),
         ("total length 400, frame carries 36", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, total=400), src=m)],
-         "ip4-input/truncated", "ip4-input/truncated", ()),
+         "ip4-input/truncated", "ip4-input/truncated", (), None),
         ("TTL 0 to another network (answered: ICMP time exceeded)", lambda m, a: [to_gw(ipv4(a, fip, good_udp, ttl=0), src=m)],
-         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", ()),
+         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", (), TIME_EXCEEDED),
         ("TTL 0 echo request to the gateway itself (answered: RFC 1812 5.3.1)",
          lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8), proto=1, ttl=0), src=m)],
-         "icmp-echo/replies-sent", "icmp-echo/replies-sent", ()),
+         "icmp-echo/replies-sent", "icmp-echo/replies-sent", (), ECHO_REPLY),
         ("source 0.0.0.0", lambda m, a: [to_gw(ipv4("0.0.0.0", OPEN_GW, good_udp), src=m)],
-         "ip4-input/source-unspecified", "ip4-input/source-unspecified", ()),
+         "ip4-input/source-unspecified", "ip4-input/source-unspecified", (), None),
         ("source 224.0.0.5 (multicast)", lambda m, a: [to_gw(ipv4("224.0.0.5", OPEN_GW, good_udp), src=m)],
-         "ip4-input/source-multicast", "l2-input/spoofed-ip4", ()),
+         "ip4-input/source-multicast", "l2-input/spoofed-ip4", (), None),
         ("source 255.255.255.255", lambda m, a: [to_gw(ipv4("255.255.255.255", OPEN_GW, good_udp), src=m)],
-         "ip4-input/source-multicast", "l2-input/spoofed-ip4", ()),
+         "ip4-input/source-multicast", "l2-input/spoofed-ip4", (), None),
         ("destination 239.1.2.3 to the gateway's MAC", lambda m, a: [to_gw(ipv4(a, "239.1.2.3", good_udp), src=m)],
-         "ip4-input/destination-multicast", "ip4-input/destination-multicast", ()),
+         "ip4-input/destination-multicast", "ip4-input/destination-multicast", (), None),
         ("TTL 1 to another network (answered: ICMP time exceeded)", lambda m, a: [to_gw(ipv4(a, fip, good_udp, ttl=1), src=m)],
-         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", ()),
+         "ip4-rewrite/ttl-expired", "ip4-rewrite/ttl-expired", (), TIME_EXCEEDED),
         ("destination without a route (answered: ICMP unreachable)", lambda m, a: [to_gw(ipv4(a, "192.0.2.77", good_udp), src=m)],
-         "ip4-lookup/no-route", "ip4-lookup/no-route", ()),
+         "ip4-lookup/no-route", "ip4-lookup/no-route", (), UNREACHABLE),
         ("UDP to a closed port of the gateway (answered: port unreachable)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp), src=m)],
-         "ip4-local/udp-no-listener", "ip4-local/udp-no-listener", ()),
+         "ip4-local/udp-no-listener", "ip4-local/udp-no-listener", (), UNREACHABLE),
         ("UDP length field 7 (below the header), to the gateway: no ICMP",
          lambda m, a: [to_gw(ipv4(a, OPEN_GW, udp_len(7)), src=m)],
-         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener")),
+         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener"), None),
         ("UDP length field 200, IP payload 15, to the gateway: no ICMP",
          lambda m, a: [to_gw(ipv4(a, OPEN_GW, udp_len(200)), src=m)],
-         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener")),
+         "ip4-local/udp-bad-length", "ip4-local/udp-bad-length", ("ip4-icmp-error", "ip4-local/udp-no-listener"), None),
         ("fragment addressed to the gateway", lambda m, a: [to_gw(ipv4(a, OPEN_GW, good_udp, frag=0x2000), src=m)],
-         "ip4-local/fragment", "ip4-local/fragment", ()),
+         "ip4-local/fragment", "ip4-local/fragment", (), None),
         ("unknown IP protocol 253 to the gateway", lambda m, a: [to_gw(ipv4(a, OPEN_GW, b"\0" * 8, proto=253), src=m)],
-         "ip4-local/unknown-protocol", "ip4-local/unknown-protocol", ()),
+         "ip4-local/unknown-protocol", "ip4-local/unknown-protocol", (), UNREACHABLE),
         ("ICMP echo with a wrong checksum", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8, bad_checksum=True), proto=1), src=m)],
-         "icmp-echo/bad-checksum", "icmp-echo/bad-checksum", ()),
+         "icmp-echo/bad-checksum", "icmp-echo/bad-checksum", (), None),
         ("ICMP echo cut to 4 bytes", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(8)[:4], proto=1), src=m)],
-         "icmp-echo/too-short", "icmp-echo/too-short", ()),
+         "icmp-echo/too-short", "icmp-echo/too-short", (), None),
         ("ICMP timestamp request (not echo)", lambda m, a: [to_gw(ipv4(a, OPEN_GW, icmp(13), proto=1), src=m)],
-         "icmp-echo/not-echo-request", "icmp-echo/not-echo-request", ()),
+         "icmp-echo/not-echo-request", "icmp-echo/not-echo-request", (), None),
         ("ARP cut to 10 bytes", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, a, bytes(6), OPEN_GW)[:10])],
-         "arp-input/too-short", "l2-input/guard-malformed-arp", ()),
+         "arp-input/too-short", "l2-input/guard-malformed-arp", (), None),
         ("ARP hardware type 6", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, a, bytes(6), OPEN_GW, htype=6))],
-         "arp-input/not-ethernet-ipv4", "l2-input/guard-malformed-arp", ()),
+         "arp-input/not-ethernet-ipv4", "l2-input/guard-malformed-arp", (), None),
         ("ARP operation 9", lambda m, a: [eth(BCAST, m, 0x0806, arp(9, m, a, bytes(6), OPEN_GW))],
-         "arp-input/bad-operation", "arp-input/bad-operation", ()),
+         "arp-input/bad-operation", "arp-input/bad-operation", (), None),
         ("ARP request from a sender outside the subnet", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, "192.0.2.9", bytes(6), OPEN_GW))],
-         "arp-input/sender-off-subnet", "l2-input/spoofed-arp", ()),
+         "arp-input/sender-off-subnet", "l2-input/spoofed-arp", (), None),
         ("ARP claiming the gateway's own address", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, OPEN_GW, bytes(6), OPEN_GW))],
-         "arp-input/address-conflict", "l2-input/spoofed-arp", ()),
+         "arp-input/address-conflict", "l2-input/spoofed-arp", (), None),
         ("multicast source MAC", lambda m, a: [eth(gw, mac("01:00:5e:00:00:05"), 0x0800, ipv4(a, OPEN_GW, good_udp))],
-         "l2-input/source-multicast", "l2-input/source-multicast", ()),
+         "l2-input/source-multicast", "l2-input/source-multicast", (), None),
         # The receiving veth's VLAN untagging (before packet taps) frees it: weftd never sees it.
         ("VLAN tag cut short (0x8100 + 2 bytes): dropped by the kernel first", lambda m, a: [eth(gw, m, 0x8100, b"\0\1")],
-         None, None, ()),
+         None, None, (), None),
         ("someone else's source MAC", lambda m, a: [eth(gw, mac("02:00:00:00:66:66"), 0x0800, ipv4(a, OPEN_GW, good_udp))],
-         "-", "l2-input/spoofed-mac", ()),
+         "-", "l2-input/spoofed-mac", (), None),
         ("someone else's IPv4 source", lambda m, a: [eth(gw, m, 0x0800, ipv4("10.94.0.250", OPEN_GW, good_udp))],
-         "-", "l2-input/spoofed-ip4", ()),
+         "-", "l2-input/spoofed-ip4", (), None),
         ("ARP with someone else's sender address", lambda m, a: [eth(BCAST, m, 0x0806, arp(1, m, "10.94.0.250", bytes(6), OPEN_GW))],
-         "-", "l2-input/spoofed-arp", ()),
+         "-", "l2-input/spoofed-arp", (), None),
         ("VLAN-tagged frame", lambda m, a: [eth(gw, m, 0x8100, b"\0\x05\x08\0" + ipv4(a, OPEN_GW, good_udp))],
-         "-", "l2-input/guarded-vlan", ()),
+         "-", "l2-input/guarded-vlan", (), None),
     ]
 
-    def run_row(what, sender, frames, counter, quiet):
-        before = node.error_counters()
+    def run_row(what, sender, frames, counter, quiet, back):
+        before, back_before = node.error_counters(), _icmp_in(sender)
         _send(sender, frames)
         deadline = time.monotonic() + 3
         while True:
             after = node.error_counters()
-            if (counter and after.get(counter, 0) - before.get(counter, 0) >= N) or time.monotonic() > deadline:
+            counted = counter and after.get(counter, 0) - before.get(counter, 0) >= N
+            answered = back is None or _icmp_in(sender)[back] - back_before[back] >= N
+            if (counted and answered) or time.monotonic() > deadline:
                 break
             time.sleep(0.05)
         time.sleep(0.1)
-        after = node.error_counters()
+        after, back_after = node.error_counters(), _icmp_in(sender)
+        came_back = {k: v - back_before[k] for k, v in back_after.items() if v != back_before[k]}
+        if came_back != ({back: N} if back else {}):
+            want = f"{N} x {back}" if back else "nothing"
+            failures.append(f"{what} ({sender.name}): {want} should have come back to the pod, got {came_back}")
         delta = after.get(counter, 0) - before.get(counter, 0) if counter else 0
         others = {k: v - before.get(k, 0) for k, v in after.items() if k != counter and v != before.get(k, 0)}
         if counter and delta != N:
@@ -214,16 +238,16 @@ def test_hostile_input_table(node, container):
         loud = {k: v for k, v in others.items() if k.startswith(quiet)} if quiet else {}
         if loud:
             failures.append(f"{what} ({sender.name}): these must not move, but did: {loud}")
-        return delta, others
+        return delta, others, came_back
 
     results, failures = [], []
-    for what, build, open_counter, guarded_counter, quiet in rows:
+    for what, build, open_counter, guarded_counter, quiet, back in rows:
         cells = []
         for sender, smac, sip, counter in ((o, om, oip, open_counter), (g, gm, gip, guarded_counter)):
             if counter == "-":
                 cells.append(None)
                 continue
-            cells.append((counter, *run_row(what, sender, build(smac, sip), counter, quiet)))
+            cells.append((counter, *run_row(what, sender, build(smac, sip), counter, quiet, back)))
         results.append((what, cells))
     # The honest pods were never cut off.
     wait_ping_ok(o, f.ip())
@@ -310,17 +334,22 @@ def _raw_status(node, request: bytes) -> tuple[int, str]:
 
 
 def _table(results, api) -> str:
-    def cell(c):
+    def cells(c, other_pod=None):
         if c is None:
             return "not sent", "", ""
-        counter, delta, others = c
+        counter, delta, others, came_back = c
+        where = f"`{counter}` +{delta}" if counter else "none (the kernel drops it)"
+        if other_pod is not None and other_pod[0] != counter:
+            where += " (differs: the guard drops it first)"
         other = ", ".join(f"{k} +{v}" for k, v in sorted(others.items())) or "-"
-        return (f"`{counter}`" if counter else "none (kernel)"), str(delta), other
-    lines = [f"| # | hostile frame ({N} sent) | pod without guard: counter | moved | others that moved "
-             f"| guarded pod (default): counter | moved | others that moved |",
+        back = ", ".join(f"{ICMP_IN_NAMES.get(k, k)} x{v}" for k, v in sorted(came_back.items())) or "nothing"
+        return where, other, back
+    lines = [f"| # | hostile frame ({N} sent) | pod without guard: counter | others that moved | came back "
+             f"| guarded pod (default): counter | others that moved | came back |",
              "|---|---|---|---|---|---|---|---|"]
     for i, (what, (unguarded, guarded)) in enumerate(results, 1):
-        lines.append(f"| {i} | {what} | " + " | ".join(cell(unguarded)) + " | " + " | ".join(cell(guarded)) + " |")
+        lines.append(f"| {i} | {what} | " + " | ".join(cells(unguarded)) + " | "
+                     + " | ".join(cells(guarded, unguarded)) + " |")
     lines += ["", "| # | bad API request | HTTP status | counter | error code: message |", "|---|---|---|---|---|"]
     for i, (what, status, want, text) in enumerate(api, 1):
         mark = "" if status == want else f" (expected {want})"

@@ -209,7 +209,9 @@ def test_kernel_vxlan_device_as_remote_vtep(node, container, kernel_vtep, tmp_pa
 def test_outer_udp_checksum_is_verified(node, container, kernel_vtep):
     """VXLAN whose outer UDP checksum is wrong (and not zero) is dropped as
     vxlan4-input/bad-udp-checksum and not decapsulated (RFC 1122 4.1.3.4; Linux verifies before
-    vxlan sees it). The same frame with the right checksum, and with checksum 0 (none), is."""
+    vxlan sees it). The same frame with the right checksum, and with checksum 0 (none), is.
+    Two witnesses of decapsulation: a1's kernel heard the inner ARP request (it keeps a neighbour
+    entry for the sender), and weftd learned the inner source MAC (one per case) on the tunnel."""
     import struct
 
     from test_hostile_input import BCAST, arp, checksum, eth, ip, ipv4, mac
@@ -217,19 +219,23 @@ def test_outer_udp_checksum_is_verified(node, container, kernel_vtep):
     ea, kv, h = kernel_vtep
     node.ctl("uplink", "set", ea, "--address", f"{ADDR_A}/24")
     node.create_network("ov", SUBNET, "--vni", str(VNI), "--range-start", "10.99.0.10", "--range-end", "10.99.0.99")
-    node.ctl_json("tunnel", "add", "--network", "ov", "--remote", ADDR_B)
+    tunnel = node.ctl_json("tunnel", "add", "--network", "ov", "--remote", ADDR_B)
     a1 = container("a1")
     node.attach(a1, "ov")
     wait_ping_ok(a1, "10.99.0.200")   # the tunnel works both ways with the kernel's own frames
+    bd = next(i["bridgeDomain"] for i in node.interfaces() if i["name"] == tunnel["name"])
 
     uplink_mac = mac(next(i["mac"] for i in node.interfaces() if i["name"] == ea))
     kv_mac = mac(kv.ns.mac("eth0"))
 
+    def inner_mac(sender: str) -> str:
+        return "02:00:00:00:77:%02x" % int(sender.rsplit(".", 1)[1])
+
     def frame(udp_checksum: str, sender: str) -> bytes:
-        """An ARP request from `sender` (behind the kernel VTEP) for a1, in VXLAN with the
-        outer UDP checksum right, wrong or zero."""
-        inner = eth(BCAST, mac("02:00:00:00:77:01"), 0x0806,
-                    arp(1, mac("02:00:00:00:77:01"), sender, bytes(6), a1.ip()))
+        """An ARP request from `sender` (behind the kernel VTEP, its own inner MAC) for a1, in
+        VXLAN with the outer UDP checksum right, wrong or zero."""
+        inner = eth(BCAST, mac(inner_mac(sender)), 0x0806,
+                    arp(1, mac(inner_mac(sender)), sender, bytes(6), a1.ip()))
         vxlan = struct.pack("!BBHI", 0x08, 0, 0, VNI << 8) + inner
         length = 8 + len(vxlan)
         header = struct.pack("!HHHH", 40000, 4789, length, 0)
@@ -241,6 +247,11 @@ def test_outer_udp_checksum_is_verified(node, container, kernel_vtep):
     def a1_heard(sender: str) -> bool:
         """a1's kernel answered an ARP request from `sender`: it keeps a neighbour entry for it."""
         return "lladdr" in a1.run(["ip", "-4", "neigh", "show", sender]).stdout
+
+    def learned_on_tunnel(sender: str) -> bool:
+        """weftd's bridge domain learned the inner source MAC, on the tunnel."""
+        macs = {m["mac"].lower(): m["interface"] for m in node.bridge_domain(bd).get("macs") or []}
+        return macs.get(inner_mac(sender)) == tunnel["name"]
 
     def bad_checksums() -> int:
         return node.error_counters().get("vxlan4-input/bad-udp-checksum", 0)
@@ -254,7 +265,10 @@ def test_outer_udp_checksum_is_verified(node, container, kernel_vtep):
     time.sleep(0.5)
     assert bad_checksums() - before == 5
     assert not a1_heard("10.99.0.203"), "a frame with a wrong outer UDP checksum was decapsulated"
+    assert not learned_on_tunnel("10.99.0.203"), "weftd learned the inner MAC of a frame with a wrong checksum"
     for udp_checksum, sender in (("right", "10.99.0.201"), ("zero", "10.99.0.202")):
         send(udp_checksum, sender)
         wait_until(lambda: a1_heard(sender), 5, what=f"a1 to hear the ARP in VXLAN with a {udp_checksum} checksum")
+        assert learned_on_tunnel(sender), f"{udp_checksum} checksum: inner MAC not learned on {tunnel['name']}"
     assert bad_checksums() - before == 5
+    assert not a1_heard("10.99.0.203") and not learned_on_tunnel("10.99.0.203")
