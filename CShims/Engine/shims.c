@@ -179,6 +179,36 @@ int weft_afp_kick_tx(int fd) {
     return n < 0 ? -errno : 0;
 }
 
+int weft_afp_large_socket(char *err, size_t errlen) {
+    const char *what = "(large-frame sender)";
+    int e, one = 1;
+    // Protocol 0 and never bound: it receives nothing; every send names its interface.
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail(err, errlen, what, "socket(AF_PACKET)", errno);
+    if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_VNET_HDR", e); }
+    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_QDISC_BYPASS", e); }
+    return fd;
+}
+
+long weft_afp_send_large(int fd, int ifindex, const struct iovec *v, int count) {
+    struct sockaddr_ll sll = {0};
+    sll.sll_family = AF_PACKET;
+    sll.sll_ifindex = ifindex;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    struct msghdr msg = {0};
+    msg.msg_name = &sll;
+    msg.msg_namelen = sizeof sll;
+    msg.msg_iov = (struct iovec *)v;
+    msg.msg_iovlen = (size_t)count;
+    ssize_t n = sendmsg(fd, &msg, MSG_DONTWAIT);
+    return n < 0 ? -errno : (long)n;
+}
+
+long weft_fd_readv(int fd, const struct iovec *v, int count) {
+    ssize_t n = readv(fd, v, count);
+    return n < 0 ? -errno : (long)n;
+}
+
 uint32_t weft_afp_rx_drops(int fd) {
     struct tpacket_stats_v3 st = {0};
     socklen_t len = sizeof st;

@@ -14,6 +14,9 @@ public struct NAT44Flow {
     public var kind: UInt8 = 0
     public var hl: UInt8 = 0
     public var tcpFlags: UInt8 = 0
+    /// The L4 checksum is partial (`.l4ChecksumPending`): its field holds the
+    /// pseudo-header sum the sender's kernel left, not a checksum.
+    public var checksumPartial = false
 
     @inlinable public init() {}
 
@@ -87,6 +90,10 @@ enum NAT44Packet {
     /// Rewrites source and destination address and port (ICMP echo: the
     /// identifier, `newID`) of a `kindFlow` packet, updating the IPv4 and
     /// L4 checksums incrementally (RFC 1624; a zero UDP checksum stays zero).
+    /// A partial L4 checksum (`f.checksumPartial`, e.g. a GSO super-frame the
+    /// kernel will finish per segment) gets only its pseudo-header's
+    /// addresses changed, uncomplemented: the ports are part of the bytes the
+    /// kernel sums later.
     @inline(__always)
     static func rewrite(_ ip: UnsafeMutableRawPointer, _ f: NAT44Flow, src: UInt32, sport: UInt16, dst: UInt32, dport: UInt16,
                         oldID: UInt16, newID: UInt16) {
@@ -106,7 +113,9 @@ enum NAT44Packet {
         let d = ipd &+ IncrementalChecksum.delta16(f.sport, sport) &+ IncrementalChecksum.delta16(f.dport, dport)
         IPv4.store16(sport, l4, 0)
         IPv4.store16(dport, l4, 2)
-        if f.proto == IPv4.protocolTCP {
+        if _slowPath(f.checksumPartial) {
+            IncrementalChecksum.applyPartial(l4, f.proto == IPv4.protocolTCP ? 16 : 6, ipd)
+        } else if f.proto == IPv4.protocolTCP {
             IncrementalChecksum.apply(l4, 16, d)
         } else {
             IncrementalChecksum.applyUDP(l4, 6, d)

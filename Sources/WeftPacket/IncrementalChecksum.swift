@@ -51,4 +51,16 @@ public enum IncrementalChecksum {
         if c == 0 { c = 0xFFFF }
         (p + offset).storeBytes(of: c.bigEndian, as: UInt16.self)
     }
+
+    /// As `apply`, for a partial checksum (CHECKSUM_PARTIAL): the field holds
+    /// the pseudo-header's sum, not complemented, so `delta` is added as is.
+    @inlinable @inline(__always)
+    public static func applyPartial(_ p: UnsafeMutableRawPointer, _ offset: Int, _ delta: UInt32) {
+        let old = UInt16(bigEndian: (p + offset).loadUnaligned(as: UInt16.self))
+        var s = UInt32(old) &+ delta
+        s = (s & 0xFFFF) &+ (s &>> 16)
+        s = (s & 0xFFFF) &+ (s &>> 16)
+        s = (s & 0xFFFF) &+ (s &>> 16)
+        (p + offset).storeBytes(of: UInt16(truncatingIfNeeded: s).bigEndian, as: UInt16.self)
+    }
 }

@@ -102,6 +102,23 @@ extension Pkt {
         return t
     }
 
+    /// A TCP segment as a sender with TSO leaves it for its NIC (a GSO
+    /// super-frame's IPv4 packet): `payload` bytes of pattern, the checksum
+    /// field holding only the pseudo-header sum (CHECKSUM_PARTIAL).
+    public static func tcpSuperPacket(src: UInt32, dst: UInt32, sport: UInt16 = 40000, dport: UInt16 = 5201, payload: Int,
+                                      dontFragment: Bool = true, ttl: UInt8 = 64) -> [UInt8] {
+        let data = (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+        var t = be16(sport) + be16(dport) + be32(1000) + be32(1) + [0x50, 0x18] + be16(65535) + [0, 0, 0, 0] + data
+        let partial = partialPseudoSum(src: src, dst: dst, proto: 6, length: t.count)
+        t[16] = UInt8(partial >> 8); t[17] = UInt8(partial & 0xFF)
+        return ipv4(src: src, dst: dst, proto: 6, ttl: ttl, flags: dontFragment ? 0x4000 : 0, payload: t)
+    }
+
+    /// What a partial checksum field holds: the folded pseudo-header sum, not complemented.
+    public static func partialPseudoSum(src: UInt32, dst: UInt32, proto: UInt8, length: Int) -> UInt16 {
+        ~checksum(be32(src) + be32(dst) + [0, proto] + be16(UInt16(length)))
+    }
+
     public static func udpPacket(src: UInt32, dst: UInt32, sport: UInt16, dport: UInt16, ttl: UInt8 = 64, _ data: [UInt8] = [1, 2, 3, 4, 5]) -> [UInt8] {
         ipv4(src: src, dst: dst, proto: 17, ttl: ttl, payload: udpc(src: src, dst: dst, sport: sport, dport: dport, data))
     }

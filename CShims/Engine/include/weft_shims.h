@@ -177,6 +177,22 @@ int weft_afp_kick_tx(int fd);
 /// full length (larger than `cap` when cut), or -errno (-EAGAIN: none).
 long weft_afp_recv_copy(int fd, void *buf, size_t cap);
 
+/// A packet socket without rings, never bound, with PACKET_VNET_HDR and
+/// PACKET_QDISC_BYPASS: how frames too large for a 2048-byte tx slot (GSO
+/// super-frames, buffer chains) reach any interface of the namespace whole
+/// (a socket with a tx ring only sends from its ring). One per worker, not
+/// per port. Returns the fd or -errno (`err` says which step failed).
+int weft_afp_large_socket(char *err, size_t errlen);
+
+/// One frame through `weft_afp_large_socket`'s fd to interface `ifindex`:
+/// sendmsg(2) of `count` pieces, the first a virtio-net header. Bytes sent
+/// or -errno.
+long weft_afp_send_large(int fd, int ifindex, const struct iovec *v, int count);
+
+/// readv(2) into `count` pieces (a frame read straight into a buffer chain):
+/// bytes or -errno.
+long weft_fd_readv(int fd, const struct iovec *v, int count);
+
 /// Packets the kernel dropped because the rx ring was full (PACKET_STATISTICS,
 /// reset on read).
 uint32_t weft_afp_rx_drops(int fd);

@@ -116,7 +116,7 @@ public final class AttachmentService {
             }
             let veth: VethResult
             do {
-                veth = try provisioner.createVeth(Self.vethSpec(for: record))
+                veth = try provisioner.createVeth(Self.vethSpec(for: record, dataplane: dataplane))
             } catch {
                 throw Self.kernelError(error, doing: "creating veth \(record.hostIfName) into \(record.netns)")
             }
@@ -155,7 +155,7 @@ public final class AttachmentService {
     /// to the dataplane under the attachment's host interface name.
     private func attachTap(_ record: AttachmentRecord, bridgeDomain: UInt32,
                            undo: inout [(String, () throws -> Void)]) throws -> AttachmentInfo {
-        let spec = try Self.vethSpec(for: record)
+        let spec = try Self.vethSpec(for: record, dataplane: dataplane)
         let fds: [Int32]
         do {
             fds = try provisioner.createTap(spec, queues: record.queues)
@@ -265,7 +265,7 @@ public final class AttachmentService {
         let swIfIndex: UInt32
         if let tapFds {
             swIfIndex = try dataplane.addTapInterface(name: record.hostIfName, bridgeDomain: bridgeDomain, queueFds: tapFds,
-                                                      mac: try vethSpec(for: record).mac, mtu: record.mtu, sourceGuard: guardSpec)
+                                                      mac: try vethSpec(for: record, dataplane: dataplane).mac, mtu: record.mtu, sourceGuard: guardSpec)
         } else {
             swIfIndex = try dataplane.addLinkInterface(hostIfName: record.hostIfName, bridgeDomain: bridgeDomain,
                                                        driver: PortDriver(rawValue: record.driver) ?? .afPacket, sourceGuard: guardSpec)
@@ -286,8 +286,9 @@ public final class AttachmentService {
     }
 
     /// The veth an attachment record describes: same name, MAC and address
-    /// every time, so the reconciler can recreate it identically.
-    static func vethSpec(for record: AttachmentRecord) throws -> VethSpec {
+    /// every time, so the reconciler can recreate it identically. Its TSO/GSO
+    /// stay on where `dataplane` carries super-frames for the record's driver.
+    static func vethSpec(for record: AttachmentRecord, dataplane: Dataplane) throws -> VethSpec {
         guard let mac = InterfaceIdentity.parse(mac: record.mac) else {
             throw ControlError(.internal, code: "corrupt_state",
                                message: "attachment \(record.containerId)/\(record.ifName) has an invalid stored MAC \"\(record.mac)\"")
@@ -295,6 +296,7 @@ public final class AttachmentService {
         var spec = VethSpec(hostIfName: record.hostIfName, netnsPath: record.netns, containerIfName: record.ifName,
                             mac: mac, mtu: record.mtu, address: record.address, prefixLength: record.prefixLength,
                             gateway: record.gateway)
+        spec.keepSegmentationOffloads = !record.isTap && dataplane.carriesSuperFrames(driver: PortDriver(rawValue: record.driver) ?? .afPacket)
         // weftd's own addresses route through weftd: without an explicit
         // gateway, the network's (its first host, weftd's BVI) becomes the
         // default route, unless the container already has one (a second interface).

@@ -169,6 +169,9 @@ public struct AdjacencyInfo: Codable, Sendable, Equatable {
 }
 
 public protocol Dataplane: AnyObject {
+    /// Whether ports of `driver` carry GSO super-frames through the graph
+    /// whole, so an attachment's veth may keep its TSO/GSO on.
+    func carriesSuperFrames(driver: PortDriver) -> Bool
     /// Creates bridge domain `id` (idempotent for identical settings).
     /// MACs not seen for `macAgeSeconds` are aged out; at most `learnLimit`
     /// MACs are learned (further ones counted, not learned).
@@ -314,4 +317,8 @@ extension Dataplane {
     }
     public func deleteRoute(prefix: UInt32, length: Int) throws { try deleteRoute(prefix: prefix, length: length, vrf: 0) }
     public func routes() -> [RouteInfo] { routes(vrf: 0) }
+}
+
+extension Dataplane {
+    public func carriesSuperFrames(driver: PortDriver) -> Bool { false }
 }

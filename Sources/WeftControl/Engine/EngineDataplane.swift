@@ -183,10 +183,18 @@ public final class EngineDataplane: Dataplane {
     }
 
     /// `show interfaces` details of an AF_PACKET port: ring version and sizes in frames.
+    public func carriesSuperFrames(driver: PortDriver) -> Bool {
+        driver == .afPacket && afPorts.takesLargeFrames
+    }
+
     private func describeAfPacket(_ i: UInt32, slot: Int32) {
         let ring = afPorts.ports[Int(slot)].ring
         let rxFrames = ring.version == 3 ? Int(ring.rx_block_count) : Int(ring.rx_frame_count)
-        interfaceTable.setDetails(i, mode: ring.version == 3 ? "tpacket-v3 (\(ring.rx_block_count) blocks)" : "tpacket-v2",
+        let large = ring.version == 2 && afPorts.takesLargeFrames
+        // af-packet-output sends chains and GSO super-frames whole (its large-frame socket).
+        interfaceTable.takesLargeFrames[Int(i)] = large ? 1 : 0
+        interfaceTable.setDetails(i, mode: ring.version == 3 ? "tpacket-v3 (\(ring.rx_block_count) blocks)"
+                                      : large ? "tpacket-v2 vnet-hdr tso4 (super-frames whole)" : "tpacket-v2 vnet-hdr",
                                   queues: 1, rxRingSize: ring.version == 3 ? Int(ring.rx_block_count * ring.rx_block_size) / 2048 : rxFrames,
                                   txRingSize: Int(ring.tx_frame_count))
     }
@@ -334,6 +342,9 @@ public final class EngineDataplane: Dataplane {
                     ip4.releaseTableIfUnused(vrf)
                     return .conflict("bridge domain \(id) is full")
                 }
+                // The IPv4 path reads only headers: super-frames are routed whole
+                // (ip4-rewrite checks their segments against the MTU).
+                interfaceTable.takesLargeFrames[Int(i)] = 1
                 // Static: every node's gateway of a network spanning nodes has
                 // this MAC; a frame from another node's gateway must not move it.
                 guard l2.macTable.addStatic(domain: id, mac: MACAddress.value(mac), interface: i) else {

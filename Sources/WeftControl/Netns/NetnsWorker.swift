@@ -263,9 +263,9 @@ public final class NetnsWorker: @unchecked Sendable {
         try call { weft_veth_create(host, peer, Int32(spec.mtu), nsfd, spec.netnsPath, spec.mac, $0, $1) }
         do {
             try call { weft_ipv6_disable(host, $0, $1) }
-            try call { weft_ethtool_segmentation_off(host, $0, $1) }
+            if !spec.keepSegmentationOffloads { try call { weft_ethtool_segmentation_off(host, $0, $1) } }
             let containerIndex = try inside(nsfd, label: spec.netnsPath, home: home) { () throws -> Int32 in
-                try call { weft_ethtool_segmentation_off(peer, $0, $1) }
+                if !spec.keepSegmentationOffloads { try call { weft_ethtool_segmentation_off(peer, $0, $1) } }
                 // Rename and up in one request: the kernel renames first.
                 let index = try call { weft_link_configure(peer, spec.containerIfName, nil, 0, 1, $0, $1) }
                 try call { weft_link_configure("lo", nil, nil, 0, 1, $0, $1) }

@@ -17,6 +17,10 @@ public struct VethSpec: Sendable {
     /// The gateway is a default, not a request: skip the route when the
     /// container already has a default route (EEXIST) instead of failing.
     public var gatewayIfNoDefault = false
+    /// Leave TSO/GSO on at both ends (the kernel's default): the port's
+    /// driver carries 64 KB super-frames through the graph (af-packet V2).
+    /// Off otherwise, so the pod's kernel segments before the veth.
+    public var keepSegmentationOffloads = false
 
     public init(hostIfName: String, netnsPath: String, containerIfName: String, mac: [UInt8],
                 mtu: Int, address: String, prefixLength: Int, gateway: String?) {

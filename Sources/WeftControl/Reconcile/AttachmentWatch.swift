@@ -94,7 +94,7 @@ public final class AttachmentWatch {
             throw ControlError(.internal, code: "network_not_found", message: "network \(attachment.network) of the attachment is gone")
         }
         removeFromDataplane(attachment)
-        let spec = try AttachmentService.vethSpec(for: attachment)
+        let spec = try AttachmentService.vethSpec(for: attachment, dataplane: dataplane)
         var tapFds: [Int32]?
         if attachment.isTap {
             tapFds = try provisioner.createTap(spec, queues: attachment.queues)

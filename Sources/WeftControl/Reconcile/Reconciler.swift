@@ -161,7 +161,7 @@ public final class Reconciler {
         if attachment.isTap {
             // The TAP is persistent: it outlived weftd inside the container.
             // Take its queues over, or make it again if it is gone.
-            let spec = try AttachmentService.vethSpec(for: attachment)
+            let spec = try AttachmentService.vethSpec(for: attachment, dataplane: dataplane)
             let survived = provisioner.containerLinkExists(netnsPath: attachment.netns, ifName: attachment.ifName)
             let fds = survived
                 ? try provisioner.openTap(netnsPath: attachment.netns, ifName: attachment.ifName, queues: attachment.queues)
@@ -173,7 +173,7 @@ public final class Reconciler {
         }
         let vethSurvived = provisioner.linkExists(attachment.hostIfName)
         if !vethSurvived {
-            _ = try provisioner.createVeth(AttachmentService.vethSpec(for: attachment))
+            _ = try provisioner.createVeth(AttachmentService.vethSpec(for: attachment, dataplane: dataplane))
             log.info("restore \(name): recreated veth \(attachment.hostIfName) in \(attachment.netns)")
         }
         let swIfIndex = try AttachmentService.plug(attachment, bridgeDomain: bridgeDomain, tapFds: nil, dataplane: dataplane)

@@ -77,6 +77,20 @@ public final class WorkerBuffers {
         }
     }
 
+    /// Makes `head` a single-buffer, non-GSO frame of its own bytes: frees
+    /// every buffer after it and clears the large-frame fields (a node that
+    /// keeps only the headers, e.g. an ICMP error quoting a super-frame).
+    public func keepFirstBuffer(_ head: UInt32) {
+        let m = metadata + Int(head)
+        let next = m.pointee.nextBuffer
+        m.pointee.nextBuffer = BufferPool.invalid
+        m.pointee.chainLength = 0
+        m.pointee.gsoSize = 0
+        m.pointee.gsoType = 0
+        m.pointee.l4Offset = 0
+        if next != BufferPool.invalid { freeChain(next) }
+    }
+
     public func free(_ indices: UnsafePointer<UInt32>, count: Int) {
         for i in 0..<count { free(indices[i]) }
     }

@@ -8,24 +8,24 @@ import WeftPacket
 /// back to the kernel as soon as they are read.
 ///
 /// GSO super-frames (V2 rings, which have PACKET_VNET_HDR and
-/// PACKET_COPY_THRESH): a kernel with offloads on may hand a veth one frame of
-/// up to 64 KB, e.g. a kernel `vxlan` device over a veth that has
-/// tx-udp_tnl-segmentation, or any host whose TSO is left on. Such a frame
-/// does not fit a ring slot; the kernel marks the slot TP_STATUS_COPY and
-/// queues the whole frame on the socket, where this node reads it (one recv
-/// into a 64 KB scratch area) and cuts it into frames of the sender's segment
-/// size (`GSOSegmentation`: TCP or UDP over IPv4, also inside VXLAN), each in
-/// its own pool buffer with complete checksums, before ethernet-input: the
-/// rest of the graph sees ordinary frames. A GSO frame that did fit a slot is
-/// cut the same way. The virtio-net header is checked first: a segment size
-/// of 0 or beyond the frame, a checksum start past it, or an unknown GSO type
-/// is `gso-bad-header`; a frame that is not IPv4 TCP/UDP (TCP over IPv6 is
-/// not segmented yet) is `gso-unsupported`; buffers are taken for all
-/// segments before any is written, so a pool running dry drops the whole
-/// super-frame (`no-buffers`), never half of it.
+/// PACKET_COPY_THRESH): a pod whose veth keeps TSO on (the default since
+/// issue 19), or any kernel with offloads on, hands the veth frames of up to
+/// 64 KB. Such a frame does not fit a ring slot; the kernel marks the slot
+/// TP_STATUS_COPY and queues the whole frame on the socket, where this node
+/// reads it with one readv straight into a buffer chain (ChainIO.read). A
+/// TCPv4 super-frame goes on whole, its GSO fields in the metadata
+/// (VirtioNetHeader.accept: gsoSize, gsoType, l4Offset, partial checksum),
+/// for the output to hand to the kernel whole or for gso-segment to cut.
+/// Other GSO frames (UDP, TCP inside VXLAN from a kernel vxlan device) are
+/// cut here into frames of the sender's segment size (`GSOSegmentation`),
+/// each in its own pool buffer with complete checksums. A header that lies
+/// is `gso-bad-header`; TCPv6/UFO or a VLAN tag the kernel lifted out of a
+/// large frame is `gso-unsupported`; a pool running dry drops the whole
+/// frame (`no-buffers`), never half of it.
 ///
 /// Sets: dataOffset, length, rxInterface, flags (.l4ChecksumPending when the
-/// kernel says the L4 checksum is partial, as veth senders leave it).
+/// kernel says the L4 checksum is partial, as veth senders leave it); for
+/// chains and GSO frames nextBuffer, chainLength, gsoSize, gsoType, l4Offset.
 /// A VLAN tag the kernel lifted into the ring header is put back in the frame.
 public final class AfPacketInputNode: GraphNode {
     public enum Next: String, NodeNext {
@@ -37,6 +37,7 @@ public final class AfPacketInputNode: GraphNode {
         case frameTooLong = "frame-too-long"
         case truncated = "truncated"
         case kernelRingDrops = "kernel-ring-drops"
+        case gsoFrames = "gso-frames"
         case gsoSegmented = "gso-segmented"
         case gsoBadHeader = "gso-bad-header"
         case gsoUnsupported = "gso-unsupported"
@@ -48,7 +49,8 @@ public final class AfPacketInputNode: GraphNode {
             case .frameTooLong: return "frames longer than a buffer (GSO left on?)"
             case .truncated: return "frames cut short by the ring's snap length"
             case .kernelRingDrops: return "frames the kernel dropped: rx ring full (PACKET_STATISTICS)"
-            case .gsoSegmented: return "GSO super-frames received and cut into MTU-sized frames (not a drop)"
+            case .gsoFrames: return "TCPv4 GSO super-frames received and handed on whole (counted, not dropped)"
+            case .gsoSegmented: return "other GSO super-frames (UDP, TCP in VXLAN) received and cut into MTU-sized frames here (not a drop)"
             case .gsoBadHeader: return "GSO frames dropped: the virtio-net header lies (segment size 0 or past the frame, checksum start past it, unknown type)"
             case .gsoUnsupported: return "GSO frames dropped: not IPv4 TCP/UDP (or VXLAN around it), or VLAN-tagged"
             case .gsoSegmentTooLarge: return "GSO frames dropped: one segment would not fit a buffer (segment size above the MTU Weft supports)"
@@ -63,7 +65,7 @@ public final class AfPacketInputNode: GraphNode {
     var toEthernet = Int32(0)
     var errNoBuffers = UInt32(0), errTooLong = UInt32(0), errTruncated = UInt32(0), errKernelDrops = UInt32(0)
     var errSegmented = UInt32(0), errBadHeader = UInt32(0), errUnsupported = UInt32(0), errSegmentTooLarge = UInt32(0)
-    var errCopyMissing = UInt32(0)
+    var errCopyMissing = UInt32(0), errGSOFrames = UInt32(0)
     /// A whole frame read from the socket (virtio-net header + up to 64 KB).
     static let scratchSize = 65_536 + 256
     let scratch: UnsafeMutableRawPointer
@@ -86,6 +88,7 @@ public final class AfPacketInputNode: GraphNode {
         errTruncated = errorIndex(Error.truncated)
         errKernelDrops = errorIndex(Error.kernelRingDrops)
         errSegmented = errorIndex(Error.gsoSegmented)
+        errGSOFrames = errorIndex(Error.gsoFrames)
         errBadHeader = errorIndex(Error.gsoBadHeader)
         errUnsupported = errorIndex(Error.gsoUnsupported)
         errSegmentTooLarge = errorIndex(Error.gsoSegmentTooLarge)
@@ -226,57 +229,88 @@ public final class AfPacketInputNode: GraphNode {
         graph.put(bi, &out)
     }
 
-    /// A GSO frame (in the slot, or queued whole on the socket when the slot
-    /// was too small: TP_STATUS_COPY): checked, then cut into segments.
+    /// A GSO frame, or a frame queued whole on the socket because it did not
+    /// fit its slot (TP_STATUS_COPY, read straight into a buffer chain): a
+    /// TCPv4 super-frame is handed on whole, any other GSO frame is cut into
+    /// segments here (VirtioNetHeader says which).
     @inline(never)
     private func deliverLarge(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, slotFrame: UnsafeMutableRawPointer,
                               snap: Int, vnet slotVnet: UnsafeRawPointer, status: UInt32,
                               _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) {
-        var frame = UnsafeRawPointer(slotFrame), length = snap, vnet = slotVnet
+        let bi: UInt32, length: Int, vnet: UnsafeRawPointer
         if status & UInt32(WEFT_TP_STATUS_COPY) != 0 {
-            let n = weft_afp_recv_copy(port.pointee.ring.fd, scratch, Self.scratchSize)
-            if n < WEFT_VNET_HDR_LEN { graph.count(errCopyMissing); return }
-            if n > Self.scratchSize { graph.count(errTruncated); return }
-            vnet = UnsafeRawPointer(scratch)
-            frame = UnsafeRawPointer(scratch + Int(WEFT_VNET_HDR_LEN))
-            length = n &- Int(WEFT_VNET_HDR_LEN)
+            switch ChainIO.read(port.pointee.ring.fd, graph: graph, taken: segmentBuffers) {
+            case .frame(let head, let n): bi = head; length = n
+            case .noBuffers:
+                // The frame must still leave the socket, or the next COPY slot would read it.
+                _ = weft_afp_recv_copy(port.pointee.ring.fd, scratch, Self.scratchSize)
+                graph.count(errNoBuffers); return
+            case .tooLong: graph.count(errTruncated); return
+            case .runt, .failed: graph.count(errCopyMissing); return
+            }
+            vnet = UnsafeRawPointer(graph.data(bi) + BufferPool.headroom - VirtioNetHeader.length)
+        } else {
+            if snap > BufferPool.maxDataLength { graph.count(errTooLong); return }
+            bi = graph.buffers.alloc()
+            if _slowPath(bi == BufferPool.invalid) { graph.count(errNoBuffers); return }
+            let m = graph.metadata + Int(bi)
+            (graph.data(bi) + BufferPool.headroom).copyMemory(from: slotFrame, byteCount: snap)
+            m.pointee.dataOffset = UInt16(BufferPool.headroom)
+            m.pointee.length = UInt16(snap)
+            length = snap
+            vnet = slotVnet
         }
-        let flags = vnet.load(as: UInt8.self)
-        let gsoType = vnet.load(fromByteOffset: 1, as: UInt8.self) & ~UInt8(WEFT_VNET_GSO_ECN)
-        let segmentSize = Int(vnet.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
-        let checksumStart = Int(vnet.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
-        let partial = flags & UInt8(WEFT_VNET_F_NEEDS_CSUM) != 0
-        if gsoType == UInt8(WEFT_VNET_GSO_NONE) {
-            // Queued whole only for its size: no GSO, just too long for a buffer (or a slot).
-            if length > BufferPool.maxDataLength { graph.count(errTooLong); return }
-            deliver(graph, port, src: UnsafeMutableRawPointer(mutating: frame), snap: length, wire: length,
-                    status: partial ? UInt32(WEFT_TP_STATUS_CSUM_NOT_READY) : 0, tci: 0, tpid: 0, &out, &traceBudget, &bytes)
+        let m = graph.metadata + Int(bi)
+        m.pointee.rxInterface = port.pointee.swIfIndex
+        m.pointee.flags = []
+        if _slowPath(status & UInt32(WEFT_TP_STATUS_VLAN_VALID) != 0) {
+            // The kernel lifted a tag out of a frame too large to put it back into here.
+            graph.buffers.free(bi); graph.count(errUnsupported); return
+        }
+        let frame = UnsafeRawPointer(graph.data(bi) + BufferPool.headroom)
+        switch VirtioNetHeader.accept(vnet, frame: frame, headLength: Int(m.pointee.length), frameLength: length, into: m) {
+        case .plain(let partial):
+            if partial { m.pointee.flags = .l4ChecksumPending }
+        case .whole:
+            graph.count(errGSOFrames)
+        case .segment(let layout, let segmentSize):
+            segment(graph, port, bi, length: length, layout: layout, segmentSize: segmentSize, status: status, &out, &traceBudget, &bytes)
             return
+        case .unsupported: graph.buffers.free(bi); graph.count(errUnsupported); return
+        case .bad: graph.buffers.free(bi); graph.count(errBadHeader); return
         }
-        if _slowPath(status & UInt32(WEFT_TP_STATUS_VLAN_VALID) != 0) { graph.count(errUnsupported); return }
-        let kind: GSOSegmentation.Kind
-        switch Int(gsoType) {
-        case WEFT_VNET_GSO_TCPV4: kind = .tcp4
-        case WEFT_VNET_GSO_UDP_L4: kind = .udpL4
-        case WEFT_VNET_GSO_TCPV6, WEFT_VNET_GSO_UDP: graph.count(errUnsupported); return
-        default: graph.count(errBadHeader); return
+        bytes &+= length
+        if _slowPath(traceBudget > 0) {
+            let id = graph.trace.select(m, node: index)
+            graph.trace.add(TraceRecord(packet: id, node: index, a: UInt64(port.pointee.swIfIndex), b: UInt64(length),
+                                        c: UInt64(status), d: UInt64(m.pointee.gsoSize) << 32 | UInt64(m.pointee.gsoType) << 48))
+            traceBudget -= 1
         }
-        if segmentSize == 0 || segmentSize >= length || (partial && checksumStart >= length) { graph.count(errBadHeader); return }
-        let layout: GSOSegmentation.Layout
-        switch GSOSegmentation.parse(frame, length: length, kind: kind, checksumStart: partial ? checksumStart : nil) {
-        case .success(let l): layout = l
-        case .failure(.unsupported): graph.count(errUnsupported); return
-        case .failure: graph.count(errBadHeader); return
+        graph.put(bi, &out)
+    }
+
+    /// Cuts the super-frame in `bi` (a chain is gathered into the scratch
+    /// first) into single-buffer segments and frees it.
+    private func segment(_ graph: Graph, _ port: UnsafeMutablePointer<AfPacketPort>, _ bi: UInt32, length: Int,
+                         layout: GSOSegmentation.Layout, segmentSize: Int, status: UInt32,
+                         _ out: inout NextCursor, _ traceBudget: inout Int32, _ bytes: inout Int) {
+        defer { graph.buffers.free(bi) }
+        let frame: UnsafeRawPointer
+        if graph.metadata[Int(bi)].isChained {
+            _ = BufferChain.gather(bi, to: scratch, pool: graph.pool)
+            frame = UnsafeRawPointer(scratch)
+        } else {
+            frame = UnsafeRawPointer(graph.data(bi) + BufferPool.headroom)
         }
         if layout.headerLength &+ segmentSize > BufferPool.maxDataLength { graph.count(errSegmentTooLarge); return }
         let n = GSOSegmentation.segmentCount(layout: layout, length: length, segmentSize: segmentSize)
         if n > GSOSegmentation.maxSegments { graph.count(errBadHeader); return }
         guard BufferChain.take(n, into: segmentBuffers, buffers: graph.buffers) else { graph.count(errNoBuffers); return }
         for k in 0..<n {
-            let bi = segmentBuffers[k]
-            let m = graph.metadata + Int(bi)
+            let s = segmentBuffers[k]
+            let m = graph.metadata + Int(s)
             let len = GSOSegmentation.writeSegment(k, of: frame, length: length, layout: layout, segmentSize: segmentSize,
-                                                   to: graph.data(bi) + BufferPool.headroom)
+                                                   to: graph.data(s) + BufferPool.headroom)
             m.pointee.dataOffset = UInt16(BufferPool.headroom)
             m.pointee.length = UInt16(truncatingIfNeeded: len)
             m.pointee.rxInterface = port.pointee.swIfIndex
@@ -288,14 +322,19 @@ public final class AfPacketInputNode: GraphNode {
                                             c: UInt64(status), d: UInt64(segmentSize) << 32 | UInt64(length)))
                 traceBudget -= 1
             }
-            graph.put(bi, &out)
+            graph.put(s, &out)
         }
         graph.count(errSegmented)
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String {
         let csum = r.c & UInt64(WEFT_TP_STATUS_CSUM_NOT_READY) != 0 ? " csum-partial" : ""
-        let gso = r.d == 0 ? "" : ", segment of a \(r.d & 0xFFFF_FFFF)-byte GSO frame (segment size \(r.d >> 32))"
+        let gso: String
+        if r.d >> 48 != 0 {
+            gso = " gso \(GSOType(rawValue: UInt8(truncatingIfNeeded: r.d >> 48)) ?? .none) segment \((r.d >> 32) & 0xFFFF), whole"
+        } else {
+            gso = r.d == 0 ? "" : ", segment of a \(r.d & 0xFFFF_FFFF)-byte GSO frame (segment size \(r.d >> 32))"
+        }
         return "af-packet-input: sw_if_index \(r.a), \(r.b) bytes\(csum)\(gso)"
     }
 }

@@ -10,14 +10,27 @@ import WeftPacket
 /// On V2 rings every frame is preceded by a zeroed virtio-net header
 /// (PACKET_VNET_HDR, which the socket needs to receive GSO frames whole).
 ///
-/// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending).
+/// A chain or GSO super-frame (a pod's 64 KB TCP send) does not fit a
+/// 2048-byte slot: it goes whole through the worker's ring-less packet socket
+/// (AfPacketPorts.largeFrameSocket) with one sendmsg, its virtio-net header
+/// carrying the GSO fields and the still-partial checksum, so the receiving
+/// pod's kernel gets one frame and nothing is segmented on the way. Slots
+/// already filled for the same port are kicked first, so the port's frames
+/// leave in the order they came.
+///
+/// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending); for
+/// chains and GSO frames nextBuffer, chainLength, gsoSize, gsoType, l4Offset.
 public final class AfPacketOutputNode: GraphNode {
     public enum Error: String, NodeError {
         case txRingFull = "tx-ring-full"
         case notAfPacket = "not-af-packet"
         case kickFailed = "tx-kick-failed"
+        case largeSent = "large-sent"
+        case largeFailed = "large-send-failed"
         public var help: String {
             switch self {
+            case .largeSent: return "chains and GSO super-frames sent whole (counted, not dropped)"
+            case .largeFailed: return "chains and GSO super-frames dropped: their metadata contradicts the frame, or sendmsg failed"
             case .txRingFull: return "frames dropped: transmit ring full"
             case .notAfPacket: return "transmit interface has no af-packet port"
             case .kickFailed: return "sendto on the tx ring failed (frames stay queued)"
@@ -28,7 +41,7 @@ public final class AfPacketOutputNode: GraphNode {
     public static let registration = NodeRegistration(name: "af-packet-output", next: NoNext.self, errors: Error.self)
 
     let ports: AfPacketPorts
-    var errFull = UInt32(0), errNotAfPacket = UInt32(0), errKick = UInt32(0)
+    var errFull = UInt32(0), errNotAfPacket = UInt32(0), errKick = UInt32(0), errLargeSent = UInt32(0), errLargeFailed = UInt32(0)
     /// Ports written in the current vector, to kick once each.
     let touched: UnsafeMutablePointer<Int32>
 
@@ -44,6 +57,8 @@ public final class AfPacketOutputNode: GraphNode {
         errFull = errorIndex(Error.txRingFull)
         errNotAfPacket = errorIndex(Error.notAfPacket)
         errKick = errorIndex(Error.kickFailed)
+        errLargeSent = errorIndex(Error.largeSent)
+        errLargeFailed = errorIndex(Error.largeFailed)
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -63,6 +78,15 @@ public final class AfPacketOutputNode: GraphNode {
             if _slowPath(slot < 0) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
             let port = portTable + Int(slot)
             if _slowPath(!port.pointee.active) { graph.count(errNotAfPacket); drops[tx] &+= 1; continue }
+            if _slowPath(m.pointee.isChained || m.pointee.gsoSize != 0) {
+                if sendLarge(graph, bi, m, port) {
+                    txPackets[tx] &+= 1
+                    txBytes[tx] &+= UInt64(m.pointee.totalLength)
+                } else {
+                    drops[tx] &+= 1
+                }
+                continue
+            }
             let frameSize = Int(port.pointee.ring.tx_frame_size)
             let frame = UnsafeMutableRawPointer(port.pointee.ring.tx_ring!) + Int(port.pointee.txSlot) * frameSize
             let v3 = port.pointee.ring.version == 3
@@ -95,11 +119,37 @@ public final class AfPacketOutputNode: GraphNode {
         }
         for k in 0..<touchedCount {
             let port = portTable + Int(touched[k])
+            if !port.pointee.txPending { continue }   // kicked already, before a large frame
             port.pointee.txPending = false
             let rc = weft_afp_kick_tx(port.pointee.ring.fd)
             if rc != 0 && rc != -EAGAIN { graph.count(errKick) }
         }
         graph.buffers.free(vector, count: count)
+    }
+
+    /// One chain or super-frame through the large-frame socket (see the type's doc).
+    @inline(never)
+    private func sendLarge(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>,
+                           _ port: UnsafeMutablePointer<AfPacketPort>) -> Bool {
+        let fd = ports.largeFrameSocket
+        let frame = graph.data(bi) + Int(m.pointee.dataOffset)
+        guard fd >= 0 else { graph.count(errLargeFailed); return false }
+        if port.pointee.txPending {
+            port.pointee.txPending = false
+            let rc = weft_afp_kick_tx(port.pointee.ring.fd)
+            if rc != 0 && rc != -EAGAIN { graph.count(errKick) }
+        }
+        let sent = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: VirtioNetHeader.length) { header -> Int in
+            let h = UnsafeMutableRawPointer(header.baseAddress!)
+            guard VirtioNetHeader.write(h, for: m, frame: frame) else { return -Int(EINVAL) }
+            return ChainIO.withPieces(header: h, head: bi, graph: graph) { v, count in
+                weft_afp_send_large(fd, port.pointee.ring.ifindex, v, count)
+            }
+        }
+        if sent < 0 { graph.count(errLargeFailed); return false }
+        graph.count(errLargeSent)
+        if graph.trace.enabled { graph.traceIfSelected(bi, node: index, a: UInt64(m.pointee.txInterface), b: UInt64(m.pointee.totalLength)) }
+        return true
     }
 
     public override func formatTrace(_ r: TraceRecord) -> String { "af-packet-output: sw_if_index \(r.a), \(r.b) bytes" }

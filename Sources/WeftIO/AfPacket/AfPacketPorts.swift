@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CShims
 import Dispatch
 import WeftEngine
@@ -76,16 +79,38 @@ public final class AfPacketPorts {
     /// Concurrent: preparations wait on grace periods, not on CPU, and
     /// several waiting at once share them.
     private let preparer = DispatchQueue(label: "weft.af-packet.prepare", attributes: .concurrent)
+    /// The ring-less socket af-packet-output sends chains and GSO
+    /// super-frames through, whole (weft_afp_large_socket), or -1: V3 rings
+    /// (no virtio-net headers, so no super-frames come in), or the socket
+    /// could not be made (then every large frame is cut by gso-segment).
+    public let largeFrameSocket: Int32
+    /// Why `largeFrameSocket` is -1 on a V2 configuration, for the log.
+    public let largeFrameSocketError: String?
 
     public init(config: AfPacketConfig = AfPacketConfig(), spareSockets: Int = 0) {
         self.config = config
         spareTarget = spareSockets
+        if config.ringVersion == 2 {
+            var err = [CChar](repeating: 0, count: 256)
+            let fd = weft_afp_large_socket(&err, err.count)
+            largeFrameSocket = fd >= 0 ? fd : -1
+            largeFrameSocketError = fd >= 0 ? nil : String(cString: err)
+        } else {
+            largeFrameSocket = -1
+            largeFrameSocketError = nil
+        }
         ports = .allocate(capacity: AfPacketPorts.capacity)
         ports.initialize(repeating: AfPacketPort(), count: AfPacketPorts.capacity)
         activeList = .allocate(capacity: AfPacketPorts.capacity)
     }
 
+    /// Whether the ports take chains and GSO super-frames whole
+    /// (InterfaceTable.takesLargeFrames): the kernel segments them only if
+    /// the device behind must.
+    public var takesLargeFrames: Bool { largeFrameSocket >= 0 }
+
     deinit {
+        if largeFrameSocket >= 0 { Glibc.close(largeFrameSocket) }
         for i in 0..<AfPacketPorts.capacity where ports[i].active { weft_afp_close(&ports[i].ring) }
         ports.deallocate()
         activeList.deallocate()

@@ -153,22 +153,15 @@ public final class TapInputNode: GraphNode {
     @inline(never)
     private func takeLarge(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>,
                            header: UnsafeRawPointer, read n: Int) -> Bool {
-        let gsoType = header.load(fromByteOffset: 1, as: UInt8.self) & ~UInt8(WEFT_VNET_GSO_ECN)
-        if gsoType != 0 {
-            let needsChecksum = header.load(as: UInt8.self) & UInt8(WEFT_VNET_F_NEEDS_CSUM) != 0
-            let segmentSize = Int(header.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
-            let checksumStart = Int(header.loadUnaligned(fromByteOffset: 6, as: UInt16.self))
-            let checksumOffset = Int(header.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
-            let frameLength = n &- Int(WEFT_VNET_HDR_LEN)
-            guard gsoType == UInt8(WEFT_VNET_GSO_TCPV4), needsChecksum, segmentSize > 0, checksumOffset == 16,
-                  checksumStart >= Ethernet.headerLength &+ 20, checksumStart <= 255,
-                  checksumStart &+ 20 <= min(frameLength, BufferPool.maxDataLength) else {
+        if header.load(fromByteOffset: 1, as: UInt8.self) != 0 {
+            let frameLength = n &- VirtioNetHeader.length
+            // TUNSETOFFLOAD offers TSO4 only: anything but a TCPv4 super-frame is a lie.
+            guard VirtioNetHeader.accept(header, frame: header + VirtioNetHeader.length,
+                                         headLength: min(frameLength, BufferPool.maxDataLength), frameLength: frameLength,
+                                         into: m) == .whole else {
                 graph.count(errGSOHeader)
                 return false
             }
-            m.pointee.gsoSize = UInt16(segmentSize)
-            m.pointee.gsoType = GSOType.tcp4.rawValue
-            m.pointee.l4Offset = UInt8(checksumStart)
             graph.count(errGSO)
         }
         if n > Self.readLength, !BufferChain.extend(bi, from: scratch, length: n &- Self.readLength, buffers: graph.buffers) {

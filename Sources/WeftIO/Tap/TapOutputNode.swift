@@ -95,43 +95,9 @@ public final class TapOutputNode: GraphNode {
     @inline(never)
     private func writeLarge(_ graph: Graph, _ bi: UInt32, _ m: UnsafeMutablePointer<BufferMetadata>,
                             frame: UnsafeMutableRawPointer, fd: Int32) -> Bool {
-        let hdr = frame - Int(WEFT_VNET_HDR_LEN)
-        hdr.storeBytes(of: UInt64(0), as: UInt64.self)
-        (hdr + 8).storeBytes(of: UInt16(0), as: UInt16.self)
-        if m.pointee.gsoSize != 0 {
-            let l4 = Int(m.pointee.l4Offset)
-            guard m.pointee.gsoType == GSOType.tcp4.rawValue, m.pointee.flags.contains(.l4ChecksumPending),
-                  l4 &+ 20 <= Int(m.pointee.length) else { graph.count(errWrite); return false }
-            let tcpHeader = Int(frame.load(fromByteOffset: l4 &+ 12, as: UInt8.self) >> 4) &* 4
-            hdr.storeBytes(of: UInt8(WEFT_VNET_F_NEEDS_CSUM), as: UInt8.self)
-            (hdr + 1).storeBytes(of: UInt8(WEFT_VNET_GSO_TCPV4), as: UInt8.self)
-            (hdr + 2).storeBytes(of: UInt16(l4 &+ tcpHeader), as: UInt16.self)      // hdr_len
-            (hdr + 4).storeBytes(of: m.pointee.gsoSize, as: UInt16.self)             // gso_size
-            (hdr + 6).storeBytes(of: UInt16(l4), as: UInt16.self)                    // csum_start
-            (hdr + 8).storeBytes(of: UInt16(16), as: UInt16.self)                    // csum_offset: TCP
-        } else if m.pointee.flags.contains(.l4ChecksumPending) {
-            // A chain without GSO (a jumbo frame) with a partial checksum: let the kernel finish it.
-            guard let l3 = Ethernet.ipv4Offset(frame, length: Int(m.pointee.length)) else { graph.count(errWrite); return false }
-            let proto = frame.load(fromByteOffset: l3 &+ 9, as: UInt8.self)
-            guard proto == 6 || proto == 17 else { graph.count(errWrite); return false }
-            let l4 = l3 &+ Int(frame.load(fromByteOffset: l3, as: UInt8.self) & 0x0F) &* 4
-            hdr.storeBytes(of: UInt8(WEFT_VNET_F_NEEDS_CSUM), as: UInt8.self)
-            (hdr + 6).storeBytes(of: UInt16(l4), as: UInt16.self)
-            (hdr + 8).storeBytes(of: UInt16(proto == 6 ? 16 : 6), as: UInt16.self)
-        }
-        let n = BufferChain.count(bi, metadata: graph.metadata)
-        guard n <= BufferChain.maxBuffers else { graph.count(errWrite); return false }
-        let written = withUnsafeTemporaryAllocation(of: iovec.self, capacity: BufferChain.maxBuffers &+ 1) { v -> Int in
-            v[0] = iovec(iov_base: hdr, iov_len: Int(WEFT_VNET_HDR_LEN) &+ Int(m.pointee.length))
-            var b = m.pointee.nextBuffer, k = 1
-            while b != BufferPool.invalid {
-                let bm = graph.metadata + Int(b)
-                v[k] = iovec(iov_base: graph.data(b) + Int(bm.pointee.dataOffset), iov_len: Int(bm.pointee.length))
-                k &+= 1
-                b = bm.pointee.nextBuffer
-            }
-            return weft_fd_writev(fd, v.baseAddress, Int32(k))
-        }
+        let header = frame - VirtioNetHeader.length
+        guard VirtioNetHeader.write(header, for: m, frame: frame) else { graph.count(errWrite); return false }
+        let written = ChainIO.withPieces(header: header, head: bi, graph: graph) { v, count in weft_fd_writev(fd, v, count) }
         if written < 0 { graph.count(errWrite); return false }
         if graph.trace.enabled { graph.traceIfSelected(bi, node: index, a: UInt64(m.pointee.txInterface), b: UInt64(m.pointee.totalLength)) }
         return true

@@ -15,6 +15,9 @@ import WeftPacket
 ///   received on the BVI: `rxInterface` = the BVI, on to l2-input (learning
 ///   keeps the router's MAC in the MAC table, then l2-fwd or l2-flood).
 ///
+/// Super-frames (chains, GSO) pass both ways whole: a BVI takes large
+/// frames (InterfaceTable.takesLargeFrames), nothing here reads past the headers.
+///
 /// Uses: txInterface, l2Offset, l3Offset, etherType. Sets: rxInterface, flags(.multicast).
 public final class BVINode: GraphNode {
     public enum Next: String, NodeNext {

@@ -8,7 +8,8 @@ import WeftPacket
 /// of the original IP header: a new IPv4 header (source = the receiving
 /// interface's address, TTL 64) and the ICMP header, followed by the
 /// original IP header and the first 8 bytes of its payload (RFC 792), both
-/// checksums computed. The old L2 header is overwritten.
+/// checksums computed. The old L2 header is overwritten. About a GSO
+/// super-frame (fragmentation needed), the rest of its chain is freed.
 ///
 /// No error is sent about an ICMP error, a non-first fragment, or a packet
 /// the router built (RFC 1812 4.3.2.7), and at most
@@ -129,9 +130,12 @@ public final class IP4ICMPErrorNode: GraphNode {
             m.pointee.l3Offset = UInt16(truncatingIfNeeded: newL3)
             m.pointee.dataOffset = UInt16(truncatingIfNeeded: newL3)
             m.pointee.length = UInt16(truncatingIfNeeded: total)
+            // About a super-frame: the error is the first buffer's few bytes, no chain, no GSO.
+            if _slowPath(m.pointee.isChained || m.pointee.gsoSize != 0) { graph.buffers.keepFirstBuffer(bi) }
             var flags = m.pointee.flags
             flags.insert(.ip4LocallyOriginated)
             flags.remove(.multicast)
+            flags.remove(.l4ChecksumPending)
             m.pointee.flags = flags
             graph.count(type == ICMP.typeTimeExceeded ? errTimeExceeded
                         : code == ICMP.codeFragmentationNeeded ? errFragNeeded : errUnreachable)

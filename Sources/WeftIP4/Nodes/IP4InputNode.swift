@@ -18,7 +18,10 @@ import WeftPacket
 /// input feature (`IP4InterfaceTable.inputFeature`, e.g. nat44-in2out on a
 /// masquerading network's BVI), to that node, which sends it on to ip4-lookup.
 ///
-/// Uses: dataOffset, length, rxInterface, l2Offset, l3Offset. Sets: fibIndex
+/// A buffer chain (a GSO super-frame) is checked against its total length;
+/// only its headers are read, so it goes on whole.
+///
+/// Uses: dataOffset, length, chainLength, rxInterface, l2Offset, l3Offset. Sets: fibIndex
 /// (the receiving interface's table), length (padding trimmed).
 public final class IP4InputNode: GraphNode {
     public enum Next: String, NodeNext {
@@ -90,7 +93,7 @@ public final class IP4InputNode: GraphNode {
             let l3 = Int(m.pointee.l3Offset)
             let ip = base + l3
             let rx = Int(m.pointee.rxInterface)
-            let l3len = Int(m.pointee.dataOffset) &+ Int(m.pointee.length) &- l3
+            let l3len = Int(m.pointee.dataOffset) &+ m.pointee.totalLength &- l3
             let e = check(ip, l3len, rx, enabled)
             if tracing {
                 graph.traceIfSelected(bi, node: index, a: UInt64(IPv4.source(ip)), b: UInt64(IPv4.destination(ip)),
@@ -103,7 +106,11 @@ public final class IP4InputNode: GraphNode {
                 graph.drop(bi, error: errNotOurMAC); continue
             }
             let total = Int(IPv4.u16(ip, IPv4.offsetTotalLength))
-            if total != l3len { m.pointee.length = UInt16(truncatingIfNeeded: l3 &+ total &- Int(m.pointee.dataOffset)) }
+            if total != l3len {
+                // Padding follows short frames only; a chain (a super-frame) must match exactly.
+                if _slowPath(m.pointee.isChained) { graph.drop(bi, error: errBase &+ 6); continue }
+                m.pointee.length = UInt16(truncatingIfNeeded: l3 &+ total &- Int(m.pointee.dataOffset))
+            }
             m.pointee.fibIndex = ifFib[rx]
             let f = feature[rx]
             if _slowPath(f >= 0) {

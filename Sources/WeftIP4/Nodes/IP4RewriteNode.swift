@@ -17,8 +17,14 @@ import WeftPacket
 ///   are never the subject of an ICMP error.
 /// - A packet that arrived in a link-layer broadcast/multicast frame is not
 ///   forwarded (RFC 1812 5.3.4).
+/// - A GSO super-frame is checked by its segments (headers + gsoSize), not
+///   its 64 KB: too large with DF set -> fragmentation needed, as above; with
+///   DF clear its segment size is lowered to fit. For a port that cannot take
+///   super-frames (InterfaceTable.takesLargeFrames) it goes to gso-segment
+///   after the rewrite.
 ///
-/// Uses: adjacency, l3Offset, dataOffset, length, flags. Sets: dataOffset,
+/// Uses: adjacency, l3Offset, dataOffset, length, flags, gsoSize, l4Offset,
+/// nextBuffer. Sets: dataOffset, l4Offset, gsoSize (lowered to fit),
 /// length, l2Offset, txInterface; the ICMP error to send (`scratch`).
 public final class IP4RewriteNode: GraphNode {
     public enum Next: String, NodeNext {
@@ -50,6 +56,10 @@ public final class IP4RewriteNode: GraphNode {
     var errTTL = UInt32(0), errFrag = UInt32(0), errMTU = UInt32(0), errL2Broadcast = UInt32(0), errDown = UInt32(0)
     /// Output node of the previous vector's last packet: the cursor starts there.
     var lastOutput = Int32(-1)
+    /// gso-segment, where super-frames for ports that cannot take them go
+    /// (found by name: it lives with the L2 nodes; -1 when the graph has none,
+    /// and such frames are then dropped as mtu-exceeded).
+    var segmenter = Int32(-1)
 
     public init(ip4: IP4Feature) {
         self.ip4 = ip4
@@ -63,6 +73,23 @@ public final class IP4RewriteNode: GraphNode {
         errMTU = errorIndex(Error.mtuExceeded)
         errL2Broadcast = errorIndex(Error.l2Broadcast)
         errDown = errorIndex(Error.interfaceDown)
+        segmenter = graph.nodeIndex(named: "gso-segment") ?? -1
+    }
+
+    /// A GSO super-frame over the MTU: its segments (IP header + TCP header +
+    /// gsoSize) are what go on the wire. They fit: true. They do not and DF
+    /// is clear (or the router built it): the segment size is lowered to fit
+    /// (true). Otherwise false: fragmentation needed, as for one large packet.
+    @inline(never)
+    func fitsSegments(_ m: UnsafeMutablePointer<BufferMetadata>, ip: UnsafeMutableRawPointer, l3: Int, mtu: UInt16, local: Bool) -> Bool {
+        let l4 = Int(m.pointee.dataOffset) &+ Int(m.pointee.l4Offset)
+        guard l4 > l3, l4 &+ 13 <= Int(m.pointee.dataOffset) &+ Int(m.pointee.length) else { return false }
+        let headers = l4 &- l3 &+ Int((ip + (l4 &- l3)).load(fromByteOffset: 12, as: UInt8.self) >> 4) &* 4
+        if headers &+ Int(m.pointee.gsoSize) <= Int(mtu) { return true }
+        let dontFragment = IPv4.u16(ip, IPv4.offsetFragment) & IPv4.flagDontFragment != 0
+        guard !dontFragment || local, Int(mtu) > headers else { return false }
+        m.pointee.gsoSize = UInt16(Int(mtu) &- headers)
+        return true
     }
 
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
@@ -74,6 +101,7 @@ public final class IP4RewriteNode: GraphNode {
         let adjUsed = ip4.adjacencies.used
         let up = graph.interfaces.up
         let outputNode = graph.interfaces.outputNode
+        let takesLarge = graph.interfaces.takesLargeFrames
         let tracing = graph.trace.enabled
         let localBit = BufferFlags.ip4LocallyOriginated.rawValue, multicastBit = BufferFlags.multicast.rawValue
         let special = localBit | multicastBit
@@ -98,7 +126,7 @@ public final class IP4RewriteNode: GraphNode {
             }
             let total = IPv4.u16(ip, IPv4.offsetTotalLength)
             let mtu = adjMTU[adj]
-            if _slowPath(total > mtu) {
+            if _slowPath(total > mtu) && !(md[Int(bi)].gsoSize != 0 && fitsSegments(m, ip: ip, l3: l3, mtu: mtu, local: local)) {
                 if !local && IPv4.u16(ip, IPv4.offsetFragment) & IPv4.flagDontFragment != 0 {
                     graph.count(errFrag)
                     m.pointee.setICMPError(type: ICMP.typeDestinationUnreachable, code: ICMP.codeFragmentationNeeded, data: UInt16(clamping: mtu))
@@ -113,14 +141,25 @@ public final class IP4RewriteNode: GraphNode {
             let target = outputNode[Int(tx)]
             if _slowPath(!up[Int(tx)] || target < 0) { graph.drop(bi, error: errDown); continue }
             if !local { IPv4.decrementTTL(ip) }
+            // A super-frame for a port that takes one buffer per frame: cut after the rewrite.
+            let toSegment = _slowPath(m.pointee.gsoSize != 0 || m.pointee.isChained) && takesLarge[Int(tx)] == 0
             let start = l3 &- Ethernet.headerLength
             AdjacencyTable.writeRewrite(rewrite, adj, to: base + start)
             let end = Int(m.pointee.dataOffset) &+ Int(m.pointee.length)
+            // csum_start counts from the frame's start, which moves here (a tag dropped).
+            if _slowPath(m.pointee.l4Offset != 0) {
+                m.pointee.l4Offset = UInt8(truncatingIfNeeded: Int(m.pointee.l4Offset) &+ Int(m.pointee.dataOffset) &- start)
+            }
             m.pointee.dataOffset = UInt16(truncatingIfNeeded: start)
             m.pointee.l2Offset = UInt16(truncatingIfNeeded: start)
             m.pointee.length = UInt16(truncatingIfNeeded: end &- start)
             m.pointee.txInterface = tx
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(adj), b: UInt64(tx), c: UInt64(ttl) | (local ? 0x100 : 0), d: UInt64(total)) }
+            if _slowPath(toSegment) {
+                if segmenter < 0 { graph.drop(bi, error: errMTU); continue }
+                graph.enqueue(bi, to: segmenter)
+                continue
+            }
             if _slowPath(target != out.target) {
                 graph.close(&out)
                 out = NextCursor(to: target)

@@ -120,6 +120,7 @@ public final class NAT44In2OutNode: GraphNode {
             let bi = vector[i]
             let ip = graph.data(bi) + Int(md[Int(bi)].l3Offset)
             NAT44Packet.parse(ip, inbound: false, &flows[i])
+            flows[i].checksumPartial = md[Int(bi)].flags.contains(.l4ChecksumPending)
             let f = flows[i]
             let h = NAT44SessionTable.hashIn2Out(f.proto, f.src, f.sport, f.dst, f.dport)
             hashes[i] = h

@@ -99,6 +99,7 @@ public final class NAT44Out2InNode: GraphNode {
             let bi = vector[i]
             let ip = graph.data(bi) + Int(md[Int(bi)].l3Offset)
             NAT44Packet.parse(ip, inbound: true, &flows[i])
+            flows[i].checksumPartial = md[Int(bi)].flags.contains(.l4ChecksumPending)
             let f = flows[i]
             let h = NAT44SessionTable.hashOut2In(f.proto, f.dport, f.src, f.sport)
             hashes[i] = h
