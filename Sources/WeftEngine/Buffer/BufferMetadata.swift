@@ -62,6 +62,12 @@ public struct BufferMetadata {
 
     @inlinable
     public var isChained: Bool { nextBuffer != BufferPool.invalid }
+
+    /// The large-frame fields as a free buffer has them: no chain, no GSO.
+    @inlinable
+    public mutating func clearLargeFrameFields() {
+        nextBuffer = BufferPool.invalid; chainLength = 0; gsoSize = 0; gsoType = 0; l4Offset = 0
+    }
 }
 
 /// What a GSO super-frame is to be cut into: virtio-net's gso_type values

@@ -66,11 +66,7 @@ public final class WorkerBuffers {
         while bi != BufferPool.invalid && left > 0 {
             let m = metadata + Int(bi)
             let next = m.pointee.nextBuffer
-            m.pointee.nextBuffer = BufferPool.invalid
-            m.pointee.chainLength = 0
-            m.pointee.gsoSize = 0
-            m.pointee.gsoType = 0
-            m.pointee.l4Offset = 0
+            m.pointee.clearLargeFrameFields()
             freeOne(bi)
             bi = next
             left &-= 1
@@ -83,11 +79,7 @@ public final class WorkerBuffers {
     public func keepFirstBuffer(_ head: UInt32) {
         let m = metadata + Int(head)
         let next = m.pointee.nextBuffer
-        m.pointee.nextBuffer = BufferPool.invalid
-        m.pointee.chainLength = 0
-        m.pointee.gsoSize = 0
-        m.pointee.gsoType = 0
-        m.pointee.l4Offset = 0
+        m.pointee.clearLargeFrameFields()
         if next != BufferPool.invalid { freeChain(next) }
     }
 
