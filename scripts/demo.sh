@@ -124,8 +124,6 @@ done
 start_weftd "$NODE2" "$SOCK2" "$TMP/state2.db" "$TMP/weftd2.log"
 WEFTD2_PID=$STARTED_PID
 ip -n "$NODE" link add u1 type veth peer name u2 netns "$NODE2"
-ip netns exec "$NODE" ethtool -K u1 tso off gso off >/dev/null
-ip netns exec "$NODE2" ethtool -K u2 tso off gso off >/dev/null
 ip -n "$NODE" link set u1 up
 ip -n "$NODE2" link set u2 up
 ctl uplink set u1 --address 192.0.2.1/24

@@ -186,7 +186,10 @@ int weft_afp_large_socket(char *err, size_t errlen) {
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
     if (fd < 0) return fail(err, errlen, what, "socket(AF_PACKET)", errno);
     if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_VNET_HDR", e); }
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) { e = errno; close(fd); return fail(err, errlen, what, "PACKET_QDISC_BYPASS", e); }
+    // No PACKET_QDISC_BYPASS here: the bypass (dev_direct_xmit) drops any frame the device
+    // needs segmented or checksummed in software (validate_xmit_skb returns new skbs), so a
+    // super-frame to a device without TSO or tx checksumming would be lost. Through
+    // dev_queue_xmit the kernel segments it when the device must.
     return fd;
 }
 

@@ -73,6 +73,9 @@ struct Weftd: ParsableCommand {
         settings.nat.maxSessions = cfg.natMaxSessions
         settings.nat.portRange = UInt16(cfg.natPortRange.lowerBound)...UInt16(cfg.natPortRange.upperBound)
         let dataplane = try EngineDataplane(settings: settings)
+        if let why = dataplane.largeFrameSocketError {
+            log.warning("veth pods get TSO/GSO off and every super-frame is segmented: \(why)")
+        }
         dataplane.start()
 
         let store = try StateStore(path: cfg.statePath)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from weftlib import RUN_SUFFIX, run, wait_ping_ok, wait_until
+from weftlib import RUN_SUFFIX, run, tcp_transfer, wait_ping_ok, wait_until
 
 RED = "10.61.0.0/24"
 UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
@@ -209,3 +209,48 @@ def test_cni_port_mappings_and_ip_masq(node, container, outside, tmp_path):
         container_id=pod.cid, netns=pod.ns.path, ifname="eth0")
     assert not taken.ok and "8083" in taken.error()["msg"], taken
     assert node.attachments() == [] and node.ctl_json("nat", "mapping", "list") == []
+
+
+def _tcp_in_csum_errors(ns) -> int:
+    """TCP segments this namespace's kernel dropped for a bad checksum (/proc/net/snmp)."""
+    head, values = [line.split()[1:] for line in ns.run(["cat", "/proc/net/snmp"]).stdout.splitlines()
+                    if line.startswith("Tcp:")]
+    return int(dict(zip(head, values))["InCsumErrors"])
+
+
+def test_super_frames_cross_the_nat_whole_with_right_checksums(node, container, outside):
+    """A pod's 64 KB TCP super-frames are masqueraded whole (nothing segmented); the outside's
+    ACKs come back through out2in.
+
+    With every offload at the kernel's default, a receiving kernel trusts a partial checksum
+    (CHECKSUM_PARTIAL) and never checks what NAT made of its pseudo-header sum. The second
+    transfer therefore makes the kernel compute it: tx checksumming (so also TSO) off on
+    weftd's uplink veth end makes the kernel segment the super-frame and finish each checksum
+    from the partial field weftd rewrote, and rx checksumming off on the outside's end makes
+    the outside's TCP verify every segment. Offloads are turned off here as a witness, to make
+    a wrong checksum visible, not to make the test pass; the first transfer runs with defaults."""
+    node.create_network("red", RED, "--masquerade")
+    r = container("r")
+    node.attach(r, "red")
+    wait_ping_ok(r, OUTSIDE_ADDR)
+    before = node.error_counters()
+    tcp_transfer(r, outside, OUTSIDE_ADDR, 5431, 20)
+    after = node.error_counters()
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    assert moved.get("af-packet-input/gso-frames", 0) > 100, moved
+    assert moved.get("af-packet-output/large-sent", 0) > 100, moved
+    assert not {k: v for k, v in moved.items() if k.startswith("gso-segment/") or k == "af-packet-output/large-send-failed"}, moved
+    assert _stats(node)["created"] >= 1
+
+    end = f"n{RUN_SUFFIX}"[:15]
+    node.node.run(["ethtool", "-K", end, "tx", "off"])
+    outside.run(["ethtool", "-K", "eth0", "rx", "off"])
+    errors = _tcp_in_csum_errors(outside)
+    before = node.error_counters()
+    # Before the large-frame socket went through the qdisc path, every super-frame to a
+    # device without TSO was lost here (af-packet-output/large-send-failed) and TCP stalled.
+    tcp_transfer(r, outside, OUTSIDE_ADDR, 5433, 20, timeout=60)
+    after = node.error_counters()
+    assert _tcp_in_csum_errors(outside) == errors, "the outside's TCP saw bad checksums after NAT"
+    assert after.get("af-packet-output/large-sent", 0) > before.get("af-packet-output/large-sent", 0), after
+    assert after.get("af-packet-output/large-send-failed", 0) == before.get("af-packet-output/large-send-failed", 0), after

@@ -177,8 +177,9 @@ int weft_afp_kick_tx(int fd);
 /// full length (larger than `cap` when cut), or -errno (-EAGAIN: none).
 long weft_afp_recv_copy(int fd, void *buf, size_t cap);
 
-/// A packet socket without rings, never bound, with PACKET_VNET_HDR and
-/// PACKET_QDISC_BYPASS: how frames too large for a 2048-byte tx slot (GSO
+/// A packet socket without rings, never bound, with PACKET_VNET_HDR (and
+/// without PACKET_QDISC_BYPASS, so the kernel segments in software for a
+/// device without TSO): how frames too large for a 2048-byte tx slot (GSO
 /// super-frames, buffer chains) reach any interface of the namespace whole
 /// (a socket with a tx ring only sends from its ring). One per worker, not
 /// per port. Returns the fd or -errno (`err` says which step failed).

@@ -182,11 +182,14 @@ public final class EngineDataplane: Dataplane {
         return index
     }
 
-    /// `show interfaces` details of an AF_PACKET port: ring version and sizes in frames.
+    /// Why af-packet ports cannot send super-frames whole (nil: they can, or V3 rings).
+    public var largeFrameSocketError: String? { afPorts.largeFrameSocketError }
+
     public func carriesSuperFrames(driver: PortDriver) -> Bool {
         driver == .afPacket && afPorts.takesLargeFrames
     }
 
+    /// `show interfaces` details of an AF_PACKET port: ring version and sizes in frames.
     private func describeAfPacket(_ i: UInt32, slot: Int32) {
         let ring = afPorts.ports[Int(slot)].ring
         let rxFrames = ring.version == 3 ? Int(ring.rx_block_count) : Int(ring.rx_frame_count)

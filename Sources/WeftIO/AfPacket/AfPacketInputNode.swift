@@ -46,7 +46,7 @@ public final class AfPacketInputNode: GraphNode {
         public var help: String {
             switch self {
             case .noBuffers: return "frames dropped: buffer pool empty"
-            case .frameTooLong: return "frames longer than a buffer (GSO left on?)"
+            case .frameTooLong: return "non-GSO frames in a ring slot longer than a buffer (an MTU above 1920 bytes)"
             case .truncated: return "frames cut short by the ring's snap length"
             case .kernelRingDrops: return "frames the kernel dropped: rx ring full (PACKET_STATISTICS)"
             case .gsoFrames: return "TCPv4 GSO super-frames received and handed on whole (counted, not dropped)"

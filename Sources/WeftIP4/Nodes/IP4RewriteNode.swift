@@ -38,6 +38,7 @@ public final class IP4RewriteNode: GraphNode {
         case mtuExceeded = "mtu-exceeded"
         case l2Broadcast = "l2-broadcast"
         case interfaceDown = "interface-down"
+        case noSegmenter = "no-segmenter"
         public var help: String {
             switch self {
             case .ttlExpired: return "TTL expired in transit (ICMP time exceeded sent)"
@@ -45,6 +46,7 @@ public final class IP4RewriteNode: GraphNode {
             case .mtuExceeded: return "larger than the MTU with DF clear: dropped (no fragmentation)"
             case .l2Broadcast: return "received in a link-layer broadcast/multicast frame: not forwarded"
             case .interfaceDown: return "transmit interface is down or deleted"
+            case .noSegmenter: return "super-frames for a port that cannot take them, in a graph without gso-segment: dropped"
             }
         }
     }
@@ -54,11 +56,12 @@ public final class IP4RewriteNode: GraphNode {
     let ip4: IP4Feature
     var toICMPError = Int32(0)
     var errTTL = UInt32(0), errFrag = UInt32(0), errMTU = UInt32(0), errL2Broadcast = UInt32(0), errDown = UInt32(0)
+    var errNoSegmenter = UInt32(0)
     /// Output node of the previous vector's last packet: the cursor starts there.
     var lastOutput = Int32(-1)
     /// gso-segment, where super-frames for ports that cannot take them go
     /// (found by name: it lives with the L2 nodes; -1 when the graph has none,
-    /// and such frames are then dropped as mtu-exceeded).
+    /// and such frames are then dropped as no-segmenter).
     var segmenter = Int32(-1)
 
     public init(ip4: IP4Feature) {
@@ -73,6 +76,7 @@ public final class IP4RewriteNode: GraphNode {
         errMTU = errorIndex(Error.mtuExceeded)
         errL2Broadcast = errorIndex(Error.l2Broadcast)
         errDown = errorIndex(Error.interfaceDown)
+        errNoSegmenter = errorIndex(Error.noSegmenter)
         segmenter = graph.nodeIndex(named: "gso-segment") ?? -1
     }
 
@@ -156,7 +160,7 @@ public final class IP4RewriteNode: GraphNode {
             m.pointee.txInterface = tx
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(adj), b: UInt64(tx), c: UInt64(ttl) | (local ? 0x100 : 0), d: UInt64(total)) }
             if _slowPath(toSegment) {
-                if segmenter < 0 { graph.drop(bi, error: errMTU); continue }
+                if segmenter < 0 { graph.drop(bi, error: errNoSegmenter); continue }
                 graph.enqueue(bi, to: segmenter)
                 continue
             }
