@@ -9,6 +9,11 @@ Datapaths (each built from scratch, measured, torn down; only namespaces this sc
   weft-af-packet  weftd in a node namespace, both pods attached (veth, AF_PACKET V2 rings)
   weft-af-xdp     the same, veth host ends opened as AF_XDP sockets
   weft-tap        the same, TAP devices in the pods (weftd holds the queues)
+Across two nodes (two node namespaces joined by a veth underlay, 192.0.2.1 <-> 192.0.2.2, its
+default offloads on; pods on a VXLAN network, VNI 4242, MTU 1450):
+  vxlan-kernel    on each node a kernel vxlan device and a Linux bridge (flannel's vxlan backend)
+  weft-vxlan      a weftd on each node, the underlay veth as its uplink, one tunnel each way
+  weft-vxlan-to-kernel  weftd on node 1 (pod a), the kernel's vxlan + bridge on node 2 (pod b)
 For every datapath and every -P in --streams: --runs runs of iperf3 -t --seconds, pod a -> pod b.
 Reports per cell the median Gbit/s, the median retransmits, the CPU the whole machine spent
 per transferred GB (busy jiffies of /proc/stat over the run; both ends, the kernel and weftd
@@ -39,8 +44,10 @@ sys.path.insert(0, str(REPO / "Tests" / "integration"))
 
 from weftlib import RUN_SUFFIX, Container, Netns, Weftd, run, wait_ping_ok, wait_until  # noqa: E402
 
-MODES = ["bridge", "bridge-tso-off", "weft-af-packet", "weft-af-xdp", "weft-tap"]
+MODES = ["bridge", "bridge-tso-off", "weft-af-packet", "weft-af-xdp", "weft-tap",
+         "vxlan-kernel", "weft-vxlan", "weft-vxlan-to-kernel"]
 SUBNET, ADDR_A, ADDR_B = "10.77.0.0/24", "10.77.0.2", "10.77.0.3"
+UNDERLAY_A, UNDERLAY_B, VNI, OVERLAY_MTU = "192.0.2.1", "192.0.2.2", 4242, 1450
 
 
 def log(msg: str) -> None:
@@ -59,16 +66,18 @@ class Rig:
     def __init__(self, mode: str):
         self.mode = mode
         self.namespaces: list[Netns] = []
-        self.weftd: Weftd | None = None
+        self.weftds: list[Weftd] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="weft-tcp-"))
         tag = mode.replace("weft-", "w").replace("bridge", "br")
         self.a = Container(self._ns(f"{tag}-a"), f"tcp-a-{RUN_SUFFIX}")
         self.b = Container(self._ns(f"{tag}-b"), f"tcp-b-{RUN_SUFFIX}")
         if mode.startswith("bridge"):
             self._bridge(tso=mode == "bridge")
+        elif "vxlan" in mode:
+            self._two_nodes(weft_a=mode.startswith("weft"), weft_b=mode == "weft-vxlan")
         else:
             self._weft(mode.removeprefix("weft-"))
-        wait_ping_ok(self.a, ADDR_B if mode.startswith("bridge") else self.b.ip())
+        wait_ping_ok(self.a, self.b.ip())
 
     def _ns(self, tag: str) -> Netns:
         ns = Netns(f"weft-tcp-{RUN_SUFFIX}-{tag}")
@@ -89,18 +98,49 @@ class Rig:
                 host.run(["ethtool", "-K", end, "tso", "off", "gso", "off"])
                 pod.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
 
+    def _start_weftd(self, node: Netns) -> Weftd:
+        (self.tmp / node.name).mkdir()
+        d = Weftd(node, self.tmp / node.name)
+        self.weftds.append(d)
+        d.start()
+        return d
+
     def _weft(self, how: str) -> None:
-        node = self._ns("node")
-        self.weftd = Weftd(node, self.tmp)
-        self.weftd.start()
-        self.weftd.create_network("tcp", SUBNET)
+        d = self._start_weftd(self._ns("node"))
+        d.create_network("tcp", SUBNET)
         opts = {"af-packet": [], "af-xdp": ["--driver", "af-xdp"], "tap": ["--attach", "tap"]}[how]
         for pod in (self.a, self.b):
-            self.weftd.attach(pod, "tcp", "eth0", None, *opts)
+            d.attach(pod, "tcp", "eth0", None, *opts)
+
+    def _two_nodes(self, weft_a: bool, weft_b: bool) -> None:
+        n1, n2 = self._ns("n1"), self._ns("n2")
+        run(["ip", "-n", n1.name, "link", "add", "u1", "type", "veth", "peer", "name", "u2", "netns", n2.name])
+        for (node, end, local, remote, pod, addr, weft, lo, hi) in (
+                (n1, "u1", UNDERLAY_A, UNDERLAY_B, self.a, ADDR_A, weft_a, 10, 99),
+                (n2, "u2", UNDERLAY_B, UNDERLAY_A, self.b, ADDR_B, weft_b, 100, 199)):
+            node.run(["ip", "link", "set", end, "up"])
+            if weft:
+                d = self._start_weftd(node)
+                d.ctl("uplink", "set", end, "--address", f"{local}/24")
+                d.create_network("span", SUBNET, "--vni", str(VNI),
+                                 "--range-start", f"10.77.0.{lo}", "--range-end", f"10.77.0.{hi}")
+                d.ctl("tunnel", "add", "--network", "span", "--remote", remote)
+                d.attach(pod, "span", "eth0")
+                continue
+            node.run(["ip", "addr", "add", f"{local}/24", "dev", end])
+            node.run(["ip", "link", "add", "vxlan0", "type", "vxlan", "id", str(VNI), "dstport", "4789",
+                      "local", local, "remote", remote, "dev", end, "nolearning"])
+            node.run(["ip", "link", "add", "br0", "type", "bridge"])
+            node.run(["ip", "link", "set", "vxlan0", "master", "br0", "up"])
+            run(["ip", "-n", node.name, "link", "add", "hv", "type", "veth", "peer", "name", "eth0", "netns", pod.name])
+            node.run(["ip", "link", "set", "hv", "master", "br0", "up"])
+            node.run(["ip", "link", "set", "br0", "up"])
+            pod.run(["ip", "link", "set", "eth0", "mtu", str(OVERLAY_MTU), "up"])
+            pod.run(["ip", "addr", "add", f"{addr}/24", "dev", "eth0"])
 
     def close(self) -> None:
-        if self.weftd:
-            self.weftd.stop()
+        for d in self.weftds:
+            d.stop()
         for ns in reversed(self.namespaces):
             ns.delete()
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -184,16 +224,17 @@ def main() -> int:
                        "runs": [round(r["gbps"], 3) for r in runs],
                        "errors": [r["error"] for r in runs if "error" in r]}
                    for p, runs in per.items()} for m, per in results.items()}
-    lines = [f"# Bulk TCP pod to pod, one node ({time.strftime('%Y-%m-%d %H:%M')})", "",
+    lines = [f"# Bulk TCP pod to pod, one node and across two nodes ({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"`benchmarks/tcp.py --runs {args.runs} --seconds {args.seconds:g} --streams {args.streams}`; "
              f"{os.cpu_count()} CPUs, kernel {os.uname().release}; medians of {args.runs} runs; "
-             f"ratio = against `bridge` (offloads on) in the same run; CPU = machine-wide busy CPU-seconds per GB received.",
-             "", "| datapath | streams | Gbit/s (median) | ratio to bridge | retransmits | CPU-s/GB | runs (Gbit/s) |",
+             f"ratio = against `bridge` (offloads on) in the same run, across nodes against `vxlan-kernel`; CPU = machine-wide busy CPU-seconds per GB received.",
+             "", "| datapath | streams | Gbit/s (median) | ratio to peer | retransmits | CPU-s/GB | runs (Gbit/s) |",
              "|---|---|---|---|---|---|---|"]
     for m in modes:
         for p in streams:
             s = summary[m][p]
-            base = summary.get("bridge", {}).get(p, {}).get("gbps")
+            peer = "vxlan-kernel" if "vxlan" in m else "bridge"
+            base = summary.get(peer, {}).get(p, {}).get("gbps")
             ratio = f"{s['gbps'] / base:.2f}x" if base and s["gbps"] is not None else "-"
             cpu = f"{s['cpu_s_per_gb']:.2f}" if s["cpu_s_per_gb"] is not None else "-"
             rt = f"{s['retransmits']:g}" if s["retransmits"] is not None else "-"
