@@ -125,11 +125,11 @@ final class TapNodeTests: XCTestCase {
 
     /// A TCP super-frame as the pod's kernel hands a TSO-capable TAP: partial
     /// checksum (the pseudo-header sum), one header, all the payload.
-    func superFrame(_ payload: Int, seq: UInt32 = 1_000_000) -> [UInt8] {
+    func superFrame(_ payload: Int, seq: UInt32 = 1_000_000, sport: UInt16 = 40000) -> [UInt8] {
         let a = Pkt.ip("10.0.0.1"), b = Pkt.ip("10.0.0.2")
         let data = (0..<payload).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) }
         var ip = Pkt.ipv4(src: a, dst: b, proto: 6, id: 0x4000, flags: 0x4000,
-                          payload: Pkt.tcp(src: a, dst: b, sport: 40000, dport: 5201, seq: seq, ack: 77, flags: 0x18, data))
+                          payload: Pkt.tcp(src: a, dst: b, sport: sport, dport: 5201, seq: seq, ack: 77, flags: 0x18, data))
         let tcpLength = UInt32(ip.count - 20)
         var sum = (a >> 16) + (a & 0xFFFF) + (b >> 16) + (b & 0xFFFF) + 6 + tcpLength
         while sum > 0xFFFF { sum = (sum & 0xFFFF) + (sum >> 16) }

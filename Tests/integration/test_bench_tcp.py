@@ -1,5 +1,6 @@
 """A short run of benchmarks/tcp.py (bulk TCP pod to pod: Linux bridge with and without TSO/GSO,
-weftd af-packet, af-xdp, tap): every datapath carries TCP and the report has every cell. Not a
+weftd af-packet, af-xdp, tap; across two nodes: kernel vxlan, two weftds, weftd to a kernel vxlan
+node): every datapath carries TCP and the report has every cell. Not a
 speed test: `make bench` runs it at full length (5 runs of 5 s, 1 and 4 streams)."""
 
 import json
@@ -16,12 +17,13 @@ def test_tcp_benchmark_harness(tmp_path):
                         "--json", str(out), "-o", str(report)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"tcp.py failed:\n{p.stderr[-3000:]}"
     summary = json.loads(out.read_text())
-    assert set(summary) == {"bridge", "bridge-tso-off", "weft-af-packet", "weft-af-xdp", "weft-tap"}, summary
+    assert set(summary) == {"bridge", "bridge-tso-off", "weft-af-packet", "weft-af-xdp", "weft-tap",
+                            "vxlan-kernel", "weft-vxlan", "weft-vxlan-to-kernel"}, summary
     for mode, per in summary.items():
         cell = per["1"]
         assert cell["gbps"] > 0.05 and not cell["errors"], (mode, cell)
         assert cell["cpu_s_per_gb"] is not None and cell["cpu_s_per_gb"] > 0, (mode, cell)
     text = report.read_text()
-    assert "| weft-tap | 1 |" in text and "ratio to bridge" in text
+    assert "| weft-tap | 1 |" in text and "| weft-vxlan | 1 |" in text and "ratio to peer" in text
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "weft-tcp-" not in leftover, leftover

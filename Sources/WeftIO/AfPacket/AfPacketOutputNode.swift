@@ -18,6 +18,10 @@ import WeftPacket
 /// already filled for the same port are kicked first, so the port's frames
 /// leave in the order they came.
 ///
+/// In-order TCP segments of one flow for the same port are first joined
+/// into super-frames (GROCoalescer), so a pod gets 64 KB frames from a
+/// sender behind a tunnel or the uplink too.
+///
 /// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending); for
 /// chains and GSO frames nextBuffer, chainLength, gsoSize, gsoType, l4Offset.
 public final class AfPacketOutputNode: GraphNode {
@@ -27,8 +31,10 @@ public final class AfPacketOutputNode: GraphNode {
         case kickFailed = "tx-kick-failed"
         case largeSent = "large-sent"
         case largeFailed = "large-send-failed"
+        case groMerged = "gro-merged"
         public var help: String {
             switch self {
+            case .groMerged: return "TCP segments joined to the one before them into one super-frame (GROCoalescer; counted, not dropped)"
             case .largeSent: return "chains and GSO super-frames sent whole (counted, not dropped)"
             case .largeFailed: return "chains and GSO super-frames dropped: their metadata contradicts the frame, or sendmsg failed"
             case .txRingFull: return "frames dropped: transmit ring full"
@@ -42,6 +48,8 @@ public final class AfPacketOutputNode: GraphNode {
 
     let ports: AfPacketPorts
     var errFull = UInt32(0), errNotAfPacket = UInt32(0), errKick = UInt32(0), errLargeSent = UInt32(0), errLargeFailed = UInt32(0)
+    var errGROMerged = UInt32(0)
+    let coalescer = GROCoalescer()
     /// Ports written in the current vector, to kick once each.
     let touched: UnsafeMutablePointer<Int32>
 
@@ -59,9 +67,12 @@ public final class AfPacketOutputNode: GraphNode {
         errKick = errorIndex(Error.kickFailed)
         errLargeSent = errorIndex(Error.largeSent)
         errLargeFailed = errorIndex(Error.largeFailed)
+        errGROMerged = errorIndex(Error.groMerged)
     }
 
-    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ frames: Int) {
+        let count = coalescer.coalesce(graph, vector, frames)
+        if _slowPath(count != frames) { graph.count(errGROMerged, coalescer.takeMerged()) }
         let md = graph.metadata
         let instance = graph.interfaces.driverInstance
         let txPackets = graph.interfaces.txPackets

@@ -15,6 +15,8 @@ import WeftPacket
 /// header carries the GSO fields and NEEDS_CSUM at the TCP header (the
 /// checksum stays partial), so the receiving kernel gets one 64 KB frame and
 /// segments it only if it must (TAPs are InterfaceTable.takesLargeFrames).
+/// In-order TCP segments of one flow are first joined into super-frames
+/// (GROCoalescer), as the kernel's GRO would for a pod on a veth.
 ///
 /// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending); for
 /// chains and GSO frames nextBuffer, chainLength, gsoSize, gsoType, l4Offset.
@@ -23,8 +25,10 @@ public final class TapOutputNode: GraphNode {
         case notTap = "not-tap"
         case noHeadroom = "no-headroom"
         case writeFailed = "write-failed"
+        case groMerged = "gro-merged"
         public var help: String {
             switch self {
+            case .groMerged: return "TCP segments joined to the one before them into one super-frame (GROCoalescer; counted, not dropped)"
             case .notTap: return "transmit interface has no tap port"
             case .noHeadroom: return "frames with less than 10 bytes of headroom for the virtio-net header"
             case .writeFailed: return "write(2) to the TAP queue failed (device down or gone)"
@@ -35,7 +39,8 @@ public final class TapOutputNode: GraphNode {
     public static let registration = NodeRegistration(name: "tap-output", next: NoNext.self, errors: Error.self)
 
     let ports: TapPorts
-    var errNotTap = UInt32(0), errHeadroom = UInt32(0), errWrite = UInt32(0)
+    var errNotTap = UInt32(0), errHeadroom = UInt32(0), errWrite = UInt32(0), errGROMerged = UInt32(0)
+    let coalescer = GROCoalescer()
 
     public init(ports: TapPorts) {
         self.ports = ports
@@ -46,9 +51,12 @@ public final class TapOutputNode: GraphNode {
         errNotTap = errorIndex(Error.notTap)
         errHeadroom = errorIndex(Error.noHeadroom)
         errWrite = errorIndex(Error.writeFailed)
+        errGROMerged = errorIndex(Error.groMerged)
     }
 
-    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
+    public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ frames: Int) {
+        let count = coalescer.coalesce(graph, vector, frames)
+        if _slowPath(count != frames) { graph.count(errGROMerged, coalescer.takeMerged()) }
         let md = graph.metadata
         let instance = graph.interfaces.driverInstance
         let txPackets = graph.interfaces.txPackets
