@@ -12,7 +12,8 @@ Datapaths (each built from scratch, measured, torn down; only namespaces this sc
 Across two nodes (two node namespaces joined by a veth underlay, 192.0.2.1 <-> 192.0.2.2, its
 default offloads on; pods on a VXLAN network, VNI 4242, MTU 1450):
   vxlan-kernel    on each node a kernel vxlan device and a Linux bridge (flannel's vxlan backend)
-  weft-vxlan      a weftd on each node, the underlay veth as its uplink, one tunnel each way
+  weft-vxlan      a weftd on each node (workers pinned to CPUs 0 and 1: a core per node), the
+                  underlay veth as its uplink, one tunnel each way
   weft-vxlan-to-kernel  weftd on node 1 (pod a), the kernel's vxlan + bridge on node 2 (pod b)
 For every datapath and every -P in --streams: --runs runs of iperf3 -t --seconds, pod a -> pod b.
 Reports per cell the median Gbit/s, the median retransmits, the CPU the whole machine spent
@@ -98,9 +99,9 @@ class Rig:
                 host.run(["ethtool", "-K", end, "tso", "off", "gso", "off"])
                 pod.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
 
-    def _start_weftd(self, node: Netns) -> Weftd:
+    def _start_weftd(self, node: Netns, worker_cpu: int | None = None) -> Weftd:
         (self.tmp / node.name).mkdir()
-        d = Weftd(node, self.tmp / node.name)
+        d = Weftd(node, self.tmp / node.name, [] if worker_cpu is None else [f"--worker-cpu={worker_cpu}"])
         self.weftds.append(d)
         d.start()
         return d
@@ -115,12 +116,14 @@ class Rig:
     def _two_nodes(self, weft_a: bool, weft_b: bool) -> None:
         n1, n2 = self._ns("n1"), self._ns("n2")
         run(["ip", "-n", n1.name, "link", "add", "u1", "type", "veth", "peer", "name", "u2", "netns", n2.name])
-        for (node, end, local, remote, pod, addr, weft, lo, hi) in (
-                (n1, "u1", UNDERLAY_A, UNDERLAY_B, self.a, ADDR_A, weft_a, 10, 99),
-                (n2, "u2", UNDERLAY_B, UNDERLAY_A, self.b, ADDR_B, weft_b, 100, 199)):
+        # Two nodes are two machines: each weftd's worker gets a core of its own (weftd
+        # pins to CPU 1 by default, and two workers on one core measure the sharing).
+        for (node, end, local, remote, pod, addr, weft, lo, hi, cpu) in (
+                (n1, "u1", UNDERLAY_A, UNDERLAY_B, self.a, ADDR_A, weft_a, 10, 99, 0),
+                (n2, "u2", UNDERLAY_B, UNDERLAY_A, self.b, ADDR_B, weft_b, 100, 199, 1)):
             node.run(["ip", "link", "set", end, "up"])
             if weft:
-                d = self._start_weftd(node)
+                d = self._start_weftd(node, worker_cpu=cpu)
                 d.ctl("uplink", "set", end, "--address", f"{local}/24")
                 d.create_network("span", SUBNET, "--vni", str(VNI),
                                  "--range-start", f"10.77.0.{lo}", "--range-end", f"10.77.0.{hi}")
@@ -227,7 +230,7 @@ def main() -> int:
     lines = [f"# Bulk TCP pod to pod, one node and across two nodes ({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"`benchmarks/tcp.py --runs {args.runs} --seconds {args.seconds:g} --streams {args.streams}`; "
              f"{os.cpu_count()} CPUs, kernel {os.uname().release}; medians of {args.runs} runs; "
-             f"ratio = against `bridge` (offloads on) in the same run, across nodes against `vxlan-kernel`; CPU = machine-wide busy CPU-seconds per GB received.",
+             f"ratio = against `bridge` (offloads on) in the same run, across nodes against `vxlan-kernel` (the weftds of two nodes pinned to CPUs 0 and 1); CPU = machine-wide busy CPU-seconds per GB received.",
              "", "| datapath | streams | Gbit/s (median) | ratio to peer | retransmits | CPU-s/GB | runs (Gbit/s) |",
              "|---|---|---|---|---|---|---|"]
     for m in modes:

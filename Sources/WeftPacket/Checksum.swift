@@ -30,6 +30,15 @@ public enum Checksum {
         return UInt16(s)
     }
 
+    /// The IPv4 pseudo-header sum (RFC 793/768: source, destination,
+    /// protocol, L4 length) of the packet at `ip`, unfolded: what a TCP/UDP
+    /// checksum starts from, and, folded and not complemented, what a partial
+    /// (CHECKSUM_PARTIAL) checksum field holds.
+    @inlinable
+    public static func pseudoHeaderSum(ip: UnsafeRawPointer, protocol proto: UInt8, l4Length: Int) -> UInt32 {
+        sum(ip + 12, 8) &+ UInt32(proto) &+ UInt32(truncatingIfNeeded: l4Length)
+    }
+
     /// Checksum value to store (complemented), in host order.
     @inlinable
     public static func finish(_ s: UInt32) -> UInt16 { ~fold(s) }
@@ -54,8 +63,7 @@ public enum Checksum {
         default: return false
         }
         (l4 + field).storeBytes(of: 0, as: UInt16.self)
-        var pseudo = sum(ip + 12, 8)                       // source + destination
-        pseudo = pseudo &+ UInt32(proto) &+ UInt32(l4len)
+        let pseudo = pseudoHeaderSum(ip: ip, protocol: proto, l4Length: l4len)
         var c = finish(sum(l4, l4len, initial: pseudo))
         if proto == 17 && c == 0 { c = 0xFFFF }           // UDP: 0 means "no checksum"
         (l4 + field).storeBytes(of: c.bigEndian, as: UInt16.self)

@@ -87,7 +87,7 @@ public enum TCPCoalescing {
     public static func checksumValid(_ frame: UnsafeRawPointer, _ s: Segment) -> Bool {
         let ip = frame + Segment.l3Offset
         let l4Length = s.headerLength &- Segment.l4Offset &+ s.payload
-        let pseudo = Checksum.sum(ip + IPv4.offsetSource, 8) &+ UInt32(IPv4.protocolTCP) &+ UInt32(l4Length)
+        let pseudo = Checksum.pseudoHeaderSum(ip: ip, protocol: IPv4.protocolTCP, l4Length: l4Length)
         return Checksum.fold(Checksum.sum(frame + Segment.l4Offset, l4Length, initial: pseudo)) == 0xFFFF
     }
 
@@ -103,7 +103,7 @@ public enum TCPCoalescing {
         IPv4.setHeaderChecksum(ip, headerLength: IPv4.minHeaderLength)
         if push { tcp.storeBytes(of: tcp.load(fromByteOffset: 13, as: UInt8.self) | flagPSH, toByteOffset: 13, as: UInt8.self) }
         IPv4.store16(window, tcp, 14)
-        let pseudo = Checksum.sum(ip + IPv4.offsetSource, 8) &+ UInt32(IPv4.protocolTCP) &+ UInt32(l4Length)
+        let pseudo = Checksum.pseudoHeaderSum(ip: ip, protocol: IPv4.protocolTCP, l4Length: l4Length)
         IPv4.store16(Checksum.fold(pseudo), tcp, 16)
     }
 

@@ -28,7 +28,7 @@ public enum UDP {
     @inlinable
     public static func checksumValid(ip: UnsafeRawPointer, udp: UnsafeRawPointer, length: Int) -> Bool {
         if checksum(udp) == 0 { return true }
-        let pseudo = Checksum.sum(ip + IPv4.offsetSource, 8) &+ UInt32(IPv4.protocolUDP) &+ UInt32(length)
+        let pseudo = Checksum.pseudoHeaderSum(ip: ip, protocol: IPv4.protocolUDP, l4Length: length)
         return Checksum.fold(Checksum.sum(udp, length, initial: pseudo)) == 0xFFFF
     }
 }

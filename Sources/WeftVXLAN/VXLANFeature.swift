@@ -124,6 +124,8 @@ public final class VXLANFeature {
             throw VXLANError.bridgeDomainFull(bridgeDomain)
         }
         interfaces.splitHorizonGroup[Int(i)] = VXLANFeature.splitHorizonGroup
+        // vxlan4-encap turns a TCP super-frame into UDP GSO frames of datagrams itself.
+        interfaces.takesLargeFrames[Int(i)] = 1
         tunnels.install(interface: i, local: local, remote: remote, vni: vni, port: port, fibIndex: fibIndex)
         ip4.localPorts.register(port: port, node: inputNode)
         return i

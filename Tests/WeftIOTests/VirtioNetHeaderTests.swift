@@ -78,4 +78,22 @@ final class VirtioNetHeaderTests: XCTestCase {
         m.gsoType = GSOType.tcp6.rawValue
         XCTAssertFalse(out.withUnsafeMutableBytes { o in f.withUnsafeBytes { VirtioNetHeader.write(o.baseAddress!, for: &m, frame: $0.baseAddress!) } })
     }
+
+    func testWrittenHeaderForAUDPGSOFrameOfVXLANDatagrams() {
+        // What vxlan4-encap hands the uplink: outer UDP at 34, datagrams of 1472 bytes, checksum partial.
+        let f = Pkt.ether(dst: 0x02_00_00_00_00_0B, src: 0x02_00_00_00_00_0A,
+                          Pkt.ipv4(src: a, dst: b, proto: 17, payload: Pkt.udp(sport: 49153, dport: 4789, [UInt8](repeating: 1, count: 3000))))
+        var m = BufferMetadata()
+        m.length = UInt16(f.count)
+        m.gsoSize = 1472
+        m.gsoType = GSOType.udpL4.rawValue
+        m.l4Offset = 34
+        m.flags = .l4ChecksumPending
+        var out = [UInt8](repeating: 0xEE, count: 10)
+        XCTAssertTrue(out.withUnsafeMutableBytes { o in f.withUnsafeBytes { VirtioNetHeader.write(o.baseAddress!, for: &m, frame: $0.baseAddress!) } })
+        XCTAssertEqual(out, TapNodeTests.vnet(flags: UInt8(WEFT_VNET_F_NEEDS_CSUM), gso: UInt8(WEFT_VNET_GSO_UDP_L4), hdrLen: 42,
+                                               gsoSize: 1472, csumStart: 34, csumOffset: 6))
+        m.flags = []   // a UDP GSO frame whose checksum is not partial: the kernel could not fill it in
+        XCTAssertFalse(out.withUnsafeMutableBytes { o in f.withUnsafeBytes { VirtioNetHeader.write(o.baseAddress!, for: &m, frame: $0.baseAddress!) } })
+    }
 }

@@ -33,7 +33,7 @@ public enum AfXdpChecksum {
         guard l4len >= (proto == 6 ? 20 : 8) else { return false }
         let stored = Ethernet.u16(l4, field)
         if stored == 0 { return false }  // UDP without checksum (or not partial)
-        let pseudo = Checksum.sum(ip + 12, 8) &+ UInt32(proto) &+ UInt32(l4len)
+        let pseudo = Checksum.pseudoHeaderSum(ip: ip, protocol: proto, l4Length: l4len)
         guard stored == Checksum.fold(pseudo) else { return false }
         let s = Checksum.sum(l4, l4len)
         if Checksum.fold(s &+ pseudo) == 0xFFFF { return false }  // a complete checksum after all

@@ -70,7 +70,8 @@ public enum VirtioNetHeader {
 
     /// Writes the header for transmitting the frame `m` heads (its first
     /// buffer's bytes at `frame`) whole: GSO fields and NEEDS_CSUM at the TCP
-    /// header for a super-frame (the kernel cuts it if the device must), NEEDS_CSUM
+    /// header for a super-frame (the kernel cuts it if the device must), at
+    /// the UDP header for a UDP GSO frame (vxlan4-encap's), NEEDS_CSUM
     /// for a partial checksum, all zero otherwise. False when the metadata
     /// contradicts the frame (it is then not sent).
     public static func write(_ header: UnsafeMutableRawPointer, for m: UnsafePointer<BufferMetadata>,
@@ -78,7 +79,19 @@ public enum VirtioNetHeader {
         header.storeBytes(of: UInt64(0), as: UInt64.self)
         (header + 8).storeBytes(of: UInt16(0), as: UInt16.self)
         let first = Int(m.pointee.length)
-        if m.pointee.gsoSize != 0 {
+        if m.pointee.gsoSize != 0 && m.pointee.gsoType == GSOType.udpL4.rawValue {
+            // UDP GSO (vxlan4-encap's datagrams): the kernel cuts at every gsoSize
+            // bytes of UDP payload and fills in each datagram's checksum.
+            let l4 = Int(m.pointee.l4Offset)
+            guard m.pointee.flags.contains(.l4ChecksumPending), l4 >= Ethernet.headerLength &+ 20,
+                  l4 &+ UDP.headerLength <= first else { return false }
+            header.storeBytes(of: UInt8(WEFT_VNET_F_NEEDS_CSUM), as: UInt8.self)
+            (header + 1).storeBytes(of: UInt8(WEFT_VNET_GSO_UDP_L4), as: UInt8.self)
+            (header + 2).storeBytes(of: UInt16(l4 &+ UDP.headerLength), as: UInt16.self)   // hdr_len
+            (header + 4).storeBytes(of: m.pointee.gsoSize, as: UInt16.self)                 // gso_size
+            (header + 6).storeBytes(of: UInt16(l4), as: UInt16.self)                        // csum_start
+            (header + 8).storeBytes(of: UInt16(UDP.offsetChecksum), as: UInt16.self)        // csum_offset
+        } else if m.pointee.gsoSize != 0 {
             let l4 = Int(m.pointee.l4Offset)
             guard m.pointee.gsoType == GSOType.tcp4.rawValue, m.pointee.flags.contains(.l4ChecksumPending),
                   l4 >= Ethernet.headerLength &+ 20, l4 &+ 20 <= first else { return false }

@@ -80,16 +80,19 @@ public final class IP4RewriteNode: GraphNode {
         segmenter = graph.nodeIndex(named: "gso-segment") ?? -1
     }
 
-    /// A GSO super-frame over the MTU: its segments (IP header + TCP header +
-    /// gsoSize) are what go on the wire. They fit: true. They do not and DF
+    /// A GSO super-frame over the MTU: its segments (IP header + TCP or UDP
+    /// header + gsoSize) are what go on the wire. They fit: true. They do not and DF
     /// is clear (or the router built it): the segment size is lowered to fit
     /// (true). Otherwise false: fragmentation needed, as for one large packet.
     @inline(never)
     func fitsSegments(_ m: UnsafeMutablePointer<BufferMetadata>, ip: UnsafeMutableRawPointer, l3: Int, mtu: UInt16, local: Bool) -> Bool {
         let l4 = Int(m.pointee.dataOffset) &+ Int(m.pointee.l4Offset)
         guard l4 > l3, l4 &+ 13 <= Int(m.pointee.dataOffset) &+ Int(m.pointee.length) else { return false }
-        let headers = l4 &- l3 &+ Int((ip + (l4 &- l3)).load(fromByteOffset: 12, as: UInt8.self) >> 4) &* 4
+        // UDP GSO (VXLAN datagrams): a segment is one datagram, whose size cannot change.
+        let udp = m.pointee.gsoType == GSOType.udpL4.rawValue
+        let headers = l4 &- l3 &+ (udp ? UDP.headerLength : Int((ip + (l4 &- l3)).load(fromByteOffset: 12, as: UInt8.self) >> 4) &* 4)
         if headers &+ Int(m.pointee.gsoSize) <= Int(mtu) { return true }
+        if udp { return false }
         let dontFragment = IPv4.u16(ip, IPv4.offsetFragment) & IPv4.flagDontFragment != 0
         guard !dontFragment || local, Int(mtu) > headers else { return false }
         m.pointee.gsoSize = UInt16(Int(mtu) &- headers)

@@ -20,6 +20,11 @@ import WeftPacket
 /// IPv4 addresses, protocol and TCP/UDP ports) for underlay ECMP entropy
 /// (RFC 7348 section 5). The UDP checksum stays 0.
 ///
+/// A TCP super-frame (tunnels take them whole: InterfaceTable.takesLargeFrames)
+/// leaves as UDP GSO frames of VXLAN datagrams, one per segment
+/// (VXLAN4EncapNode+SuperFrame.swift), so the underlay gets one frame per
+/// 64 KB instead of one per segment.
+///
 /// Uses: txInterface, dataOffset, length, flags(.l4ChecksumPending, .traced).
 /// Sets: dataOffset, l3Offset (the outer IPv4 header), length, fibIndex (the
 /// tunnel's underlay table), flowHash, flags (= .ip4LocallyOriginated, plus
@@ -36,8 +41,16 @@ public final class VXLAN4EncapNode: GraphNode {
         case mtuExceeded = "mtu-exceeded"
         case noHeadroom = "no-headroom"
         case notATunnel = "not-a-tunnel"
+        case udpGSOFrames = "udp-gso-frames"
+        case badSuperFrame = "bad-super-frame"
+        case chainNotGSO = "chain-not-gso"
+        case noBuffers = "no-buffers"
         public var help: String {
             switch self {
+            case .udpGSOFrames: return "UDP GSO frames of VXLAN datagrams made from TCP super-frames (counted, not dropped)"
+            case .badSuperFrame: return "super-frames whose headers contradict their GSO metadata, or not TCPv4: dropped"
+            case .chainNotGSO: return "multi-buffer frames that are not TCP super-frames (jumbo frames): dropped"
+            case .noBuffers: return "super-frames dropped whole because the pool could not give every datagram a buffer"
             case .mtuExceeded: return "inner frame larger than the tunnel MTU: dropped (not truncated)"
             case .noHeadroom: return "not enough buffer headroom for the outer headers"
             case .notATunnel: return "transmit interface is not a VXLAN tunnel"
@@ -50,17 +63,30 @@ public final class VXLAN4EncapNode: GraphNode {
     let tunnels: VXLANTunnelTable
     var toLookup = Int32(0)
     var errMTU = UInt32(0), errHeadroom = UInt32(0), errNotTunnel = UInt32(0)
+    var errUDPGSO = UInt32(0), errBadSuperFrame = UInt32(0), errChainNotGSO = UInt32(0), errNoBuffers = UInt32(0)
+    /// A chained super-frame is gathered here before it is cut (as in gso-segment).
+    let scratch: UnsafeMutableRawPointer
+    /// Buffers taken for one super-frame's datagrams.
+    let segments: UnsafeMutablePointer<UInt32>
 
     public init(tunnels: VXLANTunnelTable) {
         self.tunnels = tunnels
+        scratch = .allocate(byteCount: BufferChain.maxFrameLength, alignment: 64)
+        segments = .allocate(capacity: GSOSegmentation.maxSegments)
         super.init(registration: Self.registration)
     }
+
+    deinit { scratch.deallocate(); segments.deallocate() }
 
     public override func didResolve(_ graph: Graph) {
         toLookup = nextIndex(Next.lookup)
         errMTU = errorIndex(Error.mtuExceeded)
         errHeadroom = errorIndex(Error.noHeadroom)
         errNotTunnel = errorIndex(Error.notATunnel)
+        errUDPGSO = errorIndex(Error.udpGSOFrames)
+        errBadSuperFrame = errorIndex(Error.badSuperFrame)
+        errChainNotGSO = errorIndex(Error.chainNotGSO)
+        errNoBuffers = errorIndex(Error.noBuffers)
     }
 
     /// Hash of the inner flow: both MACs and, for IPv4, the addresses, the
@@ -113,6 +139,7 @@ public final class VXLAN4EncapNode: GraphNode {
             let base = arena + (Int(bi) &<< BufferPool.bufferShift)
             let frame = base + offset
             if _slowPath(!isTunnel[tx]) { graph.drop(bi, error: errNotTunnel); continue }
+            if _slowPath(m.pointee.gsoSize != 0 || m.pointee.isChained) { encapsulateSuperFrame(graph, bi, tx: tx, &out); continue }
             let type = Ethernet.u16(frame, 12)
             let l2 = type == Ethernet.typeVLAN || type == Ethernet.typeQinQ
                 ? Ethernet.headerLength + Ethernet.vlanTagLength : Ethernet.headerLength
