@@ -70,15 +70,19 @@ class Rig:
         self.weftds: list[Weftd] = []
         self.tmp = Path(tempfile.mkdtemp(prefix="weft-tcp-"))
         tag = mode.replace("weft-", "w").replace("bridge", "br")
-        self.a = Container(self._ns(f"{tag}-a"), f"tcp-a-{RUN_SUFFIX}")
-        self.b = Container(self._ns(f"{tag}-b"), f"tcp-b-{RUN_SUFFIX}")
-        if mode.startswith("bridge"):
-            self._bridge(tso=mode == "bridge")
-        elif "vxlan" in mode:
-            self._two_nodes(weft_a=mode.startswith("weft"), weft_b=mode == "weft-vxlan")
-        else:
-            self._weft(mode.removeprefix("weft-"))
-        wait_ping_ok(self.a, self.b.ip())
+        try:
+            self.a = Container(self._ns(f"{tag}-a"), f"tcp-a-{RUN_SUFFIX}")
+            self.b = Container(self._ns(f"{tag}-b"), f"tcp-b-{RUN_SUFFIX}")
+            if mode.startswith("bridge"):
+                self._bridge(tso=mode == "bridge")
+            elif "vxlan" in mode:
+                self._two_nodes(weft_a=mode.startswith("weft"), weft_b=mode == "weft-vxlan")
+            else:
+                self._weft(mode.removeprefix("weft-"))
+            wait_ping_ok(self.a, self.b.ip())
+        except BaseException:
+            self.close()   # a rig that failed half way leaves nothing behind either
+            raise
 
     def _ns(self, tag: str) -> Netns:
         ns = Netns(f"weft-tcp-{RUN_SUFFIX}-{tag}")

@@ -62,9 +62,10 @@ done
 
 ctl() { "$WEFT_BIN/weftctl" --socket "$SOCK" "$@"; }
 
-# start_weftd NS SOCKET STATE LOG: weftd in NS, waits until it answers; sets STARTED_PID.
+# start_weftd NS SOCKET STATE LOG CPU: weftd in NS with its worker on CPU, waits until it
+# answers; sets STARTED_PID.
 start_weftd() {
-  ip netns exec "$1" "$WEFT_BIN/weftd" --socket "$2" --state "$3" >"$4" 2>&1 &
+  ip netns exec "$1" "$WEFT_BIN/weftd" --socket "$2" --state "$3" --worker-cpu "$5" >"$4" 2>&1 &
   STARTED_PID=$!
   local i
   for i in $(seq 100); do
@@ -84,7 +85,7 @@ for ns in "$NODE" "$C1" "$C2"; do
 done
 
 step "weftd in $NODE (state and socket in $TMP)"
-start_weftd "$NODE" "$SOCK" "$TMP/state.db" "$TMP/weftd.log"
+start_weftd "$NODE" "$SOCK" "$TMP/state.db" "$TMP/weftd.log" 1
 WEFTD_PID=$STARTED_PID
 echo "weftd ready (pid $WEFTD_PID)"
 
@@ -121,7 +122,9 @@ for ns in "$NODE2" "$C3"; do
   ip netns add "$ns"
   ip -n "$ns" link set lo up
 done
-start_weftd "$NODE2" "$SOCK2" "$TMP/state2.db" "$TMP/weftd2.log"
+# Two nodes are two machines: the second weftd's worker gets the other CPU (both on
+# CPU 1 would measure two workers sharing one core).
+start_weftd "$NODE2" "$SOCK2" "$TMP/state2.db" "$TMP/weftd2.log" 0
 WEFTD2_PID=$STARTED_PID
 ip -n "$NODE" link add u1 type veth peer name u2 netns "$NODE2"
 ip -n "$NODE" link set u1 up

@@ -13,7 +13,8 @@ struct InterfaceCommand: ParsableCommand {
                                .init("Rings rx/tx"), .init("State"),
                                .init("MTU", .right), .init("BD", .right), .init("MAC"),
                                .init("Rx packets", .right), .init("Rx bytes", .right),
-                               .init("Tx packets", .right), .init("Tx bytes", .right), .init("Drops", .right)])
+                               .init("Tx packets", .right), .init("Tx bytes", .right), .init("Drops", .right),
+                               .init("Offloads")])
         for interface in interfaces.sorted(by: { $0.index < $1.index }) {
             let rings = interface.rxRingSize == nil && interface.txRingSize == nil ? "-"
                 : "\(interface.rxRingSize.map(String.init) ?? "-")/\(interface.txRingSize.map(String.init) ?? "-")"
@@ -21,7 +22,8 @@ struct InterfaceCommand: ParsableCommand {
                        interface.queues.map(String.init) ?? "-", rings, interface.up ? "up" : "down",
                        String(interface.mtu), interface.bridgeDomain.map(String.init) ?? "-", interface.mac,
                        String(interface.rxPackets), String(interface.rxBytes), String(interface.txPackets),
-                       String(interface.txBytes), String(interface.drops)])
+                       String(interface.txBytes), String(interface.drops),
+                       interface.offloads.map { $0.isEmpty ? "-" : $0.joined(separator: ",") } ?? "-"])
         }
         return table.render()
     }

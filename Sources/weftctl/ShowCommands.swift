@@ -24,7 +24,7 @@ struct ShowInterfaces: ParsableCommand {
 }
 
 struct ShowRuntime: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runtime", abstract: "Per-node calls, vectors and clocks.")
+    static let configuration = CommandConfiguration(commandName: "runtime", abstract: "Per-node calls, vectors, clocks and (inputs, outputs) bytes.")
     @OptionGroup var options: GlobalOptions
 
     func run() throws {
@@ -32,10 +32,15 @@ struct ShowRuntime: ParsableCommand {
             let (nodes, raw) = try options.api.get("/v1/runtime", as: [NodeRuntimeInfo].self)
             if options.json { return printJSON(raw) }
             var table = TextTable([.init("Name"), .init("State"), .init("Calls", .right), .init("Vectors", .right),
-                                   .init("Clocks/pkt", .right), .init("Vectors/Call", .right)])
+                                   .init("Clocks/pkt", .right), .init("Vectors/Call", .right),
+                                   .init("Bytes/Call", .right), .init("Clocks/Byte", .right)])
             for node in nodes {
+                // Bytes only for the nodes that move them (inputs and outputs).
+                let moved = node.bytes != 0
                 table.add([node.name, node.state, String(node.calls), String(node.vectors),
-                           String(format: "%.2f", node.clocksPerPacket), String(format: "%.2f", node.vectorsPerCall)])
+                           String(format: "%.2f", node.clocksPerPacket), String(format: "%.2f", node.vectorsPerCall),
+                           moved ? String(format: "%.0f", node.bytesPerCall) : "-",
+                           moved ? String(format: "%.3f", node.clocksPerByte) : "-"])
             }
             print(table.render())
         }

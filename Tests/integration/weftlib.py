@@ -524,17 +524,19 @@ TCPXFER = str(Path(__file__).with_name("tcpxfer.py"))
 
 
 def tcp_transfer(src: "Container", dst: "Container", dst_ip: str, port: int, mib: int,
-                 timeout: float = 240) -> dict:
-    """`mib` MiB of random bytes from src to a server in dst on dst_ip:port. Asserts that
-    every byte arrived and the sha256 matches on both ends; returns the client's report
-    ({"bytes", "sha256", "peer_sha256", "seconds"})."""
+                 timeout: float = 240, connect: tuple[str, int] | None = None) -> dict:
+    """`mib` MiB of random bytes from src to a server in dst on dst_ip:port (the client
+    connects to `connect`, an (address, port) that leads there, e.g. a published port, when
+    given). Asserts that every byte arrived and the sha256 matches on both ends; returns the
+    client's report ({"bytes", "sha256", "peer_sha256", "seconds"})."""
     import sys
     srv = dst.popen([sys.executable, TCPXFER, "server", dst_ip, str(port)],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = srv.stdout.readline().strip()   # blocks until "ready" or the server dies
         assert line == "ready", f"server did not start: {line!r} {srv.stderr.read()}"
-        cli = src.run([sys.executable, TCPXFER, "client", dst_ip, str(port), str(mib)], check=False, timeout=timeout)
+        to_ip, to_port = connect or (dst_ip, port)
+        cli = src.run([sys.executable, TCPXFER, "client", to_ip, str(to_port), str(mib)], check=False, timeout=timeout)
         assert cli.returncode == 0, f"client failed: {cli.stderr.strip()[-2000:]}"
         c = json.loads(cli.stdout.strip().splitlines()[-1])
         out, err = srv.communicate(timeout=60)

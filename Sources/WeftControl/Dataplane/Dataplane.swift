@@ -36,13 +36,20 @@ public struct InterfaceInfo: Codable, Sendable, Equatable {
     public var queues: Int?
     public var rxRingSize: Int?       // frames
     public var txRingSize: Int?
+    /// What the port carries whole (issue 19): rx-csum-partial (a partial checksum from the kernel
+    /// is taken and finished later), rx-gso-tcp4 (TCPv4 super-frames received whole), rx-gso-cut
+    /// (other GSO kinds received whole and cut at input), tx-gso-tcp4 / tx-gso-udp (super-frames
+    /// handed to the kernel whole), tx-vxlan-udp-gso (a tunnel: super-frames leave as UDP GSO).
+    public var offloads: [String]?
     public init(index: UInt32, name: String, driver: String, mac: String, mtu: Int, bridgeDomain: UInt32?, up: Bool,
                 rxPackets: UInt64, rxBytes: UInt64, txPackets: UInt64, txBytes: UInt64, drops: UInt64,
-                mode: String? = nil, queues: Int? = nil, rxRingSize: Int? = nil, txRingSize: Int? = nil) {
+                mode: String? = nil, queues: Int? = nil, rxRingSize: Int? = nil, txRingSize: Int? = nil,
+                offloads: [String]? = nil) {
         self.index = index; self.name = name; self.driver = driver; self.mac = mac; self.mtu = mtu
         self.bridgeDomain = bridgeDomain; self.up = up; self.rxPackets = rxPackets; self.rxBytes = rxBytes
         self.txPackets = txPackets; self.txBytes = txBytes; self.drops = drops
         self.mode = mode; self.queues = queues; self.rxRingSize = rxRingSize; self.txRingSize = txRingSize
+        self.offloads = offloads
     }
 }
 
@@ -55,10 +62,18 @@ public struct NodeRuntimeInfo: Codable, Sendable, Equatable {
     public var clocks: UInt64         // rdtsc cycles spent in the node
     public var clocksPerPacket: Double
     public var vectorsPerCall: Double
-    public init(name: String, state: String, calls: UInt64, vectors: UInt64, clocks: UInt64) {
+    /// Bytes read or written, for the input and output nodes (0 for the others).
+    public var bytes: UInt64
+    public var bytesPerCall: Double
+    /// Clocks per byte moved: what a super-frame's cost is measured in (0 without bytes).
+    public var clocksPerByte: Double
+    public init(name: String, state: String, calls: UInt64, vectors: UInt64, clocks: UInt64, bytes: UInt64 = 0) {
         self.name = name; self.state = state; self.calls = calls; self.vectors = vectors; self.clocks = clocks
         self.clocksPerPacket = vectors == 0 ? 0 : Double(clocks) / Double(vectors)
         self.vectorsPerCall = calls == 0 ? 0 : Double(vectors) / Double(calls)
+        self.bytes = bytes
+        self.bytesPerCall = calls == 0 ? 0 : Double(bytes) / Double(calls)
+        self.clocksPerByte = bytes == 0 ? 0 : Double(clocks) / Double(bytes)
     }
 }
 

@@ -616,8 +616,21 @@ public final class EngineDataplane: Dataplane {
                                      drops: interfaceTable.drops[Int(i)],
                                      mode: d.mode.isEmpty ? nil : d.mode, queues: d.queues == 0 ? nil : d.queues,
                                      rxRingSize: d.rxRingSize == 0 ? nil : d.rxRingSize,
-                                     txRingSize: d.txRingSize == 0 ? nil : d.txRingSize)
+                                     txRingSize: d.txRingSize == 0 ? nil : d.txRingSize,
+                                     offloads: offloads(i, driver: d.driver))
             }
+        }
+    }
+
+    /// InterfaceInfo.offloads of interface `i`, from its driver and whether it takes large frames.
+    private func offloads(_ i: UInt32, driver: String) -> [String] {
+        let large = interfaceTable.takesLargeFrames[Int(i)] != 0
+        switch driver {
+        case "af-packet": return large ? ["rx-csum-partial", "rx-gso-tcp4", "rx-gso-cut", "tx-gso-tcp4", "tx-gso-udp"] : ["rx-csum-partial"]
+        case "tap": return ["rx-csum-partial", "rx-gso-tcp4", "tx-gso-tcp4"]
+        case "af-xdp": return ["rx-csum-partial"]
+        case "vxlan": return ["tx-vxlan-udp-gso"]
+        default: return large ? ["tx-gso-tcp4"] : []
         }
     }
 
@@ -626,7 +639,8 @@ public final class EngineDataplane: Dataplane {
             graph.nodes.map { node in
                 let i = Int(node.index)
                 return NodeRuntimeInfo(name: node.name, state: node.registration.kind == .input ? "polling" : "active",
-                                       calls: graph.statCalls[i], vectors: graph.statVectors[i], clocks: graph.statClocks[i])
+                                       calls: graph.statCalls[i], vectors: graph.statVectors[i], clocks: graph.statClocks[i],
+                                       bytes: graph.statBytes[i])
             }
         }
     }

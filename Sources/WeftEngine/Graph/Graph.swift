@@ -40,6 +40,9 @@ public final class Graph {
     public private(set) var statCalls: UnsafeMutablePointer<UInt64>
     public private(set) var statVectors: UnsafeMutablePointer<UInt64>
     public private(set) var statClocks: UnsafeMutablePointer<UInt64>
+    /// Bytes moved, for the nodes that move them (inputs and outputs count the
+    /// frames they read or wrote, once per call), so per-byte cost is visible.
+    public private(set) var statBytes: UnsafeMutablePointer<UInt64>
 
     /// Global error counters, indexed by `GraphNode.errorBase + code`.
     public private(set) var errorCounters: UnsafeMutablePointer<UInt64>
@@ -76,6 +79,7 @@ public final class Graph {
         statCalls = .allocate(capacity: 1)
         statVectors = .allocate(capacity: 1)
         statClocks = .allocate(capacity: 1)
+        statBytes = .allocate(capacity: 1)
         errorCounters = .allocate(capacity: 1)
         nowSeconds = UInt32(weft_monotonic_ns() / 1_000_000_000)
     }
@@ -83,7 +87,7 @@ public final class Graph {
     deinit {
         frameData.deallocate(); frameCount.deallocate(); frameTarget.deallocate()
         freeFrames.deallocate(); pendingRing.deallocate(); openFrame.deallocate()
-        statCalls.deallocate(); statVectors.deallocate(); statClocks.deallocate()
+        statCalls.deallocate(); statVectors.deallocate(); statClocks.deallocate(); statBytes.deallocate()
         errorCounters.deallocate()
     }
 
@@ -125,10 +129,11 @@ public final class Graph {
         }
         let n = nodes.count
         openFrame.deallocate(); openFrame = .allocate(capacity: n); openFrame.initialize(repeating: -1, count: n)
-        for p in [statCalls, statVectors, statClocks] { p.deallocate() }
+        for p in [statCalls, statVectors, statClocks, statBytes] { p.deallocate() }
         statCalls = .allocate(capacity: n); statCalls.initialize(repeating: 0, count: n)
         statVectors = .allocate(capacity: n); statVectors.initialize(repeating: 0, count: n)
         statClocks = .allocate(capacity: n); statClocks.initialize(repeating: 0, count: n)
+        statBytes = .allocate(capacity: n); statBytes.initialize(repeating: 0, count: n)
         errorCounters.deallocate()
         errorCounters = .allocate(capacity: max(1, Int(base)))
         errorCounters.initialize(repeating: 0, count: max(1, Int(base)))
@@ -282,6 +287,13 @@ public final class Graph {
         statCalls.update(repeating: 0, count: nodes.count)
         statVectors.update(repeating: 0, count: nodes.count)
         statClocks.update(repeating: 0, count: nodes.count)
+        statBytes.update(repeating: 0, count: nodes.count)
+    }
+
+    /// Adds `n` bytes to node `node`'s runtime statistics (`statBytes`).
+    @inlinable @inline(__always)
+    public func countBytes(_ node: Int32, _ n: Int) {
+        statBytes[Int(node)] &+= UInt64(truncatingIfNeeded: n)
     }
 
     public func errorCount(node: String, error: String) -> UInt64 {

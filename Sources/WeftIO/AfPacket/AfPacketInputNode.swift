@@ -124,6 +124,7 @@ public final class AfPacketInputNode: GraphNode {
         let rx = Int(port.pointee.swIfIndex)
         graph.interfaces.rxPackets[rx] &+= UInt64(got)
         graph.interfaces.rxBytes[rx] &+= UInt64(bytes)
+        graph.countBytes(index, Int(bytes))
         return got
     }
 

@@ -80,6 +80,7 @@ public final class AfPacketOutputNode: GraphNode {
         let drops = graph.interfaces.drops
         let portTable = ports.ports
         let tracing = graph.trace.enabled
+        var sent = 0
         var touchedCount = 0
         for i in 0..<count {
             let bi = vector[i]
@@ -93,6 +94,7 @@ public final class AfPacketOutputNode: GraphNode {
                 if sendLarge(graph, bi, m, port) {
                     txPackets[tx] &+= 1
                     txBytes[tx] &+= UInt64(m.pointee.totalLength)
+                    sent &+= m.pointee.totalLength
                 } else {
                     drops[tx] &+= 1
                 }
@@ -126,8 +128,10 @@ public final class AfPacketOutputNode: GraphNode {
             }
             txPackets[tx] &+= 1
             txBytes[tx] &+= UInt64(len)
+            sent &+= len
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
         }
+        graph.countBytes(index, sent)
         for k in 0..<touchedCount {
             let port = portTable + Int(touched[k])
             if !port.pointee.txPending { continue }   // kicked already, before a large frame

@@ -121,6 +121,7 @@ public final class AfXdpInputNode: GraphNode {
         graph.close(&out)
         graph.interfaces.rxPackets[Int(rx)] &+= UInt64(n)
         graph.interfaces.rxBytes[Int(rx)] &+= UInt64(bytes)
+        graph.countBytes(index, Int(bytes))
         return Int(n)
     }
 

@@ -70,6 +70,7 @@ public final class AfXdpOutputNode: GraphNode {
         let owner = ports.owner
         let tracing = graph.trace.enabled
         var touchedCount = 0
+        var sent = 0
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -102,8 +103,10 @@ public final class AfXdpOutputNode: GraphNode {
             port.pointee.txQueued &+= 1
             txPackets[tx] &+= 1
             txBytes[tx] &+= UInt64(len)
+            sent &+= len
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
         }
+        graph.countBytes(index, sent)
         for k in 0..<touchedCount {
             let port = portTable + Int(touched[k])
             weft_xsk_prod_submit(&port.pointee.xsk.tx, port.pointee.txQueued)

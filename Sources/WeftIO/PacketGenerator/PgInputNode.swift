@@ -75,6 +75,7 @@ public final class PgInputNode: GraphNode {
         if s.remaining != nil { s.remaining! -= made }
         graph.interfaces.rxPackets[Int(rx)] &+= UInt64(made)
         graph.interfaces.rxBytes[Int(rx)] &+= UInt64(bytes)
+        graph.countBytes(index, Int(bytes))
         return made
     }
 

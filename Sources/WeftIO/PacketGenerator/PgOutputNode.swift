@@ -27,6 +27,7 @@ public final class PgOutputNode: GraphNode {
         let txPackets = graph.interfaces.txPackets
         let txBytes = graph.interfaces.txBytes
         let tracing = graph.trace.enabled
+        var sent = 0
         for i in 0..<count {
             let bi = vector[i]
             let tx = Int(md[Int(bi)].txInterface)
@@ -34,6 +35,7 @@ public final class PgOutputNode: GraphNode {
             let large = md[Int(bi)].isChained || md[Int(bi)].gsoSize != 0
             txPackets[tx] &+= 1
             txBytes[tx] &+= UInt64(md[Int(bi)].totalLength)
+            sent &+= md[Int(bi)].totalLength
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(md[Int(bi)].totalLength)) }
             if _slowPath(md[Int(bi)].flags.contains(.l4ChecksumPending)) && !large {
                 Checksum.completeEthernetL4(frame: graph.current(bi), length: len)
@@ -45,6 +47,7 @@ public final class PgOutputNode: GraphNode {
                 capturedSegmentSizes[UInt32(tx), default: []].append(md[Int(bi)].gsoSize)
             }
         }
+        graph.countBytes(index, sent)
         graph.buffers.free(vector, count: count)
     }
 

@@ -193,6 +193,7 @@ public final class PcapInputNode: GraphNode {
         r.pointee.sent &+= UInt64(made)
         graph.interfaces.rxPackets[Int(rx)] &+= UInt64(made)
         graph.interfaces.rxBytes[Int(rx)] &+= UInt64(byteTotal)
+        graph.countBytes(index, Int(byteTotal))
         return made
     }
 

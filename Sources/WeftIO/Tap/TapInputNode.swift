@@ -144,6 +144,7 @@ public final class TapInputNode: GraphNode {
         graph.close(&out)
         graph.interfaces.rxPackets[rx] &+= UInt64(got)
         graph.interfaces.rxBytes[rx] &+= UInt64(bytes)
+        graph.countBytes(index, Int(bytes))
         return got
     }
 

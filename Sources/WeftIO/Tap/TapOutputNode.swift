@@ -64,6 +64,7 @@ public final class TapOutputNode: GraphNode {
         let drops = graph.interfaces.drops
         let tracing = graph.trace.enabled
         let hdrLength = Int(WEFT_VNET_HDR_LEN)
+        var sent = 0
         for i in 0..<count {
             let bi = vector[i]
             let m = md + Int(bi)
@@ -79,6 +80,7 @@ public final class TapOutputNode: GraphNode {
                 if writeLarge(graph, bi, m, frame: frame, fd: port.pointee.fd(0)) {
                     txPackets[tx] &+= 1
                     txBytes[tx] &+= UInt64(m.pointee.totalLength)
+                    sent &+= m.pointee.totalLength
                 } else {
                     drops[tx] &+= 1
                 }
@@ -94,8 +96,10 @@ public final class TapOutputNode: GraphNode {
             if _slowPath(n < 0) { graph.count(errWrite); drops[tx] &+= 1; continue }
             txPackets[tx] &+= 1
             txBytes[tx] &+= UInt64(len)
+            sent &+= len
             if tracing { graph.traceIfSelected(bi, node: index, a: UInt64(tx), b: UInt64(len)) }
         }
+        graph.countBytes(index, sent)
         graph.buffers.free(vector, count: count)
     }
 
