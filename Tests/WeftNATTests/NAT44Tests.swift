@@ -31,7 +31,7 @@ final class NAT44Tests: XCTestCase {
         try build(NAT44Config())
     }
 
-    func build(_ config: NAT44Config) throws {
+    func build(_ config: NAT44Config, outsideMTU: Int = 1500) throws {
         let l2 = L2Feature(macTableCapacity: 4096)
         let ip4 = try IP4Feature(fibTables: 4, groupCapacity: 1024, adjacencyCapacity: 1024, neighbourCapacity: 1024)
         let nat = try NAT44Feature(config: config, ip4: ip4)
@@ -39,7 +39,7 @@ final class NAT44Tests: XCTestCase {
         g = try EmbeddedGraph { l2.register(in: $0); ip4.register(in: $0); nat.register(in: $0) }
         g.pgOutput.captureEnabled = true
         g.graph.nowSeconds = 1000
-        p1 = g.addInterface("pg1"); p2 = g.addInterface("pg2"); p3 = g.addInterface("pg3")
+        p1 = g.addInterface("pg1"); p2 = g.addInterface("pg2", mtu: outsideMTU); p3 = g.addInterface("pg3")
         try ip4.setAddress(r1, prefixLength: 24, interface: p1, mac: r1MAC)
         try ip4.setAddress(outside, prefixLength: 24, interface: p2, mac: r2MAC)
         try ip4.setAddress(r3, prefixLength: 24, interface: p3, mac: r3MAC)
@@ -388,6 +388,31 @@ final class NAT44Tests: XCTestCase {
         let ping = send([Pkt.echo(src: c, dst: r1, id: 9)], on: p1)
         XCTAssertEqual(ips(ping.out, p1).count, 1)
         XCTAssertEqual(ping.counters, ["icmp-echo/replies-sent": 1])
+    }
+
+    func testFragmentationNeededOnTheUplinkReachesTheInsideHostTranslatedBack() throws {
+        // The uplink's MTU is below the packet: ip4-rewrite refuses it after in2out has
+        // translated it, so the error is first addressed to the outside address itself.
+        try build(NAT44Config(), outsideMTU: 1280)
+        let orig = Pkt.udpPacket(src: c, dst: remote, sport: 40000, dport: 53, [UInt8](repeating: 9, count: 1400))
+        var df = orig
+        df[6] |= 0x40
+        df[10] = 0; df[11] = 0
+        let hc = Pkt.checksum(df[0..<20])
+        df[10] = UInt8(hc >> 8); df[11] = UInt8(hc & 0xFF)
+        let r = send([df], on: p1)
+        XCTAssertNil(r.out[p2])
+        let back = ips(r.out, p1)
+        XCTAssertEqual(back.count, 1, "the error reaches C: \(r.counters)")
+        guard let e = back.first else { return }
+        XCTAssertTrue(Pkt.allChecksumsValid(e))
+        XCTAssertEqual(Array(e[12..<20]), Pkt.be32(r1) + Pkt.be32(c), "from the router's inside address to C")
+        XCTAssertEqual(Array(e[20..<22]), [3, 4], "fragmentation needed")
+        XCTAssertEqual(Pkt.u16(e, 26), 1280, "naming the uplink's MTU")
+        XCTAssertEqual(Array(e[28 + 12..<28 + 20]), Pkt.be32(c) + Pkt.be32(remote), "quoting C's own packet, untranslated")
+        XCTAssertEqual(Pkt.u16(e, 28 + 20), 40000, "and its own source port")
+        XCTAssertEqual(r.counters["nat44-out2in/icmp-error-translated"], 1, "\(r.counters)")
+        XCTAssertEqual(r.counters["ip4-icmp-error/fragmentation-needed-sent"], 1)
     }
 
     func testTTL1FromInsideGetsTimeExceededFromTheRouterUntranslated() {

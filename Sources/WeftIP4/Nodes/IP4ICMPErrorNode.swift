@@ -15,6 +15,12 @@ import WeftPacket
 /// the router built (RFC 1812 4.3.2.7), and at most
 /// `IP4Feature.icmpErrorsPerSecond` are sent (RFC 1812 4.3.2.8).
 ///
+/// An error about a packet NAT44 already translated (fragmentation needed on
+/// the uplink: its source is now the router's own outside address) goes to
+/// nat44-out2in, when the graph has it, as an error from outside would: it
+/// translates the error back to the pod, or path MTU discovery through
+/// masquerade breaks (calico#7120).
+///
 /// Uses: l3Offset, rxInterface, flags, `scratch`. Sets: l3Offset,
 /// dataOffset, length (= the new IP packet), flags (+ip4LocallyOriginated,
 /// -multicast).
@@ -54,6 +60,8 @@ public final class IP4ICMPErrorNode: GraphNode {
 
     let ip4: IP4Feature
     var toLookup = Int32(0)
+    /// nat44-out2in, or -1 in a graph without NAT.
+    var toOut2In = Int32(-1)
     var errTimeExceeded = UInt32(0), errUnreachable = UInt32(0), errFragNeeded = UInt32(0), errAboutICMP = UInt32(0)
     var errAboutFragment = UInt32(0), errAboutOwn = UInt32(0), errRateLimited = UInt32(0), errNoSource = UInt32(0)
     var second: UInt32 = 0
@@ -66,6 +74,7 @@ public final class IP4ICMPErrorNode: GraphNode {
 
     public override func didResolve(_ graph: Graph) {
         toLookup = nextIndex(Next.lookup)
+        toOut2In = graph.nodeIndex(named: "nat44-out2in") ?? -1
         errTimeExceeded = errorIndex(Error.timeExceededSent)
         errUnreachable = errorIndex(Error.unreachableSent)
         errFragNeeded = errorIndex(Error.fragmentationNeededSent)
@@ -139,6 +148,11 @@ public final class IP4ICMPErrorNode: GraphNode {
             m.pointee.flags = flags
             graph.count(type == ICMP.typeTimeExceeded ? errTimeExceeded
                         : code == ICMP.codeFragmentationNeeded ? errFragNeeded : errUnreachable)
+            // To one of our own addresses: a translated source (see the type's doc).
+            if _slowPath(toOut2In >= 0 && ip4.fib.lookup(table: Int(m.pointee.fibIndex), IPv4.destination(ip)) == AdjacencyTable.local) {
+                graph.enqueue(bi, to: toOut2In)
+                continue
+            }
             graph.put(bi, &out)
         }
     }
