@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bulk TCP pod to pod on one node: iperf3 through the Linux bridge and through weftd, same run.
+"""Bulk TCP pod to pod: iperf3 through the kernel (bridge, router, NAT, vxlan) and through weftd, same run.
 
 Datapaths (each built from scratch, measured, torn down; only namespaces this script creates):
   bridge          two pod namespaces, veths into a Linux bridge in a "host" namespace,
@@ -9,6 +9,12 @@ Datapaths (each built from scratch, measured, torn down; only namespaces this sc
   weft-af-packet  weftd in a node namespace, both pods attached (veth, AF_PACKET V2 rings)
   weft-af-xdp     the same, veth host ends opened as AF_XDP sockets
   weft-tap        the same, TAP devices in the pods (weftd holds the queues)
+Routed and NAT (pod a in 10.78.0.0/24; pod b in 10.79.0.0/24, or an "outside" 192.0.2.2 with no
+route back to a):
+  routed-kernel   a router namespace forwarding between two veths (ip_forward, defaults)
+  weft-routed     weftd with two networks, a on one, b on the other (through both gateways)
+  nat-kernel      the router namespace with iptables MASQUERADE towards the outside
+  weft-nat        weftd: a's network --masquerade, the outside on weftd's uplink
 Across two nodes (two node namespaces joined by a veth underlay, 192.0.2.1 <-> 192.0.2.2, its
 default offloads on; pods on a VXLAN network, VNI 4242, MTU 1450):
   vxlan-kernel    on each node a kernel vxlan device and a Linux bridge (flannel's vxlan backend)
@@ -46,7 +52,11 @@ sys.path.insert(0, str(REPO / "Tests" / "integration"))
 from weftlib import RUN_SUFFIX, Container, Netns, Weftd, run, wait_ping_ok, wait_until  # noqa: E402
 
 MODES = ["bridge", "bridge-tso-off", "weft-af-packet", "weft-af-xdp", "weft-tap",
+         "routed-kernel", "weft-routed", "nat-kernel", "weft-nat",
          "vxlan-kernel", "weft-vxlan", "weft-vxlan-to-kernel"]
+# Each datapath's ratio is against the Linux peer doing the same job in the same run.
+PEERS = {"routed": "routed-kernel", "nat": "nat-kernel", "vxlan": "vxlan-kernel"}
+ROUTED_A, ROUTED_B, OUTSIDE_NET = "10.78.0.0/24", "10.79.0.0/24", "192.0.2.0/24"
 SUBNET, ADDR_A, ADDR_B = "10.77.0.0/24", "10.77.0.2", "10.77.0.3"
 UNDERLAY_A, UNDERLAY_B, VNI, OVERLAY_MTU = "192.0.2.1", "192.0.2.2", 4242, 1450
 
@@ -75,6 +85,10 @@ class Rig:
             self.b = Container(self._ns(f"{tag}-b"), f"tcp-b-{RUN_SUFFIX}")
             if mode.startswith("bridge"):
                 self._bridge(tso=mode == "bridge")
+            elif mode in ("routed-kernel", "nat-kernel"):
+                self._kernel_router(nat=mode == "nat-kernel")
+            elif mode in ("weft-routed", "weft-nat"):
+                self._weft_router(nat=mode == "weft-nat")
             elif "vxlan" in mode:
                 self._two_nodes(weft_a=mode.startswith("weft"), weft_b=mode == "weft-vxlan")
             else:
@@ -102,6 +116,41 @@ class Rig:
             if not tso:
                 host.run(["ethtool", "-K", end, "tso", "off", "gso", "off"])
                 pod.run(["ethtool", "-K", "eth0", "tso", "off", "gso", "off"])
+
+    def _kernel_router(self, nat: bool) -> None:
+        """A router namespace with IPv4 forwarding between pod a (10.78.0.2) and b: pod b in
+        10.79.0.0/24 (routed), or an "outside" 192.0.2.2 behind iptables MASQUERADE with no
+        route back to a's subnet (nat)."""
+        r = self._ns("router")
+        r.run(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"])
+        b_addr, b_gw = ("192.0.2.2", "192.0.2.1") if nat else ("10.79.0.2", "10.79.0.1")
+        for end, pod, addr, gw in (("r0", self.a, "10.78.0.2", "10.78.0.1"), ("r1", self.b, b_addr, b_gw)):
+            run(["ip", "-n", r.name, "link", "add", end, "type", "veth", "peer", "name", "eth0", "netns", pod.name])
+            r.run(["ip", "addr", "add", f"{gw}/24", "dev", end])
+            r.run(["ip", "link", "set", end, "up"])
+            pod.run(["ip", "addr", "add", f"{addr}/24", "dev", "eth0"])
+            pod.run(["ip", "link", "set", "eth0", "up"])
+            if not (nat and pod is self.b):
+                pod.run(["ip", "route", "add", "default", "via", gw])
+        if nat:
+            r.run(["iptables", "-t", "nat", "-A", "POSTROUTING", "-s", ROUTED_A, "-o", "r1", "-j", "MASQUERADE"])
+
+    def _weft_router(self, nat: bool) -> None:
+        """weftd routing between two networks (a in 10.78.0.0/24, b in 10.79.0.0/24), or
+        masquerading a's network to an "outside" b (192.0.2.2) on its uplink."""
+        node = self._ns("node")
+        d = self._start_weftd(node)
+        d.create_network("red", ROUTED_A, *(["--masquerade"] if nat else []))
+        d.attach(self.a, "red", "eth0")
+        if not nat:
+            d.create_network("blue", ROUTED_B)
+            d.attach(self.b, "blue", "eth0")
+            return
+        run(["ip", "-n", node.name, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", self.b.name])
+        node.run(["ip", "link", "set", "up0", "up"])
+        self.b.run(["ip", "addr", "add", "192.0.2.2/24", "dev", "eth0"])
+        self.b.run(["ip", "link", "set", "eth0", "up"])
+        d.ctl("uplink", "set", "up0", "--address", "192.0.2.1/24")
 
     def _start_weftd(self, node: Netns, worker_cpu: int | None = None) -> Weftd:
         (self.tmp / node.name).mkdir()
@@ -180,6 +229,17 @@ def iperf(rig: Rig, seconds: float, streams: int) -> dict:
             "wall_s": t1 - t0}
 
 
+def plot(summary: dict, modes: list[str], streams: list[str], width: int = 50) -> list[str]:
+    """The medians as a text bar chart (one bar per datapath and stream count, one scale)."""
+    cells = [(m, p, summary[m][p]["gbps"] or 0.0) for p in streams for m in modes]
+    top = max((g for _, _, g in cells), default=0.0) or 1.0
+    label = max(len(f"{m} -P {p}") for m, p, _ in cells) if cells else 0
+    out = ["", "```", f"Gbit/s (median; full bar = {top:.1f})"]
+    for m, p, g in cells:
+        out.append(f"{f'{m} -P {p}':<{label}} |{'#' * round(width * g / top):<{width}}| {g:6.2f}")
+    return out + ["```"]
+
+
 def median(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -231,22 +291,23 @@ def main() -> int:
                        "runs": [round(r["gbps"], 3) for r in runs],
                        "errors": [r["error"] for r in runs if "error" in r]}
                    for p, runs in per.items()} for m, per in results.items()}
-    lines = [f"# Bulk TCP pod to pod, one node and across two nodes ({time.strftime('%Y-%m-%d %H:%M')})", "",
+    lines = [f"# Bulk TCP pod to pod: one node, routed, NAT44, across two nodes ({time.strftime('%Y-%m-%d %H:%M')})", "",
              f"`benchmarks/tcp.py --runs {args.runs} --seconds {args.seconds:g} --streams {args.streams}`; "
              f"{os.cpu_count()} CPUs, kernel {os.uname().release}; medians of {args.runs} runs; "
-             f"ratio = against `bridge` (offloads on) in the same run, across nodes against `vxlan-kernel` (the weftds of two nodes pinned to CPUs 0 and 1); CPU = machine-wide busy CPU-seconds per GB received.",
+             f"ratio = against `bridge` (offloads on) in the same run, routed against `routed-kernel`, NAT against `nat-kernel` (iptables MASQUERADE), across nodes against `vxlan-kernel` (the weftds of two nodes pinned to CPUs 0 and 1); CPU = machine-wide busy CPU-seconds per GB received.",
              "", "| datapath | streams | Gbit/s (median) | ratio to peer | retransmits | CPU-s/GB | runs (Gbit/s) |",
              "|---|---|---|---|---|---|---|"]
     for m in modes:
         for p in streams:
             s = summary[m][p]
-            peer = "vxlan-kernel" if "vxlan" in m else "bridge"
+            peer = next((p for k, p in PEERS.items() if k in m), "bridge")
             base = summary.get(peer, {}).get(p, {}).get("gbps")
             ratio = f"{s['gbps'] / base:.2f}x" if base and s["gbps"] is not None else "-"
             cpu = f"{s['cpu_s_per_gb']:.2f}" if s["cpu_s_per_gb"] is not None else "-"
             rt = f"{s['retransmits']:g}" if s["retransmits"] is not None else "-"
             err = f" ({s['errors'][0]})" if s["errors"] else ""
             lines.append(f"| {m} | {p} | {s['gbps']:.2f}{err} | {ratio} | {rt} | {cpu} | {', '.join(map(str, s['runs']))} |")
+    lines += plot(summary, modes, streams)
     lines += ["", f"Elapsed: {time.time() - started:.0f} s."]
     report = "\n".join(lines) + "\n"
     print(report)
