@@ -104,9 +104,6 @@ public final class VXLANFeature {
         guard l2.domains.isValid(bridgeDomain), l2.domains.exists[Int(bridgeDomain)] else {
             throw VXLANError.bridgeDomainMissing(bridgeDomain)
         }
-        guard l2.domains.memberCount[Int(bridgeDomain)] < Int32(BridgeDomainTable.maxMembers) else {
-            throw VXLANError.bridgeDomainFull(bridgeDomain)
-        }
         if interfaces.index(named: name) != nil { throw VXLANError.duplicate("interface \(name) already exists") }
         let existing = tunnels.lookup(remote: remote, vni: vni, port: port)
         if existing != 0 {

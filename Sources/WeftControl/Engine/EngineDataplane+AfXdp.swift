@@ -28,7 +28,7 @@ extension EngineDataplane {
         }
         guard let index else {
             closeAfXdpPort(slot, name: hostIfName)
-            throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full")
+            throw DataplaneError.conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first")
         }
         return index
     }

@@ -132,7 +132,7 @@ extension EngineDataplane {
             pcap.input.start(slot: slot, file: loaded, swIfIndex: i, count: count, rate: rate)
             return i
         }
-        guard let index else { throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full") }
+        guard let index else { throw DataplaneError.conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first") }
         let entry = PcapFeature.ReplayEntry(name: name, file: file, network: network, interfaceName: ifName, swIfIndex: index,
                                             slot: slot, packets: loaded.packetCount, count: count, rate: rate)
         pcap.replays[name] = entry

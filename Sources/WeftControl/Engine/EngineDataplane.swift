@@ -177,7 +177,7 @@ public final class EngineDataplane: Dataplane {
         }
         guard let index else {
             afPorts.close(slot)
-            throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full")
+            throw DataplaneError.conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first")
         }
         return index
     }
@@ -226,7 +226,7 @@ public final class EngineDataplane: Dataplane {
         }
         guard let index else {
             tapPorts.detach(slot).forEach { _ = Glibc.close($0) }
-            throw DataplaneError.conflict("interface table or bridge domain \(bridgeDomain) is full")
+            throw DataplaneError.conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first")
         }
         return index
     }
@@ -272,7 +272,7 @@ public final class EngineDataplane: Dataplane {
         let mac = afPorts.mac(slot), mtu = afPorts.mtu(slot)
         let failure: DataplaneError? = worker.withBarrier {
             guard let i = interfaceTable.add(name: hostIfName, driver: "af-packet", mac: mac, mtu: mtu,
-                                             outputNode: afOutput.index, driverInstance: slot) else { return .conflict("interface table is full") }
+                                             outputNode: afOutput.index, driverInstance: slot) else { return .conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first") }
             describeAfPacket(i, slot: slot)
             do {
                 try ip4.setAddress(address, prefixLength: prefixLength, interface: i, mac: MACAddress.value(mac))
@@ -338,12 +338,12 @@ public final class EngineDataplane: Dataplane {
             if index == nil {
                 guard let i = interfaceTable.add(name: name, driver: "bvi", mac: mac, mtu: mtu, outputNode: bvi.index, driverInstance: -1) else {
                     ip4.releaseTableIfUnused(vrf)
-                    return .conflict("interface table is full")
+                    return .conflict("interface table is full (\(InterfaceTable.capacity) interfaces): detach something first")
                 }
                 guard l2.attach(i, to: id, interfaces: interfaceTable) else {
                     interfaceTable.remove(i)
                     ip4.releaseTableIfUnused(vrf)
-                    return .conflict("bridge domain \(id) is full")
+                    return .conflict("bridge domain \(id) does not exist")
                 }
                 // The IPv4 path reads only headers: super-frames are routed whole
                 // (ip4-rewrite checks their segments against the MTU).

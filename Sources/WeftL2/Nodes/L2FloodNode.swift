@@ -56,7 +56,7 @@ public final class L2FloodNode: GraphNode {
             // Split horizon: 0 (no group) matches no member's group below.
             let group = shg[Int(rx)]
             let n = Int(domains.memberCount[bd])
-            let members = domains.members + bd * BridgeDomainTable.maxMembers
+            let members = domains.members(bd)
             // The last eligible member keeps the original.
             var last = -1
             var k = n - 1
