@@ -118,6 +118,15 @@ if ((E2E)); then
     || log "tcp: a datapath carried no TCP: $(tail -2 "$WORK/tcp.log" | tr '\n' ' ')"
 fi
 
+# An idle weftd (benchmarks/idle.py, issue 26): CPU with 0, 100 and 1,000 idle pods and the first
+# packet after 5 s of silence; its own table, appended to the report.
+if ((E2E)); then
+  if ((QUICK)); then idle_args=(--pods 0,100 --seconds 3 --idle 1 --samples 2); else idle_args=(--pods 0,100,1000); fi
+  log "idle: benchmarks/idle.py ${idle_args[*]}"
+  python3 "$REPO/benchmarks/idle.py" "${idle_args[@]}" -o "$WORK/idle.md" --json "$WORK/idle.json" >/dev/null 2>"$WORK/idle.log" \
+    || log "idle: a first packet was lost: $(tail -2 "$WORK/idle.log" | tr '\n' ' ')"
+fi
+
 echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta"
 echo "elapsed_s=$(($(date +%s) - START))" >>"$WORK/meta"
 DEST=$RESULTS/$STAMP-bench.md
@@ -125,5 +134,6 @@ DEST=$RESULTS/$STAMP-bench.md
 mkdir -p "$(dirname "$DEST")"
 python3 "$REPO/benchmarks/report.py" "$WORK" "$DEST"
 if [[ -s $WORK/tcp.md ]]; then { echo; sed 's/^# /## /' "$WORK/tcp.md"; } >>"$DEST"; fi
+if [[ -s $WORK/idle.md ]]; then { echo; sed 's/^# /## /' "$WORK/idle.md"; } >>"$DEST"; fi
 if ((SAVE)); then log "saved $DEST and its plots in ${DEST%.md}/"; else cat "$DEST"; fi
 log "elapsed $(($(date +%s) - START)) s"

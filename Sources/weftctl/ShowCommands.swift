@@ -36,13 +36,22 @@ struct ShowRuntime: ParsableCommand {
                                    .init("Bytes/Call", .right), .init("Clocks/Byte", .right)])
             for node in nodes {
                 // Bytes only for the nodes that move them (inputs and outputs).
-                let moved = node.bytes != 0
+                let moved = node.bytes != 0, worker = node.state == "worker"   // worker rows: totals only
                 table.add([node.name, node.state, String(node.calls), String(node.vectors),
-                           String(format: "%.2f", node.clocksPerPacket), String(format: "%.2f", node.vectorsPerCall),
+                           worker ? "-" : String(format: "%.2f", node.clocksPerPacket),
+                           worker ? "-" : String(format: "%.2f", node.vectorsPerCall),
                            moved ? String(format: "%.0f", node.bytesPerCall) : "-",
                            moved ? String(format: "%.3f", node.clocksPerByte) : "-"])
             }
             print(table.render())
+            // The worker rows as shares of its time: where an idle core goes.
+            let w = Dictionary(nodes.filter { $0.state == "worker" }.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+            if let busy = w["worker-busy"], let spin = w["worker-spin"], let sleep = w["worker-sleep"] {
+                let total = Double(busy.clocks + spin.clocks + sleep.clocks)
+                let share = { (c: UInt64) in total == 0 ? 0 : 100 * Double(c) / total }
+                print(String(format: "worker: busy %.1f %%, spinning %.1f %%, asleep %.1f %% (%llu sleeps, %llu woken by a packet or a request)",
+                             share(busy.clocks), share(spin.clocks), share(sleep.clocks), sleep.calls, sleep.vectors))
+            }
         }
     }
 }

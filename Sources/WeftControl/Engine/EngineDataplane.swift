@@ -635,17 +635,24 @@ public final class EngineDataplane: Dataplane {
     }
 
     public func runtime() -> [NodeRuntimeInfo] {
-        worker.withBarrier {
-            graph.nodes.map { node in
+        let (nodes, w) = worker.withBarrier { () -> ([NodeRuntimeInfo], Worker.Stats) in
+            let rows = graph.nodes.map { node in
                 let i = Int(node.index)
                 return NodeRuntimeInfo(name: node.name, state: node.registration.kind == .input ? "polling" : "active",
                                        calls: graph.statCalls[i], vectors: graph.statVectors[i], clocks: graph.statClocks[i],
                                        bytes: graph.statBytes[i])
             }
+            return (rows, worker.stats)
         }
+        // The worker's own split (state "worker"): loops with packets, idle spins, sleeps.
+        return nodes + [
+            NodeRuntimeInfo(name: "worker-busy", state: "worker", calls: w.busyLoops, vectors: w.packets, clocks: w.busyClocks),
+            NodeRuntimeInfo(name: "worker-spin", state: "worker", calls: w.idlePolls, vectors: 0, clocks: w.spinClocks),
+            NodeRuntimeInfo(name: "worker-sleep", state: "worker", calls: w.sleeps, vectors: w.wakeups, clocks: w.sleepClocks),
+        ]
     }
 
-    public func clearRuntime() { worker.withBarrier { graph.clearRuntimeStats() } }
+    public func clearRuntime() { worker.withBarrier { graph.clearRuntimeStats(); worker.clearStats() } }
 
     public func errors() -> [ErrorCounterInfo] {
         worker.withBarrier {

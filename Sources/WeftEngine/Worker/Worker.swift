@@ -11,8 +11,9 @@ public final class Worker: @unchecked Sendable {
     public enum PollMode: String, Sendable, Codable {
         /// Spin on the inputs: lowest latency, one core always busy.
         case busy
-        /// Spin while traffic flows; after ~1 ms without packets block in
-        /// poll(2) on the inputs' descriptors (woken by the first packet).
+        /// Spin while traffic flows; 1 ms after the last packet block in
+        /// poll(2) on the inputs' descriptors (woken by the first packet, a
+        /// control request, or the next housekeeping) and stay blocked while idle.
         case adaptive
     }
 
@@ -27,8 +28,21 @@ public final class Worker: @unchecked Sendable {
     private var thread: pthread_t?
     /// Wakes the worker from its idle poll(2) when the control thread needs it.
     private let wakeFd = weft_wake_fd()
-    /// Loop iterations that found no packet (exported for `show runtime`).
-    public private(set) var idlePolls: UInt64 = 0
+    /// Where the worker's time goes (`show runtime`): read and cleared under the barrier.
+    public struct Stats: Sendable, Equatable {
+        /// Loop iterations that found packets, the packets, and the clocks they took.
+        public var busyLoops: UInt64 = 0, packets: UInt64 = 0, busyClocks: UInt64 = 0
+        /// Iterations that found none while spinning (after traffic, or in busy mode), and their clocks.
+        public var idlePolls: UInt64 = 0, spinClocks: UInt64 = 0
+        /// Blocking waits in poll(2); how many ended on a readable descriptor (a packet or a
+        /// control request) rather than the timeout; clocks spent blocked.
+        public var sleeps: UInt64 = 0, wakeups: UInt64 = 0, sleepClocks: UInt64 = 0
+        public init() {}
+    }
+    public private(set) var stats = Stats()
+
+    /// Zeroes `stats`. Call under the barrier.
+    public func clearStats() { stats = Stats() }
 
     public init(graph: Graph, cpu: Int?, pollMode: PollMode) {
         self.graph = graph
@@ -79,39 +93,55 @@ public final class Worker: @unchecked Sendable {
         let tscHz = weft_tsc_hz()
         let housekeepingEvery = tscHz / 10
         var nextHousekeeping = weft_rdtsc() &+ housekeepingEvery
-        var idleSince: UInt64 = 0
-        let idleBlockAfter = tscHz / 1000
+        // Adaptive: spin for 1 ms after the last packet, then sleep until a packet, a control
+        // request or the next housekeeping; an idle wake-up (timeout, housekeeping) does not
+        // start another spin, so an idle worker costs its housekeeping and nothing else.
+        let spinAfterTraffic = tscHz / 1000
+        var lastTraffic: UInt64 = 0
         while !stopRequested.load(ordering: .relaxed) {
             barrier.checkpoint()
+            let start = weft_rdtsc()
             var got = 0
             for input in inputs { got &+= graph.poll(input) }
             graph.dispatchPending()
-            let now = weft_rdtsc()
+            var now = weft_rdtsc()
             if now >= nextHousekeeping {
                 nextHousekeeping = now &+ housekeepingEvery
                 graph.nowSeconds = UInt32(weft_monotonic_ns() / 1_000_000_000)
                 for task in housekeeping { task(graph.nowSeconds) }
+                now = weft_rdtsc()
             }
-            if got == 0 {
-                idlePolls &+= 1
-                if pollMode == .adaptive {
-                    if idleSince == 0 { idleSince = now }
-                    else if now &- idleSince > idleBlockAfter { blockUntilReadable(); idleSince = 0 }
-                } else {
-                    weft_cpu_relax()
+            if got > 0 {
+                lastTraffic = now
+                stats.busyLoops &+= 1
+                stats.packets &+= UInt64(got)
+                stats.busyClocks &+= now &- start
+                continue
+            }
+            stats.idlePolls &+= 1
+            stats.spinClocks &+= now &- start
+            if pollMode == .adaptive && now &- lastTraffic > spinAfterTraffic {
+                let ms = nextHousekeeping > now ? Int32(min(100, (nextHousekeeping &- now) / (tscHz / 1000) &+ 1)) : 0
+                if ms > 0 {
+                    let before = weft_rdtsc()
+                    if blockUntilReadable(timeoutMs: ms) > 0 { stats.wakeups &+= 1 }
+                    stats.sleeps &+= 1
+                    stats.sleepClocks &+= weft_rdtsc() &- before
                 }
-            } else {
-                idleSince = 0
+            } else if pollMode == .busy {
+                weft_cpu_relax()
             }
         }
     }
 
-    /// Sleeps in poll(2) for at most 10 ms (housekeeping runs at least that
-    /// often); a packet on any input or a barrier request wakes it at once.
-    private func blockUntilReadable() {
+    /// Sleeps in poll(2) for at most `timeoutMs` (until the next housekeeping);
+    /// a packet on any input or a barrier request wakes it at once. Returns
+    /// poll's result (> 0: something was readable).
+    private func blockUntilReadable(timeoutMs: Int32) -> Int32 {
         let fds = [wakeFd] + inputs.flatMap(\.pollDescriptors)
-        let rc = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), 10) }
+        let rc = fds.withUnsafeBufferPointer { weft_poll_readable($0.baseAddress, Int32($0.count), timeoutMs) }
         if rc == -ENOMEM { usleep(1000) }  // the shim could not allocate its pollfd array: do not spin
         weft_wake_drain(wakeFd)
+        return rc
     }
 }
