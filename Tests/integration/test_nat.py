@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from weftlib import RUN_SUFFIX, run, tcp_transfer, wait_ping_ok, wait_until
+from weftlib import RUN_SUFFIX, outside_on_uplink, tcp_transfer, wait_ping_ok, wait_until
 
 RED = "10.61.0.0/24"
 UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
@@ -25,19 +25,8 @@ HERE = Path(__file__).parent
 
 @pytest.fixture
 def outside(node, container):
-    out = container("out")
-    end = f"n{RUN_SUFFIX}"[:15]
-    try:
-        run(["ip", "-n", out.ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", end,
-             "netns", node.node.name])
-        node.node.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{end}.disable_ipv6=1"])
-        run(["ip", "-n", node.node.name, "link", "set", end, "up"])
-        out.run(["ip", "link", "set", "eth0", "up"])
-        out.run(["ip", "addr", "add", f"{OUTSIDE_ADDR}/24", "dev", "eth0"])
-        node.ctl("uplink", "set", end, "--address", f"{UPLINK_ADDR}/24", "--gateway", OUTSIDE_ADDR)
+    with outside_on_uplink(node, container("out"), UPLINK_ADDR, OUTSIDE_ADDR, f"n{RUN_SUFFIX}"[:15]) as out:
         yield out
-    finally:
-        run(["ip", "-n", node.node.name, "link", "del", end], check=False)
 
 
 def _serve(ns, *argv: str) -> subprocess.Popen:

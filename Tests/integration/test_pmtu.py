@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from weftlib import RUN_SUFFIX, run, tcp_transfer, wait_ping_ok
+from weftlib import RUN_SUFFIX, outside_on_uplink, tcp_transfer, wait_ping_ok
 
 RED = "10.62.0.0/24"
 UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
@@ -20,18 +20,8 @@ UPLINK_ADDR, OUTSIDE_ADDR = "192.0.2.2", "192.0.2.1"
 
 @pytest.fixture
 def narrow_outside(node, container):
-    out = container("out")
-    end = f"p{RUN_SUFFIX}"[:15]
-    try:
-        run(["ip", "-n", out.ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", end,
-             "netns", node.node.name])
-        node.node.run(["ip", "link", "set", end, "mtu", "1280", "up"])
-        out.run(["ip", "link", "set", "eth0", "up"])
-        out.run(["ip", "addr", "add", f"{OUTSIDE_ADDR}/24", "dev", "eth0"])
-        node.ctl("uplink", "set", end, "--address", f"{UPLINK_ADDR}/24", "--gateway", OUTSIDE_ADDR)
+    with outside_on_uplink(node, container("out"), UPLINK_ADDR, OUTSIDE_ADDR, f"p{RUN_SUFFIX}"[:15], uplink_mtu=1280) as out:
         yield out
-    finally:
-        run(["ip", "-n", node.node.name, "link", "del", end], check=False)
 
 
 def _moved(before: dict, after: dict) -> dict:

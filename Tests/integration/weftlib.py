@@ -6,6 +6,7 @@ random per-run suffix) and never the machine's own interfaces.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -521,6 +522,27 @@ class Capture:
 # TCP transfer (tcpxfer.py on both ends)
 
 TCPXFER = str(Path(__file__).with_name("tcpxfer.py"))
+
+
+@contextlib.contextmanager
+def outside_on_uplink(node: "Weftd", out: "Container", uplink_addr: str, outside_addr: str,
+                      end: str, uplink_mtu: int | None = None):
+    """An "outside" namespace `out` (eth0 = outside_addr/24) on a veth whose other end `end`,
+    in weftd's node namespace, becomes weftd's uplink (uplink_addr/24, gateway outside_addr;
+    MTU uplink_mtu when given). Yields `out`; the veth is removed afterwards."""
+    try:
+        run(["ip", "-n", out.ns.name, "link", "add", "eth0", "type", "veth", "peer", "name", end,
+             "netns", node.node.name])
+        node.node.run(["sysctl", "-q", "-w", f"net.ipv6.conf.{end}.disable_ipv6=1"])
+        if uplink_mtu is not None:
+            node.node.run(["ip", "link", "set", end, "mtu", str(uplink_mtu)])
+        run(["ip", "-n", node.node.name, "link", "set", end, "up"])
+        out.run(["ip", "link", "set", "eth0", "up"])
+        out.run(["ip", "addr", "add", f"{outside_addr}/24", "dev", "eth0"])
+        node.ctl("uplink", "set", end, "--address", f"{uplink_addr}/24", "--gateway", outside_addr)
+        yield out
+    finally:
+        run(["ip", "-n", node.node.name, "link", "del", end], check=False)
 
 
 def tcp_transfer(src: "Container", dst: "Container", dst_ip: str, port: int, mib: int,
