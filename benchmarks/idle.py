@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -81,10 +82,18 @@ def measure(pods: int, seconds: float, idle: float, samples: int, tmp: Path) -> 
                 "idle_polls": rows.get("worker-spin", {}).get("calls"),
                 "first_packet_ms": lat}
     finally:
-        if d is not None:
-            d.stop()
-        for n in reversed(made):
-            n.delete()
+        try:
+            if d is not None:
+                t0 = time.monotonic()
+                try:
+                    d.stop()
+                except subprocess.TimeoutExpired:   # a thousand ports take a while to close
+                    d.proc.kill()
+                    d.proc.wait()
+                print(f"[idle] weftd with {pods} idle pods stopped in {time.monotonic() - t0:.1f} s", file=sys.stderr)
+        finally:
+            for n in reversed(made):
+                n.delete()
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 """A short run of benchmarks/idle.py (what an idle weftd costs, issue 26): the harness measures
 weftd's CPU with idle pods and the first packet after silence, and the worker reports that it
-slept. Not a speed test: `make bench` runs it with 0, 100 and 1,000 pods, 10 s windows."""
+slept (about once a second while idle). Not a speed test: `make bench` runs it with 0, 100 and 1,000 pods, 10 s windows."""
 
 import json
 import subprocess
@@ -18,10 +18,11 @@ def test_idle_benchmark_harness(tmp_path):
     results = json.loads(out.read_text())
     assert [r["pods"] for r in results] == [0, 20]
     for r in results:
-        # Idle, the worker blocks in poll(2) between housekeeping runs (every 100 ms) instead
-        # of spinning: a few dozen sleeps in 3 s, and far fewer idle polls than a spinning loop.
-        assert r["sleeps"] >= 10, r
-        assert r["idle_polls"] < 10 * r["sleeps"] + 1000, r
+        # Idle, the worker blocks in poll(2) between housekeeping runs (once a second) instead
+        # of spinning: a few sleeps in 3 s, and few idle polls (a spinning loop makes millions;
+        # the 1 ms spin after the last packet makes thousands).
+        assert 2 <= r["sleeps"] <= 10, r
+        assert r["idle_polls"] < 100_000, r
         assert len(r["first_packet_ms"]) == 2 and all(x > 0 for x in r["first_packet_ms"]), r
     leftover = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "weft-idle-" not in leftover, leftover

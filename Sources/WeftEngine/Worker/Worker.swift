@@ -13,7 +13,7 @@ public final class Worker: @unchecked Sendable {
         case busy
         /// Spin while traffic flows; 1 ms after the last packet block in
         /// poll(2) on the inputs' descriptors (woken by the first packet, a
-        /// control request, or the next housekeeping) and stay blocked while idle.
+        /// control request, or housekeeping once a second) and stay blocked while idle.
         case adaptive
     }
 
@@ -94,9 +94,12 @@ public final class Worker: @unchecked Sendable {
         let housekeepingEvery = tscHz / 10
         var nextHousekeeping = weft_rdtsc() &+ housekeepingEvery
         // Adaptive: spin for 1 ms after the last packet, then sleep until a packet, a control
-        // request or the next housekeeping; an idle wake-up (timeout, housekeeping) does not
-        // start another spin, so an idle worker costs its housekeeping and nothing else.
+        // request or a second after the last housekeeping (its tables count in seconds; while
+        // busy it runs every 100 ms); an idle wake-up does not start another spin, so an idle
+        // worker costs one housekeeping a second (one pass over every port) and nothing else.
         let spinAfterTraffic = tscHz / 1000
+        let idleHousekeepingEvery = tscHz
+        var lastHousekeeping = weft_rdtsc()
         var lastTraffic: UInt64 = 0
         while !stopRequested.load(ordering: .relaxed) {
             barrier.checkpoint()
@@ -110,6 +113,7 @@ public final class Worker: @unchecked Sendable {
                 graph.nowSeconds = UInt32(weft_monotonic_ns() / 1_000_000_000)
                 for task in housekeeping { task(graph.nowSeconds) }
                 now = weft_rdtsc()
+                lastHousekeeping = now
             }
             if got > 0 {
                 lastTraffic = now
@@ -121,7 +125,8 @@ public final class Worker: @unchecked Sendable {
             stats.idlePolls &+= 1
             stats.spinClocks &+= now &- start
             if pollMode == .adaptive && now &- lastTraffic > spinAfterTraffic {
-                let ms = nextHousekeeping > now ? Int32(min(100, (nextHousekeeping &- now) / (tscHz / 1000) &+ 1)) : 0
+                let due = lastHousekeeping &+ idleHousekeepingEvery
+                let ms = due > now ? Int32(min(1000, (due &- now) / (tscHz / 1000) &+ 1)) : 0
                 if ms > 0 {
                     let before = weft_rdtsc()
                     if blockUntilReadable(timeoutMs: ms) > 0 { stats.wakeups &+= 1 }
@@ -134,7 +139,7 @@ public final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Sleeps in poll(2) for at most `timeoutMs` (until the next housekeeping);
+    /// Sleeps in poll(2) for at most `timeoutMs` (until the next idle housekeeping);
     /// a packet on any input or a barrier request wakes it at once. Returns
     /// poll's result (> 0: something was readable).
     private func blockUntilReadable(timeoutMs: Int32) -> Int32 {
