@@ -24,10 +24,6 @@ def narrow_outside(node, container):
         yield out
 
 
-def _moved(before: dict, after: dict) -> dict:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
-
-
 @pytest.mark.parametrize("masquerade", [False, True], ids=["routed", "masqueraded"])
 def test_super_frames_over_a_smaller_mtu_get_fragmentation_needed_and_tcp_adapts(node, container, narrow_outside, masquerade):
     node.create_network("red", RED, *(["--masquerade"] if masquerade else []))
@@ -39,7 +35,7 @@ def test_super_frames_over_a_smaller_mtu_get_fragmentation_needed_and_tcp_adapts
     assert "mtu" not in r.run(["ip", "route", "get", OUTSIDE_ADDR]).stdout
     before = node.error_counters()
     c = tcp_transfer(r, narrow_outside, OUTSIDE_ADDR, 5450, 64, timeout=120)
-    moved = _moved(before, node.error_counters())
+    moved = node.counters_moved(before)
     print(f"{'masqueraded' if masquerade else 'routed'}: 64 MiB in {c['seconds']:.2f} s; counters {moved}")
     assert moved.get("ip4-rewrite/fragmentation-needed", 0) >= 1, moved
     assert moved.get("ip4-icmp-error/fragmentation-needed-sent", 0) >= 1, moved

@@ -27,10 +27,6 @@ def _offloads_off(c) -> None:
     c.run(["ethtool", "-K", "eth0", "tx", "off", "tso", "off", "gso", "off"])
 
 
-def _moved(before: dict, after: dict) -> dict:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
-
-
 @pytest.mark.parametrize("mode", ["af-packet", "af-xdp", "tap"])
 def test_one_gib_each_way_between_pods_with_offloads_on_and_off(node, container, mode):
     opts = {"af-packet": [], "af-xdp": ["--driver", "af-xdp"], "tap": ["--attach", "tap"]}[mode]
@@ -47,7 +43,7 @@ def test_one_gib_each_way_between_pods_with_offloads_on_and_off(node, container,
         c = tcp_transfer(src, dst, dst.ip(), port, GIB, timeout=300)
         print(f"{mode}: {src.ns.name[-6:]} -> {dst.ns.name[-6:]}: 1 GiB in {c['seconds']:.2f} s")
         port += 1
-    moved = _moved(before, node.error_counters())
+    moved = node.counters_moved(before)
     print(f"{mode} counters that moved: {moved}")
     if mode == "af-packet":
         assert moved.get("af-packet-input/gso-frames", 0) > 1000, "super-frames crossed whole"
@@ -69,7 +65,7 @@ def test_one_gib_routed_between_two_networks(node, container):
     before = node.error_counters()
     tcp_transfer(r, b, b.ip(), 5610, GIB, timeout=300)
     tcp_transfer(b, r, r.ip(), 5611, GIB, timeout=300)
-    moved = _moved(before, node.error_counters())
+    moved = node.counters_moved(before)
     assert moved.get("af-packet-output/large-sent", 0) > 1000, f"routed whole: {moved}"
 
 

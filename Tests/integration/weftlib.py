@@ -351,6 +351,11 @@ class Weftd:
         """Every error counter (`show errors --json`, zeros included) as {"node/name": count}."""
         return {f"{e['node']}/{e['name']}": e["count"] for e in self.ctl_json("show", "errors")}
 
+    def counters_moved(self, before: dict[str, int]) -> dict[str, int]:
+        """The error counters that changed since `before` (an `error_counters()`), by how much."""
+        after = self.error_counters()
+        return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
+
     def bridge_domain(self, bd: int) -> dict:
         obj = self.ctl_json("show", "bridge-domain", str(bd), "detail")
         if isinstance(obj, list):

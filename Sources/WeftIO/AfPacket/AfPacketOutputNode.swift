@@ -39,7 +39,7 @@ public final class AfPacketOutputNode: GraphNode {
             case .largeFailed: return "chains and GSO super-frames dropped: their metadata contradicts the frame, or sendmsg failed"
             case .txRingFull: return "frames dropped: transmit ring full"
             case .notAfPacket: return "transmit interface has no af-packet port"
-            case .kickFailed: return "sendto on the tx ring failed (frames stay queued)"
+            case .kickFailed: return "sendto on the tx ring failed (ENOBUFS: the device or its peer's backlog was full): the frame being sent is lost, the rest stay queued for the next kick"
             }
         }
     }

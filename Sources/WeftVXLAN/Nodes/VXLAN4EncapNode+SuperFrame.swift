@@ -98,14 +98,10 @@ extension VXLAN4EncapNode {
             // The outer IPv4 + UDP header in front of the first datagram.
             let ipStart = at &- IPv4.minHeaderLength &- UDP.headerLength
             let ip = graph.data(head) + ipStart
-            ip.copyMemory(from: t, byteCount: IPv4.minHeaderLength &+ UDP.headerLength)
             let udpLength = UDP.headerLength &+ payload
             let total = IPv4.minHeaderLength &+ udpLength
-            IPv4.store16(UInt16(truncatingIfNeeded: total), ip, IPv4.offsetTotalLength)
-            IPv4.adjustChecksum(ip, IPv4.offsetChecksum, by: UInt16(truncatingIfNeeded: total))
+            Self.writeOuterIPv4UDP(ip, template: t, udpLength: udpLength, sourcePort: sport)
             let udp = ip + IPv4.minHeaderLength
-            IPv4.store16(sport, udp, UDP.offsetSourcePort)
-            IPv4.store16(UInt16(truncatingIfNeeded: udpLength), udp, UDP.offsetLength)
             IPv4.store16(Checksum.fold(Checksum.pseudoHeaderSum(ip: ip, protocol: IPv4.protocolUDP, l4Length: udpLength)),
                          udp, UDP.offsetChecksum)
 

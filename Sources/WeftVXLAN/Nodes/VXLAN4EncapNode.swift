@@ -115,6 +115,24 @@ public final class VXLAN4EncapNode: GraphNode {
         return UInt32(truncatingIfNeeded: h &>> 32)
     }
 
+    /// The outer IPv4 + UDP header from tunnel template `t` at `ip`, for a UDP
+    /// payload of `udpLength` - 8 bytes: total length, header checksum (one
+    /// incremental add to the template's), UDP length and source port. The one
+    /// writer of it, for single frames and UDP GSO frames alike.
+    @inline(__always)
+    static func writeOuterIPv4UDP(_ ip: UnsafeMutableRawPointer, template t: UnsafeRawPointer, udpLength: Int, sourcePort: UInt16) {
+        ip.storeBytes(of: t.load(as: UInt64.self), as: UInt64.self)
+        (ip + 8).storeBytes(of: (t + 8).load(as: UInt64.self), as: UInt64.self)
+        (ip + 16).storeBytes(of: (t + 16).load(as: UInt64.self), as: UInt64.self)
+        (ip + 24).storeBytes(of: (t + 24).load(as: UInt32.self), as: UInt32.self)
+        let total = IPv4.minHeaderLength &+ udpLength
+        IPv4.store16(UInt16(truncatingIfNeeded: total), ip, IPv4.offsetTotalLength)
+        IPv4.adjustChecksum(ip, IPv4.offsetChecksum, by: UInt16(truncatingIfNeeded: total))
+        let udp = ip + IPv4.minHeaderLength
+        IPv4.store16(sourcePort, udp, UDP.offsetSourcePort)
+        IPv4.store16(UInt16(truncatingIfNeeded: udpLength), udp, UDP.offsetLength)
+    }
+
     public override func process(_ graph: Graph, _ vector: UnsafeMutablePointer<UInt32>, _ count: Int) {
         let md = graph.metadata
         let arena = graph.arena
@@ -149,22 +167,14 @@ public final class VXLAN4EncapNode: GraphNode {
             if _slowPath(flags & pendingBit != 0) { Checksum.completeEthernetL4(frame: frame, length: len) }
             let hash = Self.flowHash(frame, len)
 
-            // Outer headers: the template (36 bytes), then length, checksum, source port.
+            // Outer headers: the template's IPv4 + UDP (lengths, checksum, source port), its VXLAN header.
             let start = offset &- VXLAN.encapLength
             let ip = base + start
             let t = templates + tx &* VXLANTunnelTable.templateStride
-            ip.storeBytes(of: t.load(as: UInt64.self), as: UInt64.self)
-            (ip + 8).storeBytes(of: (t + 8).load(as: UInt64.self), as: UInt64.self)
-            (ip + 16).storeBytes(of: (t + 16).load(as: UInt64.self), as: UInt64.self)
-            (ip + 24).storeBytes(of: (t + 24).load(as: UInt64.self), as: UInt64.self)
-            (ip + 32).storeBytes(of: (t + 32).load(as: UInt32.self), as: UInt32.self)
-            let total = len &+ VXLAN.encapLength
-            IPv4.store16(UInt16(truncatingIfNeeded: total), ip, IPv4.offsetTotalLength)
-            IPv4.adjustChecksum(ip, IPv4.offsetChecksum, by: UInt16(truncatingIfNeeded: total))
-            let udp = ip + IPv4.minHeaderLength
             let sport = 0xC000 | UInt16(truncatingIfNeeded: hash) & 0x3FFF
-            IPv4.store16(sport, udp, UDP.offsetSourcePort)
-            IPv4.store16(UInt16(truncatingIfNeeded: total &- IPv4.minHeaderLength), udp, UDP.offsetLength)
+            Self.writeOuterIPv4UDP(ip, template: t, udpLength: len &+ UDP.headerLength &+ VXLAN.headerLength, sourcePort: sport)
+            (ip + 28).storeBytes(of: (t + 28).load(as: UInt64.self), as: UInt64.self)
+            let total = len &+ VXLAN.encapLength
 
             m.pointee.dataOffset = UInt16(truncatingIfNeeded: start)
             m.pointee.l3Offset = UInt16(truncatingIfNeeded: start)
